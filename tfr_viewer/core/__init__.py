@@ -1,0 +1,1 @@
+"""The tfr-viewer library: TFRecord framing, indexes, readers, loaders, writers. Never imports Qt."""

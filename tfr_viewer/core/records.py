@@ -1,0 +1,228 @@
+"""tf.train.Example payloads <-> plain Python values.
+
+Parsing goes through the upb-backed protobuf module (fast); writing is hand-serialised so that
+feature order is the caller's order (protobuf map order is unspecified) and output is
+deterministic byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from .errors import TFRecordError
+from .example_pb2 import Example
+
+RawRecord = dict[str, list]
+KIND_NAMES = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int"}
+
+
+def parse_example(
+    payload: bytes, path: str | os.PathLike | None = None, index: int | None = None
+) -> RawRecord:
+    """Every feature of an Example payload as a Python list (bytes, float or int values)."""
+    example = _parse(payload, path, index)
+    out: RawRecord = {}
+    for name, feature in example.features.feature.items():
+        kind = feature.WhichOneof("kind")
+        if kind == "bytes_list":
+            out[name] = list(feature.bytes_list.value)
+        elif kind == "int64_list":
+            out[name] = list(feature.int64_list.value)
+        elif kind == "float_list":
+            out[name] = list(feature.float_list.value)
+        else:
+            out[name] = []
+    return out
+
+
+def feature_kinds(
+    payload: bytes, path: str | os.PathLike | None = None, index: int | None = None
+) -> dict[str, str]:
+    """Feature name -> 'bytes' | 'float' | 'int' ('' for a feature with no list set)."""
+    example = _parse(payload, path, index)
+    return {
+        name: KIND_NAMES.get(feature.WhichOneof("kind") or "", "")
+        for name, feature in example.features.feature.items()
+    }
+
+
+def _parse(payload: bytes, path: str | os.PathLike | None, index: int | None) -> Example:
+    example = Example()
+    try:
+        example.ParseFromString(payload)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise TFRecordError(f"payload is not a tf.train.Example ({exc})", path, index) from None
+    if payload and not example.features.feature:
+        raise TFRecordError("payload is not a tf.train.Example (no features)", path, index)
+    return example
+
+
+# --- wire-level helpers -------------------------------------------------------------------------
+
+
+def _read_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("bad varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(data: memoryview) -> Iterable[tuple[int, int, memoryview | int]]:
+    """(field number, wire type, value) for each field of one message."""
+    pos = 0
+    while pos < len(data):
+        tag, pos = _read_varint(data, pos)
+        number, wire_type = tag >> 3, tag & 7
+        if wire_type == 0:
+            value, pos = _read_varint(data, pos)
+            yield number, wire_type, value
+        elif wire_type == 2:
+            length, pos = _read_varint(data, pos)
+            if pos + length > len(data):
+                raise ValueError("truncated field")
+            yield number, wire_type, data[pos : pos + length]
+            pos += length
+        elif wire_type == 1:
+            pos += 8
+        elif wire_type == 5:
+            pos += 4
+        else:
+            raise ValueError(f"bad wire type {wire_type}")
+
+
+def field_order(
+    payload: bytes, path: str | os.PathLike | None = None, index: int | None = None
+) -> list[str]:
+    """Feature names in the order they are stored (what `TFRecord.fields` reports)."""
+    names: list[str] = []
+    try:
+        for number, wire_type, features in _fields(memoryview(payload)):
+            if number != 1 or wire_type != 2:
+                continue
+            for entry_number, entry_type, entry in _fields(features):  # type: ignore[arg-type]
+                if entry_number != 1 or entry_type != 2:
+                    continue
+                for key_number, key_type, key in _fields(entry):  # type: ignore[arg-type]
+                    if key_number == 1 and key_type == 2:
+                        name = bytes(key).decode("utf-8")  # type: ignore[arg-type]
+                        if name not in names:
+                            names.append(name)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TFRecordError(f"payload is not a tf.train.Example ({exc})", path, index) from None
+    return names
+
+
+def _varint(value: int) -> bytes:
+    value &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf stores negatives
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _len_field(number: int, body: bytes) -> bytes:
+    return _varint((number << 3) | 2) + _varint(len(body)) + body
+
+
+def _feature_bytes(value: Any, name: str) -> bytes:
+    """Serialize one feature value into a `Feature` message body."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == np.uint8 and value.ndim == 1:
+            value = [value.tobytes()]
+        else:
+            value = value.ravel().tolist()
+    elif isinstance(value, (bytes, bytearray, memoryview, str, int, float, np.generic)):
+        value = [value]
+    values = list(value)
+    kind = _value_kind(values, name)
+    if kind == "bytes":
+        body = b"".join(
+            _len_field(1, v.encode("utf-8") if isinstance(v, str) else bytes(v)) for v in values
+        )
+        return _len_field(1, body)
+    if kind == "float":
+        packed = struct.pack(f"<{len(values)}f", *values)
+        return _len_field(2, _len_field(1, packed) if values else b"")
+    packed = b"".join(_varint(int(v)) for v in values)
+    return _len_field(3, _len_field(1, packed) if values else b"")
+
+
+def _value_kind(values: list, name: str) -> str:
+    if not values:
+        return "int"
+    first = values[0]
+    if isinstance(first, (bool, np.bool_)):
+        raise TypeError(f"feature {name!r}: booleans are not a TFRecord type; use int")
+    if isinstance(first, (bytes, bytearray, memoryview, str)):
+        kind = "bytes"
+    elif isinstance(first, (int, np.integer)):
+        kind = "int"
+    elif isinstance(first, (float, np.floating)):
+        kind = "float"
+    else:
+        raise TypeError(f"feature {name!r}: unsupported value type {type(first).__name__}")
+    for v in values:
+        ok = (
+            isinstance(v, (bytes, bytearray, memoryview, str))
+            if kind == "bytes"
+            else isinstance(v, (int, np.integer, float, np.floating)) and not isinstance(v, bool)
+        )
+        if not ok:
+            raise TypeError(f"feature {name!r}: mixed value types in one list")
+    if kind == "int" and any(isinstance(v, (float, np.floating)) for v in values):
+        kind = "float"
+    if kind == "int":
+        for v in values:
+            if not -(2**63) <= int(v) < 2**63:
+                raise OverflowError(f"feature {name!r}: {v} does not fit in int64")
+    return kind
+
+
+def make_example(fields: Mapping[str, Any]) -> bytes:
+    """Serialize name -> bytes | str | int | float | list | 1-D numpy array into Example bytes.
+
+    Features are written in the mapping's order; str is stored as UTF-8 bytes; a uint8 numpy
+    array is one bytes value (as Slideflow's loaders return them).
+    """
+    entries = b"".join(
+        _len_field(1, _len_field(1, name.encode("utf-8")) + _len_field(2, _feature_bytes(v, name)))
+        for name, v in fields.items()
+    )
+    return _len_field(1, entries)
+
+
+# --- Slideflow-shaped records -------------------------------------------------------------------
+
+
+def to_public(raw: RawRecord, order: list[str] | None = None) -> dict[str, Any]:
+    """The dict `TFRecord[i]` returns: image_raw bytes, slide str, loc_x/loc_y int, others unwrapped."""
+    names = list(raw)
+    if order:
+        names = [n for n in order if n in raw] + [n for n in raw if n not in order]
+    out: dict[str, Any] = {}
+    for name in names:
+        values = raw[name]
+        if name == "slide" and len(values) == 1 and isinstance(values[0], bytes):
+            try:
+                out[name] = values[0].decode("utf-8")
+            except UnicodeDecodeError:
+                out[name] = values[0]
+        elif len(values) == 1:
+            out[name] = values[0]
+        else:
+            out[name] = values
+    return out

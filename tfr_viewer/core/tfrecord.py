@@ -1,0 +1,167 @@
+"""`TFRecord`: random access to the tiles of one file through its index, one reused handle."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Iterator
+
+import numpy as np
+
+from .errors import TFRecordError
+from .framing import iter_frames, read_frame
+from .images import sniff_format
+from .index import IndexInfo, ensure_index
+from .records import RawRecord, field_order, parse_example, to_public
+from .source import open_source, source_size
+
+
+class TFRecord:
+    """One TFRecord file, Slideflow-style: `fields`, `img_format`, `length`, `locations`, `tfr[i]`.
+
+    The index is found (and checked) or built on open: written beside the file when
+    `create_index` (in the cache folder if the folder is read-only), kept in memory otherwise.
+    Reads share one file handle under a lock, so one object can serve several threads.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        create_index: bool = True,
+        verify_crc: bool = True,
+        index: IndexInfo | None = None,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.verify_crc = verify_crc
+        self._lock = threading.Lock()
+        self._file = open_source(self.path)
+        try:
+            self._size = source_size(self._file)
+            self.index_info = index if index is not None else ensure_index(
+                self.path, create=create_index, verify_crc=verify_crc
+            )
+        except BaseException:
+            self._file.close()
+            raise
+        self.offsets: np.ndarray = self.index_info.offsets
+        self.locations_array: np.ndarray | None = self.index_info.locations
+        self._fields: list[str] | None = None
+        self._img_format: str | None = None
+        self._xy_lookup: dict[tuple[int, int], int] | None = None
+
+    # --- metadata ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    @property
+    def length(self) -> int:
+        return len(self.offsets)
+
+    @property
+    def fields(self) -> list[str]:
+        """Feature names of the first record, in the order they are stored."""
+        if self._fields is None:
+            self._fields = field_order(self.read_payload(0), self.path, 0) if len(self) else []
+        return list(self._fields)
+
+    @property
+    def img_format(self) -> str | None:
+        """'jpeg' or 'png', sniffed from the first record's image bytes (None if empty file)."""
+        if self._img_format is None and len(self):
+            self._img_format = sniff_format(self._image_bytes(self.read_raw(0), 0))
+            if self._img_format is None:
+                raise TFRecordError("image_raw is neither JPEG nor PNG", self.path, 0)
+        return self._img_format
+
+    @property
+    def locations(self) -> list[tuple[int, int]] | None:
+        """(loc_x, loc_y) tile centres of every record, or None when the file has none."""
+        if self.locations_array is None:
+            return None
+        return [(int(x), int(y)) for x, y in self.locations_array]
+
+    def record_info(self, i: int) -> tuple[int, int]:
+        """(byte offset, record length including framing) of record `i`, from the index."""
+        i = self._check_index(i)
+        offset, length = self.offsets[i]
+        return int(offset), int(length)
+
+    # --- records -------------------------------------------------------------------------------
+    def _check_index(self, i: int) -> int:
+        if not isinstance(i, (int, np.integer)):
+            raise TypeError(f"record index must be an int, not {type(i).__name__}")
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"record index out of range for {self.path} ({n} records)")
+        return int(i)
+
+    def read_payload(self, i: int) -> bytes:
+        """The checked (CRC) serialized Example of record `i`."""
+        i = self._check_index(i)
+        offset, length = self.offsets[i]
+        with self._lock:
+            return read_frame(
+                self._file, int(offset), int(length), self.path, i, self.verify_crc, self._size
+            )
+
+    def read_raw(self, i: int) -> RawRecord:
+        """Record `i` as name -> list of values (every feature, nothing unwrapped)."""
+        i = self._check_index(i)
+        return parse_example(self.read_payload(i), self.path, i)
+
+    def _image_bytes(self, raw: RawRecord, i: int) -> bytes:
+        values = raw.get("image_raw")
+        if not values or not isinstance(values[0], bytes):
+            raise TFRecordError("record has no image_raw bytes", self.path, i)
+        return values[0]
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        i = self._check_index(i)
+        raw = self.read_raw(i)
+        self._image_bytes(raw, i)
+        return to_public(raw, self._fields)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Records in file order, read sequentially with a handle of their own."""
+        with open_source(self.path) as f:
+            for i, (_, _, payload) in enumerate(
+                iter_frames(f, self.path, verify_crc=self.verify_crc)
+            ):
+                if i >= len(self):
+                    break
+                raw = parse_example(payload, self.path, i)
+                self._image_bytes(raw, i)
+                yield to_public(raw, self._fields)
+
+    def get_record_by_xy(self, x: int, y: int) -> tuple[str, bytes]:
+        """(slide, image bytes) of the tile centred at (x, y); unknown location -> KeyError."""
+        if self.locations_array is None:
+            raise KeyError(f"{self.path} has no tile locations; cannot look up ({x}, {y})")
+        if self._xy_lookup is None:
+            lookup: dict[tuple[int, int], int] = {}
+            for i, (lx, ly) in enumerate(self.locations_array.tolist()):
+                lookup.setdefault((lx, ly), i)
+            self._xy_lookup = lookup
+        try:
+            i = self._xy_lookup[(int(x), int(y))]
+        except KeyError:
+            raise KeyError(f"no tile at location ({x}, {y}) in {self.path}") from None
+        record = self[i]
+        slide = record.get("slide", "")
+        return slide, record["image_raw"]
+
+    # --- lifetime ------------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+    def __enter__(self) -> "TFRecord":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TFRecord({self.path!r}, length={len(self)})"
