@@ -57,8 +57,8 @@ def _parse(payload: bytes, path: str | os.PathLike | None, index: int | None) ->
         example.ParseFromString(payload)
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise TFRecordError(f"payload is not a tf.train.Example ({exc})", path, index) from None
-    if payload and not example.features.feature:
-        raise TFRecordError("payload is not a tf.train.Example (no features)", path, index)
+    if payload and not example.HasField("features"):
+        raise TFRecordError("payload is not a tf.train.Example (no features message)", path, index)
     return example
 
 

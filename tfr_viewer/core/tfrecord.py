@@ -37,6 +37,8 @@ class TFRecord:
         self._file = open_source(self.path)
         try:
             self._size = source_size(self._file)
+            if self._size == 0:
+                raise TFRecordError("empty file: holds no records", self.path)
             self.index_info = index if index is not None else ensure_index(
                 self.path, create=create_index, verify_crc=verify_crc
             )
@@ -121,10 +123,11 @@ class TFRecord:
         i = self._check_index(i)
         raw = self.read_raw(i)
         self._image_bytes(raw, i)
-        return to_public(raw, self._fields)
+        return to_public(raw, self._fields if self._fields is not None else self.fields)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Records in file order, read sequentially with a handle of their own."""
+        order = self.fields if len(self) else []
         with open_source(self.path) as f:
             for i, (_, _, payload) in enumerate(
                 iter_frames(f, self.path, verify_crc=self.verify_crc)
@@ -133,7 +136,7 @@ class TFRecord:
                     break
                 raw = parse_example(payload, self.path, i)
                 self._image_bytes(raw, i)
-                yield to_public(raw, self._fields)
+                yield to_public(raw, order)
 
     def get_record_by_xy(self, x: int, y: int) -> tuple[str, bytes]:
         """(slide, image bytes) of the tile centred at (x, y); unknown location -> KeyError."""

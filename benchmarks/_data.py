@@ -1,0 +1,61 @@
+"""Generated benchmark datasets, cached between runs in the system temp folder."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tfr_viewer.core.framing import write_record
+from tfr_viewer.core.records import make_example
+
+
+def tile_jpegs(count: int = 32, px: int = 256, target_kb: int = 20, seed: int = 0) -> list[bytes]:
+    """Distinct tissue-like JPEG tiles of about `target_kb` KB each."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        base = rng.normal(0, 1, size=(px // 8, px // 8, 3))
+        smooth = np.kron(base, np.ones((8, 8, 1)))
+        noise = rng.normal(0, 18, size=(px, px, 3))
+        img = np.clip(np.array([220, 150, 190]) + 25 * smooth + noise, 0, 255).astype(np.uint8)
+        quality = 85
+        while True:
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, format="JPEG", quality=quality)
+            if buf.tell() <= target_kb * 1024 * 1.1 or quality <= 30:
+                break
+            quality -= 5
+        out.append(buf.getvalue())
+    return out
+
+
+def tfrecord_dataset(files: int = 10, tiles: int = 2000, name: str = "read") -> Path:
+    """A folder of `files` TFRecords x `tiles` ~20 KB JPEG tiles (no index files)."""
+    root = Path(os.environ.get("TFR_BENCH_DIR", tempfile.gettempdir())) / f"tfr-bench-{name}-{files}x{tiles}"
+    marker = root / ".complete"
+    if marker.exists():
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    images = tile_jpegs()
+    for f in range(files):
+        slide = f"slide_{f:03d}"
+        with open(root / f"{slide}.tfrecords", "wb") as out:
+            for t in range(tiles):
+                write_record(
+                    out,
+                    make_example(
+                        {
+                            "image_raw": images[(f * 7 + t) % len(images)],
+                            "slide": slide,
+                            "loc_x": 128 + 256 * (t % 50),
+                            "loc_y": 128 + 256 * (t // 50),
+                        }
+                    ),
+                )
+    marker.touch()
+    return root

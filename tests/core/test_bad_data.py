@@ -1,0 +1,144 @@
+"""Damaged files raise TFRecordError naming the file and the record or byte offset; nothing hangs."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tfr_viewer as sf
+from tfr_viewer.core import framing
+from tfr_viewer.core.index import IndexInfo
+
+from ..helpers import example_py, frame_py, make_jpeg, tile_record, write_tfrecord_py
+
+N = 6
+
+
+def _good(tmp_path: Path, name: str = "t.tfrecords") -> tuple[Path, bytes, list[int]]:
+    path = tmp_path / name
+    payloads = write_tfrecord_py(path, [tile_record(i) for i in range(N)])
+    starts = np.cumsum([0] + [len(p) + 16 for p in payloads]).tolist()
+    return path, path.read_bytes(), starts
+
+
+def _expect(path: Path, pattern: str) -> sf.TFRecordError:
+    with pytest.raises(sf.TFRecordError, match=pattern) as info:
+        tfr = sf.TFRecord(path)
+        for i in range(len(tfr)):
+            tfr[i]
+    assert str(path) in str(info.value)
+    assert isinstance(info.value, ValueError)
+    return info.value
+
+
+def test_truncated_header(tmp_path: Path) -> None:
+    path, data, starts = _good(tmp_path)
+    path.write_bytes(data[: starts[3] + 5])
+    err = _expect(path, "record 3.*truncated record header")
+    assert err.offset == starts[3]
+
+
+def test_truncated_payload(tmp_path: Path) -> None:
+    path, data, starts = _good(tmp_path)
+    path.write_bytes(data[: starts[4] + 100])
+    err = _expect(path, "record 4.*exceeds")
+    assert err.offset == starts[4]
+
+
+def test_flipped_payload_byte_is_data_crc_error(tmp_path: Path) -> None:
+    path, data, starts = _good(tmp_path)
+    buf = bytearray(data)
+    buf[starts[2] + 40] ^= 0x01
+    path.write_bytes(bytes(buf))
+    err = _expect(path, "record 2.*data CRC")
+    assert err.index == 2 and err.offset == starts[2]
+
+
+def test_flipped_length_byte_is_length_crc_error(tmp_path: Path) -> None:
+    path, data, starts = _good(tmp_path)
+    buf = bytearray(data)
+    buf[starts[1] + 6] ^= 0xFF  # a huge claimed length: must not allocate it
+    path.write_bytes(bytes(buf))
+    _expect(path, "record 1.*length CRC")
+    with open(path, "rb") as f:  # without CRC checks the size guard still refuses it
+        with pytest.raises(sf.TFRecordError, match="exceeds"):
+            list(framing.iter_frames(f, path, verify_crc=False))
+
+
+def test_garbage_file(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.tfrecords"
+    path.write_bytes(np.random.default_rng(0).bytes(5000))
+    err = _expect(path, "record 0")
+    assert err.offset == 0
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.tfrecords"
+    path.write_bytes(b"")
+    _expect(path, "empty file")
+
+
+def test_payload_that_is_not_a_protobuf(tmp_path: Path) -> None:
+    path = tmp_path / "notproto.tfrecords"
+    good = frame_py(example_py(tile_record(0)))
+    path.write_bytes(good + frame_py(b"\xff\xff\xff\xff not a protobuf"))
+    _expect(path, "record 1.*not a tf.train.Example")
+
+
+def test_missing_image_raw(tmp_path: Path) -> None:
+    path = tmp_path / "noimage.tfrecords"
+    write_tfrecord_py(path, [{"slide": "s", "loc_x": 1, "loc_y": 2}])
+    _expect(path, "record 0.*no image_raw")
+
+
+def test_image_raw_that_is_not_an_image(tmp_path: Path) -> None:
+    path = tmp_path / "notimage.tfrecords"
+    write_tfrecord_py(path, [{"image_raw": b"hello", "slide": "s", "loc_x": 1, "loc_y": 2}])
+    tfr = sf.TFRecord(path)
+    with pytest.raises(sf.TFRecordError, match="record 0.*neither JPEG nor PNG"):
+        tfr.img_format
+    with pytest.raises(sf.TFRecordError, match="do not decode"):
+        sf.io.decode_image(tfr[0]["image_raw"])
+    with pytest.raises(sf.TFRecordError, match="do not decode"):
+        sf.io.decode_image(make_jpeg()[:100])
+
+
+def test_stale_index_array_given_to_reader(tmp_path: Path) -> None:
+    path, data, starts = _good(tmp_path)
+    offsets = np.array([[s, e - s] for s, e in zip(starts, starts[1:])], dtype=np.int64)
+    offsets[3] = [starts[3] + 8, offsets[3][1]]  # points into the middle of a record
+    tfr = sf.TFRecord(path, index=IndexInfo(offsets, None))
+    with pytest.raises(sf.TFRecordError, match="record 3") as info:
+        tfr[3]
+    assert str(path) in str(info.value)
+
+
+def test_corrupt_index_file_is_not_trusted(tmp_path: Path) -> None:
+    path, data, starts = _good(tmp_path)
+    np.savez(tmp_path / "t.index.npz", np.array([[0, 10], [10, 10]]))
+    tfr = sf.TFRecord(path)  # detected as not matching the file, rebuilt
+    assert len(tfr) == N and tfr[N - 1]["image_raw"] == make_jpeg(seed=N - 1)
+
+
+@pytest.mark.parametrize("length", [2**63 - 1, 2**40, 10**9])
+def test_huge_claimed_length_is_refused_before_allocating(tmp_path: Path, length: int) -> None:
+    path = tmp_path / "huge.tfrecords"
+    header = struct.pack("<Q", length)
+    path.write_bytes(header + struct.pack("<I", framing.masked_crc32c(header)) + b"x" * 100)
+    _expect(path, "exceeds")
+
+
+def test_errors_name_record_when_reading_good_records_first(tmp_path: Path) -> None:
+    path, data, starts = _good(tmp_path)
+    buf = bytearray(data)
+    buf[starts[5] + 30] ^= 0x10
+    path.write_bytes(bytes(buf))
+    seen = []
+    with pytest.raises(sf.TFRecordError, match="record 5"):
+        with open(path, "rb") as f:
+            for offset, _, _ in framing.iter_frames(f, path):
+                seen.append(offset)
+    assert seen == starts[:5]

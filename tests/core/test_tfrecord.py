@@ -1,0 +1,165 @@
+"""The TFRecord class on files written by the independent test writer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tfr_viewer as sf
+from tfr_viewer.core import index as index_mod
+from tfr_viewer.core import paths
+
+from ..helpers import make_jpeg, tile_record, write_tfrecord_py
+
+
+@pytest.fixture
+def tfr_path(tmp_path: Path) -> Path:
+    path = tmp_path / "slide_a.tfrecords"
+    write_tfrecord_py(path, [tile_record(i) for i in range(30)])
+    return path
+
+
+def test_attributes_like_slideflow(tfr_path: Path) -> None:
+    tfr = sf.TFRecord(tfr_path)
+    assert sorted(tfr.fields) == ["image_raw", "loc_x", "loc_y", "slide"]
+    assert tfr.img_format == "jpeg"
+    assert tfr.length == len(tfr) == 30
+    assert tfr.locations[:3] == [(0, 0), (64, 0), (128, 0)]
+    assert tfr[0] == {"image_raw": make_jpeg(seed=0), "slide": "slide_a", "loc_x": 0, "loc_y": 0}
+    assert tfr[-1] == tfr[29]
+    assert (tfr_path.parent / "slide_a.index.npz").is_file()
+
+
+def test_out_of_range_and_bad_index_type(tfr_path: Path) -> None:
+    tfr = sf.TFRecord(tfr_path)
+    for bad in (30, -31, 10**12):
+        with pytest.raises(IndexError):
+            tfr[bad]
+    with pytest.raises(TypeError):
+        tfr["0"]  # type: ignore[index]
+
+
+def test_get_record_by_xy(tfr_path: Path) -> None:
+    tfr = sf.TFRecord(tfr_path)
+    slide, image = tfr.get_record_by_xy(128, 64)
+    assert (slide, image) == ("slide_a", make_jpeg(seed=12))
+    with pytest.raises(KeyError, match=r"\(5, 5\)"):
+        tfr.get_record_by_xy(5, 5)
+
+
+def test_create_index_false_writes_nothing(tfr_path: Path) -> None:
+    tfr = sf.TFRecord(tfr_path, create_index=False)
+    assert len(tfr) == 30 and tfr.index_info.path is None
+    assert not (tfr_path.parent / "slide_a.index.npz").exists()
+
+
+def test_one_handle_reused(tfr_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tfr = sf.TFRecord(tfr_path)
+    opened: list[str] = []
+    real_open = open
+
+    def counting_open(*args, **kwargs):
+        opened.append(str(args[0]))
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", counting_open)
+    for i in range(30):
+        tfr[i]
+    assert opened == []
+
+
+def test_stale_index_is_rebuilt_not_trusted(tfr_path: Path) -> None:
+    sf.TFRecord(tfr_path).close()
+    index_file = tfr_path.parent / "slide_a.index.npz"
+    with open(tfr_path, "ab") as f:  # a job appended records after the index was made
+        from ..helpers import example_py, frame_py
+
+        f.write(frame_py(example_py(tile_record(30))))
+    assert index_mod.find_index(tfr_path) is None
+    tfr = sf.TFRecord(tfr_path)
+    assert len(tfr) == 31
+    assert np.load(index_file)["arr_0"].shape == (31, 2)
+
+
+def test_corrupt_index_is_rebuilt(tfr_path: Path) -> None:
+    index_file = tfr_path.parent / "slide_a.index.npz"
+    index_file.write_bytes(b"PK\x03\x04 definitely not a zip")
+    tfr = sf.TFRecord(tfr_path)
+    assert len(tfr) == 30
+    assert np.load(index_file)["arr_0"].shape == (30, 2)
+
+
+def test_stale_index_with_wrong_lengths_raises_on_read(tfr_path: Path) -> None:
+    """An index whose lengths sum right but cut records wrongly is caught at read time."""
+    sf.TFRecord(tfr_path).close()
+    info = index_mod.find_index(tfr_path)
+    bad = info.offsets.copy()
+    bad[0, 1] += 1
+    bad[1, 0] += 1
+    bad[1, 1] -= 1
+    tfr = sf.TFRecord(tfr_path, index=index_mod.IndexInfo(bad, None))
+    with pytest.raises(sf.TFRecordError, match="record 1"):
+        tfr[1]
+
+
+def test_older_index_forms(tfr_path: Path) -> None:
+    offsets = index_mod.iter_scan  # noqa: F841  (just checking the import name is stable)
+    info = sf.TFRecord(tfr_path, create_index=False).index_info
+    stem = str(tfr_path)[: -len(".tfrecords")]
+    np.savetxt(stem + ".index", info.offsets, fmt="%d")
+    assert index_mod.find_index(tfr_path).path == Path(stem + ".index")
+    os.remove(stem + ".index")
+    np.save(stem + ".index.npy", info.offsets)
+    found = index_mod.find_index(tfr_path)
+    assert found.path == Path(stem + ".index.npy") and found.locations is None
+    np.testing.assert_array_equal(found.offsets, info.offsets)
+
+
+def test_zero_byte_index_means_no_records(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.tfrecords"
+    empty.write_bytes(b"")
+    (tmp_path / "empty.index").write_bytes(b"")
+    assert index_mod.find_index(empty).offsets.shape == (0, 2)
+    with pytest.raises(sf.TFRecordError, match="empty.tfrecords: empty file"):
+        sf.TFRecord(empty)
+
+
+def test_read_only_folder_uses_cache(tfr_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TFR_VIEWER_CACHE_DIR", str(cache))
+    real = paths.atomic_write_bytes
+
+    def refuse_user_folder(dest, data):
+        if Path(dest).parent == tfr_path.parent:
+            raise PermissionError(13, "Permission denied", str(dest))
+        return real(dest, data)
+
+    monkeypatch.setattr(index_mod, "atomic_write_bytes", refuse_user_folder)
+    tfr = sf.TFRecord(tfr_path)
+    assert not (tfr_path.parent / "slide_a.index.npz").exists()
+    assert tfr.index_info.path is not None and cache in tfr.index_info.path.parents
+    assert index_mod.find_index(tfr_path).path == tfr.index_info.path
+
+
+def test_threads_share_one_object(tfr_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tfr = sf.TFRecord(tfr_path)
+    expected = [make_jpeg(seed=i) for i in range(30)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: tfr[i % 30]["image_raw"], range(600)))
+    assert got == [expected[i % 30] for i in range(600)]
+
+
+def test_fields_follow_the_stored_order(tmp_path: Path) -> None:
+    from tfr_viewer.core.framing import write_record
+    from tfr_viewer.core.records import make_example
+
+    path = tmp_path / "ordered.tfrecords"
+    with open(path, "wb") as f:
+        write_record(f, make_example({"image_raw": make_jpeg(), "slide": "s", "loc_x": 1, "loc_y": 2}))
+    assert sf.TFRecord(path).fields == ["image_raw", "slide", "loc_x", "loc_y"]
+    assert list(sf.TFRecord(path)[0]) == ["image_raw", "slide", "loc_x", "loc_y"]
