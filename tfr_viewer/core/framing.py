@@ -59,8 +59,28 @@ def _read_one(
         raise TFRecordError(
             f"truncated record header ({len(header)} of {HEADER_SIZE} bytes)", path, index, offset
         )
-    length, length_crc = HEADER.unpack(header)
-    if verify_crc and masked_crc32c(header[:8]) != length_crc:
+    length = _check_header(header, 0, offset, size, path, index, verify_crc)
+    payload = f.read(length)
+    footer = f.read(4)
+    if len(payload) < length or len(footer) < 4:
+        raise TFRecordError("truncated record payload", path, index, offset)
+    if verify_crc and masked_crc32c(payload) != FOOTER.unpack(footer)[0]:
+        raise TFRecordError("data CRC mismatch (corrupt payload)", path, index, offset)
+    return payload
+
+
+def _check_header(
+    header: bytes | bytearray,
+    pos: int,
+    offset: int,
+    size: int,
+    path: str | os.PathLike | None,
+    index: int | None,
+    verify_crc: bool,
+) -> int:
+    """The payload length of the header at `header[pos:pos+12]`, checked before any allocation."""
+    length, length_crc = HEADER.unpack_from(header, pos)
+    if verify_crc and masked_crc32c(header[pos : pos + 8]) != length_crc:
         raise TFRecordError("length CRC mismatch (corrupt record header)", path, index, offset)
     available = size - offset - FRAMING_SIZE
     if length > available:
@@ -71,13 +91,7 @@ def _read_one(
             index,
             offset,
         )
-    payload = f.read(length)
-    footer = f.read(4)
-    if len(payload) < length or len(footer) < 4:
-        raise TFRecordError("truncated record payload", path, index, offset)
-    if verify_crc and masked_crc32c(payload) != FOOTER.unpack(footer)[0]:
-        raise TFRecordError("data CRC mismatch (corrupt payload)", path, index, offset)
-    return payload
+    return length
 
 
 def iter_frames(
@@ -87,16 +101,20 @@ def iter_frames(
     verify_crc: bool = True,
     file_size: int | None = None,
     first_index: int = 0,
+    end: int | None = None,
 ) -> Iterator[tuple[int, int, bytes]]:
     """Yield `(offset, record_length_with_framing, payload)` for each record from `start` on.
 
-    Raises `TFRecordError` at the first bad record; records before it were already yielded.
+    Stops at `end` (default: end of file). Raises `TFRecordError` at the first bad record;
+    records before it were already yielded. Plain buffered reads per record measured faster
+    here than slicing large blocks (fresh 1 MiB buffers cost page faults and copies).
     """
     size = source_size(f) if file_size is None else file_size
+    stop = size if end is None else min(end, size)
     offset = start
     index = first_index
     f.seek(offset)
-    while offset < size:
+    while offset < stop:
         payload = _read_one(f, offset, size, path, index, verify_crc)
         record_length = len(payload) + FRAMING_SIZE
         yield offset, record_length, payload
@@ -113,18 +131,40 @@ def read_frame(
     verify_crc: bool = True,
     file_size: int | None = None,
 ) -> bytes:
-    """The payload of the record at `offset`; `length` (from an index) is cross-checked."""
+    """The payload of the record at `offset`; `length` (from an index) is cross-checked.
+
+    With a length from the index the whole record is fetched in one read.
+    """
     size = source_size(f) if file_size is None else file_size
     if offset < 0 or offset >= size:
         raise TFRecordError(f"offset beyond the end of the file ({size} bytes)", path, index, offset)
     f.seek(offset)
-    payload = _read_one(f, offset, size, path, index, verify_crc)
-    if length is not None and len(payload) + FRAMING_SIZE != length:
+    if length is None or length < FRAMING_SIZE or length > size - offset:
+        payload = _read_one(f, offset, size, path, index, verify_crc)
+        if length is not None:
+            _raise_stale(length, len(payload) + FRAMING_SIZE, path, index, offset)
+        return payload
+    record = f.read(length)
+    if len(record) < HEADER_SIZE:
+        raise TFRecordError("truncated record header", path, index, offset)
+    payload_length = _check_header(record, 0, offset, size, path, index, verify_crc)
+    if payload_length + FRAMING_SIZE != length:
+        _raise_stale(length, payload_length + FRAMING_SIZE, path, index, offset)
+    if len(record) < length:
+        raise TFRecordError("truncated record payload", path, index, offset)
+    payload = record[HEADER_SIZE:-4]
+    if verify_crc and masked_crc32c(payload) != FOOTER.unpack_from(record, length - 4)[0]:
+        raise TFRecordError("data CRC mismatch (corrupt payload)", path, index, offset)
+    return payload
+
+
+def _raise_stale(
+    expected: int, actual: int, path: str | os.PathLike | None, index: int | None, offset: int
+) -> None:
+    if expected != actual:
         raise TFRecordError(
-            f"index says {length} bytes but the record holds {len(payload) + FRAMING_SIZE}"
-            " (stale index)",
+            f"index says {expected} bytes but the record holds {actual} (stale index)",
             path,
             index,
             offset,
         )
-    return payload
