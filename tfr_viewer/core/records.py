@@ -15,7 +15,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from .errors import TFRecordError
-from .example_pb2 import Example
+from .example_pb2 import Example, ExampleEntries
 
 RawRecord = dict[str, list]
 KIND_NAMES = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int"}
@@ -62,66 +62,22 @@ def _parse(payload: bytes, path: str | os.PathLike | None, index: int | None) ->
     return example
 
 
-# --- wire-level helpers -------------------------------------------------------------------------
-
-
-def _read_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ValueError("bad varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(data: memoryview) -> Iterable[tuple[int, int, memoryview | int]]:
-    """(field number, wire type, value) for each field of one message."""
-    pos = 0
-    while pos < len(data):
-        tag, pos = _read_varint(data, pos)
-        number, wire_type = tag >> 3, tag & 7
-        if wire_type == 0:
-            value, pos = _read_varint(data, pos)
-            yield number, wire_type, value
-        elif wire_type == 2:
-            length, pos = _read_varint(data, pos)
-            if pos + length > len(data):
-                raise ValueError("truncated field")
-            yield number, wire_type, data[pos : pos + length]
-            pos += length
-        elif wire_type == 1:
-            pos += 8
-        elif wire_type == 5:
-            pos += 4
-        else:
-            raise ValueError(f"bad wire type {wire_type}")
-
-
 def field_order(
     payload: bytes, path: str | os.PathLike | None = None, index: int | None = None
 ) -> list[str]:
-    """Feature names in the order they are stored (what `TFRecord.fields` reports)."""
-    names: list[str] = []
+    """Feature names in the order they are stored (what `TFRecord.fields` reports).
+
+    Reads the payload as `ExampleEntries`, the same bytes seen as a list instead of a map.
+    """
+    entries = ExampleEntries()
     try:
-        for number, wire_type, features in _fields(memoryview(payload)):
-            if number != 1 or wire_type != 2:
-                continue
-            for entry_number, entry_type, entry in _fields(features):  # type: ignore[arg-type]
-                if entry_number != 1 or entry_type != 2:
-                    continue
-                for key_number, key_type, key in _fields(entry):  # type: ignore[arg-type]
-                    if key_number == 1 and key_type == 2:
-                        name = bytes(key).decode("utf-8")  # type: ignore[arg-type]
-                        if name not in names:
-                            names.append(name)
-    except (ValueError, UnicodeDecodeError) as exc:
+        entries.ParseFromString(payload)
+    except (DecodeError, RuntimeError, ValueError) as exc:
         raise TFRecordError(f"payload is not a tf.train.Example ({exc})", path, index) from None
-    return names
+    return list(dict.fromkeys(entry.key for entry in entries.features.feature))
+
+
+# --- writing ------------------------------------------------------------------------------------
 
 
 def _varint(value: int) -> bytes:
