@@ -1,0 +1,400 @@
+"""The `tfr-viewer` command: the GUI with no subcommand, headless jobs with one.
+
+Arguments are parsed before anything imports Qt, so `--help`, `--version` and every subcommand
+work on a machine without a display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+SUBCOMMANDS = ("info", "summary", "index", "verify", "convert", "export", "salvage")
+PROG = "tfr-viewer"
+
+
+class UserError(Exception):
+    """A mistake in the command line or an unusable path: one line on stderr, exit 2."""
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Fast inspector for TFRecord datasets of image tiles (Slideflow format). "
+        f"With no subcommand, opens the window. Subcommands: {', '.join(SUBCOMMANDS)} "
+        f"(see '{PROG} SUBCOMMAND --help').",
+    )
+    parser.add_argument("paths", nargs="*", help="TFRecord files or folders to open")
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    parser.add_argument("--demo", action="store_true", help="open a generated sample dataset")
+    parser.add_argument("--fresh-settings", action="store_true", help="start with default settings")
+    parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window once loaded")
+    parser.add_argument("--quit-after-load", action="store_true", help="quit once loaded (with --screenshot)")
+    return parser
+
+
+def _command_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG)
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="fields, image format, record count and location bounds of a TFRecord")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("summary", help="Slideflow-style summary of a folder of TFRecords")
+    p.add_argument("paths", nargs="+", metavar="DIR")
+    p.add_argument("--annotations", help="CSV with a slide column (and patient, labels...)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("index", help="build missing or stale .index.npz files")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--rebuild", action="store_true", help="rebuild valid indexes too")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("verify", help="check every record (CRCs, protobuf, fields); exit 1 if anything is bad")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--images", action="store_true", help="also decode every image")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("convert", help="folder(s) of image tiles -> TFRecords")
+    p.add_argument("src")
+    p.add_argument("dest")
+    p.add_argument("--multi", action="store_true", help="one TFRecord per sub-folder (slide = folder name)")
+    p.add_argument("--slide", help="slide name (single mode; default: the folder name)")
+    p.add_argument("--filename", help="output file name (single mode; default: the slide name)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing TFRecords")
+    p.add_argument("--skip-existing", action="store_true", help="multi mode: leave existing TFRecords")
+    p.add_argument("--workers", type=int, default=1, help="processes reading images (default 1)")
+    p.add_argument(
+        "--locations",
+        default="auto",
+        help="how to read tile locations from file names: auto, none, '*_X-Y.ext', '*x123_y456*' "
+        "or a regex with groups (?P<x>...) and (?P<y>...)",
+    )
+    p.add_argument("--reencode-jpeg", type=int, metavar="QUALITY", help="store every tile as JPEG")
+    p.add_argument("--no-index", action="store_true", help="do not write .index.npz files")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("export", help="tiles of a TFRecord -> image files <slide>_<x>-<y>.<ext>")
+    p.add_argument("tfrecord")
+    p.add_argument("outdir")
+    p.add_argument("--format", choices=["png", "jpeg"], help="re-encode to this format (default: keep bytes)")
+    p.add_argument("--indices", nargs="+", type=int, help="record indices to export (default: all)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("salvage", help="copy the good records of a damaged TFRecord into a new file")
+    p.add_argument("src")
+    p.add_argument("dest")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in args_list if not a.startswith("-")), None)
+    if first in SUBCOMMANDS and not os.path.exists(first):
+        args = _command_parser().parse_args(args_list)
+        try:
+            return COMMANDS[args.command](args)
+        except UserError as exc:
+            return _fail(str(exc))
+        except KeyboardInterrupt:
+            return _fail("interrupted", 130)
+        except Exception as exc:  # noqa: BLE001  (user data errors: one line, no traceback)
+            from .core.errors import TFRecordError
+            from .core.progress import Cancelled
+
+            if isinstance(exc, (TFRecordError, OSError, ValueError, Cancelled)):
+                return _fail(_one_line(exc))
+            raise
+    args = _gui_parser().parse_args(args_list)
+    for path in args.paths:
+        if not os.path.exists(path):
+            return _fail(f"no such file or folder: {path}")
+    from .gui.app import run_gui
+
+    return run_gui(
+        args.paths,
+        demo=args.demo,
+        fresh_settings=args.fresh_settings,
+        screenshot=args.screenshot,
+        quit_after_load=args.quit_after_load,
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        json.dump(data, sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(text)
+
+
+def _expand(paths: Sequence[str]) -> list[str]:
+    """TFRecord files named directly or found under folders (natural order)."""
+    from .core.naming import natural_key
+
+    files: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            found = sorted((str(f) for f in p.rglob("*.tfrecords") if f.is_file()), key=natural_key)
+            if not found:
+                raise UserError(f"no .tfrecords files under {path}")
+            files.extend(found)
+        elif p.is_file():
+            files.append(str(p))
+        else:
+            raise UserError(f"no such file or folder: {path}")
+    return files
+
+
+def _run_with_bar(job, label: str):
+    from .core.console import ProgressBar
+    from .core.progress import run_job
+
+    bar = ProgressBar(label)
+    try:
+        return run_job(job, lambda p: bar.update(p.done, p.total, Path(p.message).name if p.message else ""))
+    finally:
+        bar.close()
+
+
+# --- subcommands -------------------------------------------------------------------------------
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .core.images import image_info
+    from .core.index import find_index, iter_scan
+    from .core.tfrecord import TFRecord
+
+    path = args.path
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a folder; use '{PROG} summary {path}'")
+    if not os.path.isfile(path):
+        raise UserError(f"no such file: {path}")
+    index = find_index(path) or _run_with_bar(iter_scan(path), "reading")
+    with TFRecord(path, create_index=False, index=index) as tfr:
+        data: dict[str, Any] = {
+            "path": os.path.abspath(path),
+            "size": os.path.getsize(path),
+            "records": len(tfr),
+            "fields": tfr.fields,
+            "img_format": tfr.img_format,
+            "index": str(index.path) if index.path else None,
+            "locations": None,
+        }
+        if len(tfr):
+            first = tfr[0]
+            info = image_info(first["image_raw"])
+            data["slide"] = first.get("slide")
+            data["tile_size"] = [info["width"], info["height"]]
+        if tfr.locations_array is not None and len(tfr):
+            loc = tfr.locations_array
+            data["locations"] = {
+                "min_x": int(loc[:, 0].min()),
+                "max_x": int(loc[:, 0].max()),
+                "min_y": int(loc[:, 1].min()),
+                "max_y": int(loc[:, 1].max()),
+            }
+    lines = [
+        f"File:        {data['path']}",
+        f"Records:     {data['records']}",
+        f"Fields:      {', '.join(data['fields'])}",
+        f"Format:      {data['img_format']}",
+    ]
+    if "slide" in data:
+        lines += [f"Slide:       {data['slide']}", f"Tile size:   {data['tile_size'][0]} x {data['tile_size'][1]} px"]
+    loc = data["locations"]
+    lines.append(
+        f"Locations:   x {loc['min_x']}..{loc['max_x']}, y {loc['min_y']}..{loc['max_y']}" if loc else "Locations:   none"
+    )
+    lines.append(f"Index:       {data['index'] or 'none (in memory only)'}")
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .core.dataset import Dataset
+
+    for path in args.paths:
+        if not os.path.exists(path):
+            raise UserError(f"no such file or folder: {path}")
+    dataset = Dataset(args.paths, annotations=args.annotations)
+    manifest = dataset.manifest()
+    if args.json:
+        data = {
+            "tfrecords": [{"path": p, "total": e["total"]} for p, e in manifest.items()],
+            "num_tiles": dataset.num_tiles,
+            "slides": dataset.slides(),
+            "problems": [{"path": p, "message": m} for p, m in dataset.problems()],
+        }
+        _emit(args, data, "")
+    else:
+        dataset.summary()
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .core.errors import TFRecordError
+    from .core.index import find_index, iter_create_index
+
+    results = []
+    for path in _expand(args.paths):
+        existing = None if args.rebuild else find_index(path)
+        if existing is not None:
+            results.append({"path": path, "status": "valid", "index": str(existing.path), "records": len(existing)})
+            continue
+        try:
+            info = _run_with_bar(iter_create_index(path), "indexing")
+            results.append(
+                {"path": path, "status": "built", "index": str(info.path) if info.path else None, "records": len(info)}
+            )
+        except TFRecordError as exc:
+            results.append({"path": path, "status": "error", "error": str(exc)})
+    text = "\n".join(
+        f"{r['status']:>6}  {r['path']}" + (f"  ({r['records']} records)" if "records" in r else f"  {r.get('error')}")
+        for r in results
+    )
+    _emit(args, results, text)
+    return 1 if any(r["status"] == "error" for r in results) else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .core.verify import iter_verify
+
+    reports = [_run_with_bar(iter_verify(p, check_images=args.images), "verifying") for p in _expand(args.paths)]
+    lines = []
+    for report in reports:
+        lines.append(str(report))
+        for problem in report.problems[1:]:
+            lines.append(f"    record {problem.index}, byte offset {problem.offset}: {problem.reason}")
+    bad = [r for r in reports if not r.ok]
+    lines.append(f"{len(reports) - len(bad)} of {len(reports)} file(s) OK")
+    _emit(args, {"ok": not bad, "files": [r.to_dict() for r in reports]}, "\n".join(lines))
+    return 1 if bad else 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .core import writer
+
+    src = Path(args.src)
+    if not src.is_dir():
+        raise UserError(f"source is not a folder: {args.src}")
+    locations = None if args.locations.lower() == "none" else args.locations
+    options: dict[str, Any] = dict(
+        locations=locations,
+        reencode=args.reencode_jpeg,
+        build_index=not args.no_index,
+        workers=max(1, args.workers),
+    )
+    if args.multi:
+        if args.slide or args.filename:
+            raise UserError("--slide and --filename are for single mode (without --multi)")
+        existing = "overwrite" if args.overwrite else ("skip" if args.skip_existing else "error")
+        job = writer.iter_write_tfrecords_multi(src, args.dest, existing=existing, **options)
+    else:
+        slide = args.slide or src.resolve().name
+        job = writer.iter_write_tfrecords_single(
+            src, args.dest, args.filename or slide, slide, overwrite=args.overwrite, **options
+        )
+    report = _run_with_bar(job, "converting")
+    lines = [f"wrote {w.path}: {w.tiles} tiles" for w in report.written]
+    lines += [f"skipped {s.path}: {s.reason}" for s in report.skipped]
+    lines += [f"warning: {w}" for w in report.warnings]
+    rate = report.tiles / report.elapsed if report.elapsed else 0
+    lines.append(f"{report.tiles} tiles in {len(report.written)} file(s), {report.elapsed:.1f} s ({rate:,.0f} images/s)")
+    _emit(args, report.to_dict(), "\n".join(lines))
+    return 0
+
+
+def _export_name(slide: str, record: dict, index: int, ext: str, used: set[str]) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(slide)) or "tile"
+    if "loc_x" in record and "loc_y" in record:
+        name = f"{safe}_{record['loc_x']}-{record['loc_y']}"
+    else:
+        name = f"{safe}_{index}"
+    candidate = f"{name}.{ext}"
+    if candidate in used:
+        candidate = f"{name}_{index}.{ext}"
+    used.add(candidate)
+    return candidate
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from .core.images import decode_image, sniff_format
+    from .core.tfrecord import TFRecord
+
+    if not os.path.isfile(args.tfrecord):
+        raise UserError(f"no such file: {args.tfrecord}")
+    out = Path(args.outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    used = {p.name for p in out.iterdir()}
+    written = []
+    with TFRecord(args.tfrecord) as tfr:
+        indices = args.indices if args.indices is not None else range(len(tfr))
+        for i in indices:
+            if not -len(tfr) <= i < len(tfr):
+                raise UserError(f"record index {i} out of range ({len(tfr)} records)")
+            record = tfr[i]
+            data = record["image_raw"]
+            fmt = sniff_format(data) or "png"
+            target = args.format or fmt
+            ext = "jpg" if target == "jpeg" else "png"
+            name = _export_name(record.get("slide", "tile"), record, i % len(tfr), ext, used)
+            if target != fmt:
+                buf = io.BytesIO()
+                Image.fromarray(decode_image(data)).save(buf, format="JPEG" if target == "jpeg" else "PNG", quality=95)
+                data = buf.getvalue()
+            (out / name).write_bytes(data)
+            written.append(str(out / name))
+    _emit(args, {"written": written}, f"exported {len(written)} tile(s) to {out}")
+    return 0
+
+
+def cmd_salvage(args: argparse.Namespace) -> int:
+    from .core.verify import salvage
+
+    if not os.path.isfile(args.src):
+        raise UserError(f"no such file: {args.src}")
+    report = salvage(args.src, args.dest, overwrite=args.overwrite)
+    data = {"source": report.to_dict(), "dest": os.path.abspath(args.dest), "records_written": report.records_ok}
+    _emit(args, data, f"wrote {report.records_ok} good record(s) to {args.dest}; {len(report.problems)} problem(s) in the source")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "info": cmd_info,
+    "summary": cmd_summary,
+    "index": cmd_index,
+    "verify": cmd_verify,
+    "convert": cmd_convert,
+    "export": cmd_export,
+    "salvage": cmd_salvage,
+}
