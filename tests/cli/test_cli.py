@@ -1,0 +1,143 @@
+"""The real `tfr-viewer` entry point, run as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tfr_viewer as sf
+
+from ..helpers import make_jpeg, tile_record, write_tfrecord_py
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run(
+        [sys.executable, "-m", "tfr_viewer", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+    )
+
+
+@pytest.fixture
+def folder(tmp_path: Path, data_dir: Path) -> Path:
+    target = tmp_path / "tfrs"
+    shutil.copytree(data_dir / "tf_jpeg", target)
+    return target
+
+
+def test_help_and_version_without_a_display() -> None:
+    result = run("--help")
+    assert result.returncode == 0 and "info" in result.stdout
+    result = run("--version")
+    assert result.returncode == 0 and sf.__version__ in result.stdout
+    for command in ("info", "summary", "index", "verify", "convert", "export", "salvage"):
+        assert run(command, "--help").returncode == 0
+
+
+def test_info_json(folder: Path) -> None:
+    result = run("info", str(folder / "slide_000.tfrecords"), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["records"] == 24 and data["img_format"] == "jpeg"
+    assert sorted(data["fields"]) == ["image_raw", "loc_x", "loc_y", "slide"]
+    locations = sf.TFRecord(folder / "slide_000.tfrecords").locations
+    assert data["locations"]["max_x"] == max(x for x, _ in locations)
+    text = run("info", str(folder / "slide_000.tfrecords"))
+    assert "Records:     24" in text.stdout
+
+
+def test_summary_text_and_json(folder: Path) -> None:
+    result = run("summary", str(folder))
+    assert result.returncode == 0 and "Number of tiles in TFRecords: 48" in result.stdout
+    data = json.loads(run("summary", str(folder), "--json").stdout)
+    assert data["num_tiles"] == 48 and len(data["tfrecords"]) == 2 and data["problems"] == []
+
+
+def test_index_builds_and_rebuilds(tmp_path: Path) -> None:
+    write_tfrecord_py(tmp_path / "a.tfrecords", [tile_record(i) for i in range(5)])
+    data = json.loads(run("index", str(tmp_path), "--json").stdout)
+    assert [d["status"] for d in data] == ["built"] and (tmp_path / "a.index.npz").exists()
+    data = json.loads(run("index", str(tmp_path / "a.tfrecords"), "--json").stdout)
+    assert data[0]["status"] == "valid"
+    data = json.loads(run("index", str(tmp_path), "--rebuild", "--json").stdout)
+    assert data[0]["status"] == "built"
+
+
+def test_verify_exit_codes(folder: Path, tmp_path: Path) -> None:
+    assert run("verify", str(folder)).returncode == 0
+    bad = tmp_path / "bad.tfrecords"
+    shutil.copy(folder / "slide_001.tfrecords", bad)
+    data = bytearray(bad.read_bytes())
+    data[5000] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    result = run("verify", str(bad), "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)["files"][0]
+    assert report["ok"] is False and report["records_ok"] == 23 and report["problems"][0]["index"] >= 0
+
+
+def test_convert_single_and_multi(tmp_path: Path) -> None:
+    src = tmp_path / "images" / "slide_X"
+    src.mkdir(parents=True)
+    for i in range(3):
+        (src / f"t_{i * 10}-5.jpg").write_bytes(make_jpeg(seed=i))
+    result = run("convert", str(src), str(tmp_path / "out"), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tiles"] == 3
+    tfr = sf.TFRecord(tmp_path / "out" / "slide_X.tfrecords")
+    assert tfr.locations == [(0, 5), (10, 5), (20, 5)] and tfr[2]["image_raw"] == make_jpeg(seed=2)
+    again = run("convert", str(src), str(tmp_path / "out"))
+    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    multi = run("convert", str(tmp_path / "images"), str(tmp_path / "multi"), "--multi", "--json")
+    assert [w["slide"] for w in json.loads(multi.stdout)["written"]] == ["slide_X"]
+
+
+def test_export_names_and_formats(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tiles"
+    result = run("export", str(folder / "slide_000.tfrecords"), str(out), "--indices", "0", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    tfr = sf.TFRecord(folder / "slide_000.tfrecords")
+    x, y = tfr.locations[0]
+    assert (out / f"slide_000_{x}-{y}.jpg").read_bytes() == tfr[0]["image_raw"]
+    png = run("export", str(folder / "slide_000.tfrecords"), str(out), "--indices", "0", "--format", "png")
+    assert png.returncode == 0 and (out / f"slide_000_{x}-{y}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_salvage(folder: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tfrecords"
+    shutil.copy(folder / "slide_000.tfrecords", bad)
+    data = bytearray(bad.read_bytes())
+    data[20000] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    result = run("salvage", str(bad), str(tmp_path / "good.tfrecords"), "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["records_written"] == 23
+    assert run("verify", str(tmp_path / "good.tfrecords")).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("info", "/definitely/not/here.tfrecords"),
+        ("summary", "/definitely/not/here"),
+        ("verify", "/definitely/not/here"),
+        ("convert", "/definitely/not/here", "/tmp/x"),
+        ("info",),
+        ("export", "/nope.tfrecords", "/tmp/x"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_exit_2(args: tuple[str, ...]) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and result.stderr.strip().count("\n") <= 2
+
+
+def test_corrupt_file_info_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "garbage.tfrecords"
+    bad.write_bytes(b"\x01" * 100)
+    result = run("info", str(bad))
+    assert result.returncode == 2 and "garbage.tfrecords" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,128 @@
+"""Dataset: discovery, manifest cache (shape, refresh, no re-reads), filters, clip, summary."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import tfr_viewer as sf
+from tfr_viewer.core import dataset as dataset_mod
+from tfr_viewer.core import paths
+from tfr_viewer.core.index import create_index
+
+from ..helpers import tile_record, write_tfrecord_py
+
+
+def _make(folder: Path, counts: dict[str, int], index: bool = True) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, n in counts.items():
+        write_tfrecord_py(folder / f"{name}.tfrecords", [tile_record(i, name) for i in range(n)])
+        if index:
+            create_index(folder / f"{name}.tfrecords")
+
+
+def test_manifest_shape_and_slideflow_layout(tmp_path: Path) -> None:
+    _make(tmp_path / "a", {"s1": 3, "s10": 2, "s2": 5})
+    _make(tmp_path / "a" / "nested", {"s3": 1}, index=False)
+    ds = sf.Dataset(tmp_path / "a")
+    names = [Path(p).name for p in ds.tfrecords()]
+    assert names == ["s3.tfrecords", "s1.tfrecords", "s2.tfrecords", "s10.tfrecords"]  # natural path order
+    manifest = ds.manifest()
+    assert manifest[str(tmp_path / "a" / "s2.tfrecords")] == {"total": 5, "clipped": 5}
+    assert ds.num_tiles == 11 and ds.slides() == ["s3", "s1", "s2", "s10"]
+    stored = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert stored["nested/s3.tfrecords"]["total"] == 1  # Slideflow's relative keys and 'total'
+    assert not (tmp_path / "a" / "nested" / "s3.index.npz").exists()  # counting writes no index
+
+
+def test_second_manifest_opens_no_tfrecord(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    counts = {f"slide_{i:03d}": 1 + i % 4 for i in range(100)}
+    _make(tmp_path / "many", counts, index=False)
+    sf.Dataset(tmp_path / "many").manifest()
+    opened: list[str] = []
+    real_open = open
+
+    def counting_open(file, *args, **kwargs):
+        if str(file).endswith((".tfrecords", ".index.npz")):
+            opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", counting_open)
+    again = sf.Dataset(tmp_path / "many")
+    assert again.num_tiles == sum(counts.values())
+    assert opened == []
+    # touching one file refreshes that entry only
+    target = tmp_path / "many" / "slide_007.tfrecords"
+    write_tfrecord_py(target, [tile_record(i, "slide_007") for i in range(9)])
+    os.utime(target, ns=(1, 1_000_000_000))
+    third = sf.Dataset(tmp_path / "many")
+    assert third.manifest()[str(target)]["total"] == 9
+    assert set(opened) == {str(target)}
+
+
+def test_broken_and_empty_files_are_reported_and_left_alone(tmp_path: Path) -> None:
+    _make(tmp_path / "d", {"good": 4})
+    empty = tmp_path / "d" / "empty.tfrecords"
+    empty.write_bytes(b"")
+    broken = tmp_path / "d" / "broken.tfrecords"
+    write_tfrecord_py(broken, [tile_record(i) for i in range(3)])
+    data = broken.read_bytes()
+    broken.write_bytes(data[:-10])
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (empty, broken)}
+    ds = sf.Dataset(tmp_path / "d")
+    manifest = ds.manifest()
+    assert manifest[str(empty)]["total"] == 0 and manifest[str(broken)]["total"] == 2
+    problems = dict(ds.problems())
+    assert "holds no records" in problems[str(empty)]
+    assert "record 2" in problems[str(broken)]
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (empty, broken)} == before
+    assert "Problems (2)" in ds.summary(print_fn=None)
+
+
+def test_filters_clip_and_annotations(tmp_path: Path) -> None:
+    _make(tmp_path / "f", {"a": 2, "b": 6, "c": 10})
+    csv = tmp_path / "ann.csv"
+    csv.write_text("patient,slide,label\np1,a,tumor\np1,b,normal\np2,c,tumor\n")
+    ds = sf.Dataset(tmp_path / "f", annotations=csv)
+    assert [Path(p).stem for p in ds.filter(min_tiles=5).tfrecords()] == ["b", "c"]
+    assert ds.filter(slides=["a", "c"]).slides() == ["a", "c"]
+    assert ds.filter(filters={"label": ["tumor"]}).slides() == ["a", "c"]
+    clipped = ds.clip(4)
+    assert [e["clipped"] for e in clipped.manifest().values()] == [2, 4, 4]
+    assert clipped.num_tiles == 10 and ds.num_tiles == 18
+    text = ds.summary(print_fn=None)
+    assert "Patients:" in text and "Annotation columns: ['label', 'patient', 'slide']" in text
+    assert "Number of tiles in TFRecords: 18" in text
+    assert any(line.startswith("│ Tile size (px):") and "│ 64 " in line for line in text.splitlines())
+
+
+def test_read_only_folder_keeps_manifest_in_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _make(tmp_path / "ro", {"x": 3})
+    real = paths.atomic_write_bytes
+
+    def refuse(dest, data):
+        if Path(dest).parent == tmp_path / "ro":
+            raise PermissionError(13, "Permission denied", str(dest))
+        return real(dest, data)
+
+    monkeypatch.setattr(dataset_mod, "atomic_write_bytes", refuse)
+    assert sf.Dataset(tmp_path / "ro").num_tiles == 3
+    assert not (tmp_path / "ro" / "manifest.json").exists()
+    cached = dataset_mod._manifest_paths(tmp_path / "ro")[1]
+    assert json.loads(cached.read_text())["x.tfrecords"]["total"] == 3
+
+
+def test_rebuild_index_with_progress(tmp_path: Path) -> None:
+    _make(tmp_path / "r", {"a": 2, "b": 3}, index=False)
+    seen = []
+    failures = sf.Dataset(tmp_path / "r").rebuild_index(lambda done, total, msg: seen.append((done, total)))
+    assert failures == [] and seen[-1] == (2, 2)
+    assert sorted(p.name for p in (tmp_path / "r").glob("*.index.npz")) == ["a.index.npz", "b.index.npz"]
+
+
+def test_missing_source_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        sf.Dataset(tmp_path / "nope")

@@ -1,0 +1,96 @@
+"""verify keeps going after damage and never writes; salvage copies exactly the good records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tfr_viewer as sf
+from tfr_viewer.core.framing import iter_frames
+
+from ..helpers import example_py, frame_py, read_frames_py, tile_record, write_tfrecord_py
+
+
+def _damaged(tmp_path: Path, n: int = 12, flips: dict[int, int] | None = None) -> tuple[Path, list[bytes], list[int]]:
+    path = tmp_path / "d.tfrecords"
+    payloads = write_tfrecord_py(path, [tile_record(i) for i in range(n)])
+    starts = np.cumsum([0] + [len(p) + 16 for p in payloads]).tolist()
+    data = bytearray(path.read_bytes())
+    for record, at in (flips or {}).items():
+        data[starts[record] + at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path, payloads, starts
+
+
+def test_clean_file(tmp_path: Path) -> None:
+    path, _, _ = _damaged(tmp_path)
+    report = sf.verify(path)
+    assert report.ok and report.records_ok == 12 and report.first_bad is None
+
+
+@pytest.mark.parametrize("at, reason", [(3, "length CRC"), (60, "data CRC"), (9, "length CRC")])
+def test_corrupt_record_in_the_middle(tmp_path: Path, at: int, reason: str) -> None:
+    path, _, starts = _damaged(tmp_path, flips={5: at})
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    report = sf.verify(path)
+    assert not report.ok and report.records_ok == 11
+    assert (report.first_bad.index, report.first_bad.offset) == (5, starts[5])
+    assert reason in report.first_bad.reason
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_several_problems_and_semantic_ones(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.tfrecords"
+    good = [frame_py(example_py(tile_record(i))) for i in range(3)]
+    no_image = frame_py(example_py({"slide": "s", "loc_x": 1, "loc_y": 1}))
+    not_image = frame_py(example_py({"image_raw": b"nope", "slide": "s"}))
+    path.write_bytes(good[0] + no_image + good[1] + not_image + good[2])
+    report = sf.verify(path)
+    assert [(p.index, p.reason) for p in report.problems] == [(1, "missing required field 'image_raw'")]
+    with_images = sf.verify(path, check_images=True)
+    assert [p.index for p in with_images.problems] == [1, 3] and with_images.records_ok == 3
+
+
+def test_truncated_tail_and_garbage_and_empty(tmp_path: Path) -> None:
+    path, _, starts = _damaged(tmp_path)
+    path.write_bytes(path.read_bytes()[: starts[7] + 20])
+    report = sf.verify(path)
+    assert report.records_ok == 7 and report.first_bad.index == 7
+    junk = tmp_path / "junk.tfrecords"
+    junk.write_bytes(bytes(range(256)) * 40)
+    assert sf.verify(junk).records_ok == 0 and not sf.verify(junk).ok
+    empty = tmp_path / "empty.tfrecords"
+    empty.write_bytes(b"")
+    assert "holds no records" in sf.verify(empty).first_bad.reason
+
+
+def test_gzip_fixture(tmp_path: Path, data_dir: Path) -> None:
+    report = sf.verify(data_dir / "tf_extra" / "gzip.tfrecords")
+    assert report.ok and report.records_ok == 6
+
+
+def test_salvage_contains_exactly_the_good_records(tmp_path: Path) -> None:
+    path, payloads, _ = _damaged(tmp_path, flips={2: 70, 8: 4})
+    dest = tmp_path / "saved.tfrecords"
+    report = sf.salvage(path, dest)
+    assert report.records_ok == 10
+    assert read_frames_py(dest) == [p for i, p in enumerate(payloads) if i not in (2, 8)]
+    assert sf.verify(dest).ok
+    assert len(sf.TFRecord(dest).locations) == 10
+    with pytest.raises(FileExistsError):
+        sf.salvage(path, dest)
+    with pytest.raises(ValueError, match="cannot be the source"):
+        sf.salvage(path, path, overwrite=True)
+
+
+def test_resync_over_a_long_damaged_stretch(tmp_path: Path) -> None:
+    path = tmp_path / "long.tfrecords"
+    records = [frame_py(example_py(tile_record(i))) for i in range(4)]
+    filler = np.random.default_rng(3).bytes(300_000)
+    path.write_bytes(records[0] + filler + records[1] + records[2])
+    report = sf.verify(path)
+    assert report.records_ok == 3 and len(report.problems) == 1
+    with open(path, "rb") as f:
+        assert sum(1 for _ in iter_frames(f, path, start=len(records[0]) + len(filler))) == 2
