@@ -7,7 +7,6 @@ work on a machine without a display.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
@@ -332,49 +331,18 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_name(slide: str, record: dict, index: int, ext: str, used: set[str]) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(slide)) or "tile"
-    if "loc_x" in record and "loc_y" in record:
-        name = f"{safe}_{record['loc_x']}-{record['loc_y']}"
-    else:
-        name = f"{safe}_{index}"
-    candidate = f"{name}.{ext}"
-    if candidate in used:
-        candidate = f"{name}_{index}.{ext}"
-    used.add(candidate)
-    return candidate
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    from PIL import Image
-
-    from .core.images import decode_image, sniff_format
+    from .core.export import iter_export_tiles
     from .core.tfrecord import TFRecord
 
     if not os.path.isfile(args.tfrecord):
         raise UserError(f"no such file: {args.tfrecord}")
-    out = Path(args.outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    used = {p.name for p in out.iterdir()}
-    written = []
     with TFRecord(args.tfrecord) as tfr:
-        indices = args.indices if args.indices is not None else range(len(tfr))
-        for i in indices:
+        for i in args.indices or []:
             if not -len(tfr) <= i < len(tfr):
                 raise UserError(f"record index {i} out of range ({len(tfr)} records)")
-            record = tfr[i]
-            data = record["image_raw"]
-            fmt = sniff_format(data) or "png"
-            target = args.format or fmt
-            ext = "jpg" if target == "jpeg" else "png"
-            name = _export_name(record.get("slide", "tile"), record, i % len(tfr), ext, used)
-            if target != fmt:
-                buf = io.BytesIO()
-                Image.fromarray(decode_image(data)).save(buf, format="JPEG" if target == "jpeg" else "PNG", quality=95)
-                data = buf.getvalue()
-            (out / name).write_bytes(data)
-            written.append(str(out / name))
-    _emit(args, {"written": written}, f"exported {len(written)} tile(s) to {out}")
+        written = _run_with_bar(iter_export_tiles(tfr, args.outdir, args.indices, args.format), "exporting")
+    _emit(args, {"written": written}, f"exported {len(written)} tile(s) to {args.outdir}")
     return 0
 
 

@@ -1,0 +1,95 @@
+"""QApplication setup and the `tfr-viewer` GUI entry (`run_gui`)."""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+
+from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+
+def app_icon() -> QIcon:
+    try:
+        icon_file = resources.files("tfr_viewer.resources") / "icons" / "tfr-viewer.svg"
+        if icon_file.is_file():
+            return QIcon(str(icon_file))
+    except (ModuleNotFoundError, FileNotFoundError):
+        pass
+    return QIcon()
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setApplicationName("tfr-viewer")
+    app.setOrganizationName("tfr-viewer")
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def run_gui(
+    paths: list[str],
+    demo: bool = False,
+    fresh_settings: bool = False,
+    screenshot: str | None = None,
+    quit_after_load: bool = False,
+) -> int:
+    """Open the window (on `paths`, or the demo dataset) and run the event loop."""
+    app = make_app()
+    from .main_window import MainWindow
+    from .settings import Settings
+
+    window = MainWindow(Settings(fresh=fresh_settings))
+    window.errors.install_excepthook()
+    if screenshot:  # a reproducible picture: default size and layout, whatever was saved
+        window.resize(1440, 900)
+        window.reset_layout()
+    window.show()
+    if screenshot or quit_after_load:
+        _finish_after_load(window, screenshot, quit_after_load)
+    if demo:
+        window.open_demo()
+    elif paths:
+        window.open_paths(paths)
+    elif screenshot or quit_after_load:
+        QTimer.singleShot(500, window.loaded.emit)
+    return app.exec()
+
+
+def _finish_after_load(window, screenshot: str | None, quit_after: bool) -> None:
+    """Once loaded and the first thumbnails are painted (or after 20 s), grab and/or quit."""
+    state = {"done": False}
+
+    def finish() -> None:
+        if state["done"]:
+            return
+        state["done"] = True
+        if screenshot:
+            window.grab().save(screenshot)
+        if quit_after:
+            window.close()
+            QApplication.instance().quit()
+
+    def visible_thumbnails_ready() -> bool:
+        grid = window.grid
+        for y in range(5, grid.viewport().height(), max(grid.gridSize().height(), 8)):
+            for x in range(5, grid.viewport().width(), max(grid.gridSize().width(), 8)):
+                index = grid.indexAt(QPoint(x, y))
+                if index.isValid() and not window.tile_model.has_thumbnail(index.row()):
+                    return False
+        return True
+
+    def poll() -> None:
+        if state["done"]:
+            return
+        if window.busy() or not visible_thumbnails_ready():
+            QTimer.singleShot(100, poll)
+        else:
+            QTimer.singleShot(200, finish)
+
+    def on_loaded() -> None:
+        QTimer.singleShot(100, poll)
+
+    window.loaded.connect(on_loaded)
+    QTimer.singleShot(20_000, finish)

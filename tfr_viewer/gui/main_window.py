@@ -1,0 +1,788 @@
+"""The inspector window: wires the tree, grid, map, viewer and metadata to the workers.
+
+No file I/O happens here: opening, indexing, reading records and thumbnails are worker jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPalette, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import __version__
+from ..core.export import iter_export_tiles
+from ..core.verify import iter_verify
+from .errors import ErrorBridge
+from .models import FILE_ID_ROLE, DatasetTreeModel, TileListModel
+from .settings import Settings
+from .widgets.location_map import LocationMap
+from .widgets.metadata_panel import MetadataPanel
+from .widgets.tile_grid import TileGridView
+from .widgets.tile_viewer import TileViewer
+from .workers import (
+    FileEntry,
+    IndexBuilderWorker,
+    JobWorker,
+    OpenedDataset,
+    RecordReader,
+    RecordRequest,
+    ThumbnailLoader,
+    open_dataset_job,
+)
+
+THUMB_SIZES = (64, 96, 128, 192)
+
+
+class MainWindow(QMainWindow):
+    """`open_path(path)` opens a file or folder without blocking; `loaded` fires when the tree is filled."""
+
+    loaded = Signal()
+    indexingFinished = Signal()
+
+    def __init__(self, settings: Settings | None = None, dialogs: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("tfr-viewer")
+        self.settings = settings or Settings()
+        self.entries: list[FileEntry] = []
+        self.generation = 0
+        self._jobs: set[JobWorker] = set()
+        self.open_job: JobWorker | None = None
+        self.index_job: IndexBuilderWorker | None = None
+        self.selected_files: list[int] = []
+
+        self.thumbs = ThumbnailLoader(self)
+        self.reader = RecordReader(self)
+        self.reader.ready.connect(self._on_record)
+        self.tile_model = TileListModel(self.thumbs, self)
+        self.tree_model = DatasetTreeModel(self)
+        self.tree_proxy = QSortFilterProxyModel(self)
+        self.tree_proxy.setSourceModel(self.tree_model)
+        self.tree_proxy.setRecursiveFilteringEnabled(True)
+        self.tree_proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+        self._build_widgets()
+        self._build_menus()
+        self.errors = ErrorBridge(self.statusBar(), self, dialogs=dialogs)
+        self.setAcceptDrops(True)
+        self.resize(1440, 900)
+        self._restore_settings()
+        self._show_welcome()
+
+    # --- layout --------------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.tree = QTreeView()
+        self.tree.setObjectName("datasetTree")
+        self.tree.setModel(self.tree_proxy)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setUniformRowHeights(True)
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(0, self.tree.header().ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(1, self.tree.header().ResizeMode.ResizeToContents)
+        self.tree.selectionModel().selectionChanged.connect(self._on_tree_selection)
+        self.slide_filter = QLineEdit()
+        self.slide_filter.setObjectName("slideFilter")
+        self.slide_filter.setPlaceholderText("Filter slides (Ctrl+F)")
+        self.slide_filter.setClearButtonEnabled(True)
+        self.slide_filter.textChanged.connect(self.tree_proxy.setFilterFixedString)
+        self.problems = QListWidget()
+        self.problems.setObjectName("problemsList")
+        self.problems.setWordWrap(True)
+        self.problems.itemActivated.connect(self._on_problem_activated)
+        self.problems_label = QLabel("Problems")
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.slide_filter)
+        self.left_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.left_splitter.addWidget(self.tree)
+        problems_box = QWidget()
+        problems_layout = QVBoxLayout(problems_box)
+        problems_layout.setContentsMargins(0, 4, 0, 0)
+        problems_layout.addWidget(self.problems_label)
+        problems_layout.addWidget(self.problems)
+        self.left_splitter.addWidget(problems_box)
+        self.left_splitter.setSizes([600, 160])
+        left_layout.addWidget(self.left_splitter)
+
+        self.grid = TileGridView()
+        self.grid.setModel(self.tile_model)
+        self.grid.selectionModel().currentChanged.connect(self._on_current_tile)
+        self.grid.selectionModel().selectionChanged.connect(self._update_status)
+        self.grid.activatedRow.connect(self._on_tile_activated)
+        self.grid_label = QLabel("")
+        self.clear_map_filter = QPushButton("Show all tiles")
+        self.clear_map_filter.setVisible(False)
+        self.clear_map_filter.clicked.connect(self.clear_region)
+        center = QWidget()
+        center_layout = QVBoxLayout(center)
+        center_layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(self.grid_label, 1)
+        bar.addWidget(self.clear_map_filter)
+        center_layout.addLayout(bar)
+        center_layout.addWidget(self.grid, 1)
+
+        self.map = LocationMap()
+        self.map.pointClicked.connect(self.select_all_row)
+        self.map.regionSelected.connect(self.apply_region)
+        self.map.selectionCleared.connect(self.clear_region)
+        self.viewer = TileViewer()
+        self.viewer.previousRequested.connect(lambda: self.move_current(-1))
+        self.viewer.nextRequested.connect(lambda: self.move_current(1))
+        self.metadata = MetadataPanel()
+        self.right_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.right_splitter.addWidget(self.map)
+        self.right_splitter.addWidget(self.viewer)
+        self.right_splitter.addWidget(self.metadata)
+        self.right_splitter.setSizes([380, 260, 260])
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(center)
+        self.splitter.addWidget(self.right_splitter)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([300, 700, 440])
+
+        self.welcome = self._build_welcome()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.splitter)
+        self.setCentralWidget(self.stack)
+
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel background work (Esc)")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel_background)
+        self.status_label = QLabel("")
+        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._on_escape)
+
+    def _build_welcome(self) -> QWidget:
+        page = QWidget()
+        page.setObjectName("welcomeView")
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        title = QLabel("<h1>tfr-viewer</h1><p>Browse the tiles of Slideflow / TensorFlow TFRecords: "
+                       "where they sit on the slide, every field of every record, and whether the files are sound.</p>")
+        title.setWordWrap(True)
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(title)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for text, slot in [
+            ("Open Folder…", self.choose_folder),
+            ("Open File…", self.choose_file),
+            ("Open demo dataset", self.open_demo),
+            ("Convert images…", self.open_convert_wizard),
+        ]:
+            button = QPushButton(text)
+            button.setMinimumHeight(36)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.welcome_recent = QListWidget()
+        self.welcome_recent.setMaximumWidth(700)
+        self.welcome_recent.itemActivated.connect(lambda item: self.open_path(item.text()))
+        recent_box = QHBoxLayout()
+        recent_box.addStretch(1)
+        column = QVBoxLayout()
+        column.addWidget(QLabel("Recent:"))
+        column.addWidget(self.welcome_recent)
+        recent_box.addLayout(column)
+        recent_box.addStretch(1)
+        layout.addLayout(recent_box)
+        layout.addStretch(2)
+        return page
+
+    def _show_welcome(self) -> None:
+        self.welcome_recent.clear()
+        for path in self.settings.get("recent/paths"):
+            self.welcome_recent.addItem(path)
+        self.stack.setCurrentWidget(self.welcome)
+
+    # --- menus ---------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        self._action(menu, "Open &File…", self.choose_file, QKeySequence.StandardKey.Open)
+        self._action(menu, "Open F&older…", self.choose_folder, "Ctrl+Shift+O")
+        self.recent_menu = menu.addMenu("&Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        menu.addSeparator()
+        self._action(menu, "&Export selected tiles…", self.export_selected)
+        self._action(menu, "Export &map as PNG…", self.export_map)
+        menu.addSeparator()
+        self._action(menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        menu = self.menuBar().addMenu("&View")
+        sizes = menu.addMenu("&Thumbnail size")
+        group = QActionGroup(self)
+        for size in THUMB_SIZES:
+            action = self._action(sizes, f"{size} px", lambda checked=False, s=size: self.set_thumb_size(s))
+            action.setCheckable(True)
+            action.setChecked(size == self.settings.get("view/thumb_size"))
+            group.addAction(action)
+        self.captions_action = self._action(menu, "Show &captions", self.set_captions)
+        self.captions_action.setCheckable(True)
+        self.captions_action.setChecked(self.settings.get("view/captions"))
+        self.dark_action = self._action(menu, "&Dark theme", lambda on: self.set_theme("dark" if on else "light"))
+        self.dark_action.setCheckable(True)
+        self.dark_action.setChecked(self.settings.get("view/theme") == "dark")
+        self._action(menu, "&Filter slides", self.slide_filter.setFocus, QKeySequence.StandardKey.Find)
+        self._action(menu, "Select area on map", lambda on: self.map.set_select_mode(on)).setCheckable(True)
+
+        menu = self.menuBar().addMenu("&Tools")
+        self._action(menu, "&Convert images to TFRecords…", self.open_convert_wizard)
+        self._action(menu, "&Verify selected files", self.verify_selected)
+        self._action(menu, "&Rebuild indexes", self.rebuild_indexes)
+
+        menu = self.menuBar().addMenu("&Help")
+        self._action(menu, "&About tfr-viewer", self.show_about)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.get("recent/paths"):
+            self._action(self.recent_menu, path, lambda checked=False, p=path: self.open_path(p))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    # --- opening -------------------------------------------------------------------------------
+    def open_path(self, path: str | os.PathLike) -> None:
+        self.open_paths([os.fspath(path)])
+
+    def open_paths(self, paths: list[str]) -> None:
+        """Start opening in the background; older results are ignored from now on."""
+        self.generation += 1
+        generation = self.generation
+        for job in (self.open_job, self.index_job):
+            if job is not None:
+                job.cancel()
+        self.index_job = None
+        self.entries = []
+        self.selected_files = []
+        self.tile_model.set_tiles([], [])
+        self.map.clear_points()
+        self.metadata.clear()
+        self.viewer.clear()
+        self.problems.clear()
+        self._update_problems_label()
+        self.tree_model.show_loading(paths)
+        self.stack.setCurrentWidget(self.splitter)
+        self.setWindowTitle(f"tfr-viewer — {', '.join(Path(p).name or p for p in paths)}")
+        for path in paths:
+            self.settings.add_recent(os.path.abspath(path))
+        job = JobWorker(open_dataset_job(paths), "Opening", self)
+        job.generation = generation
+        job.result.connect(self._on_opened)
+        job.failed.connect(self._on_open_failed)
+        self.open_job = self._run(job, "Opening", report_failures=False)
+
+    # Worker signals are connected to bound methods only: a lambda would run in the worker's thread.
+    @Slot(str, str)
+    def _on_open_failed(self, message: str, details: str) -> None:
+        if getattr(self.sender(), "generation", None) != self.generation:
+            return
+        self.tree_model.show_error(message)
+        self.errors.report(message, details)
+        self.loaded.emit()
+
+    @Slot(object)
+    def _on_opened(self, result: OpenedDataset) -> None:
+        if getattr(self.sender(), "generation", None) != self.generation:
+            return
+        self.entries = result.files
+        self.tree_model.set_entries(self.entries)
+        self.tree.expandAll()
+        for entry in self.entries:
+            if entry.error:
+                self._add_problem(entry)
+        if not self.entries:
+            self.status_label.setText("No .tfrecords files found")
+        first = next((i for i, e in enumerate(self.entries) if e.state == "indexed"), None)
+        if first is None and self.entries:
+            first = 0
+        if first is not None:
+            self.select_files([first])
+        pending = [e for e in self.entries if e.state == "pending"]
+        if pending:
+            self._start_indexing(pending)
+        self.loaded.emit()
+
+    def _start_indexing(self, entries: list[FileEntry]) -> None:
+        job = IndexBuilderWorker(entries, self)
+        job.generation = self.generation
+        job.fileIndexed.connect(self._on_file_indexed)
+        job.finished.connect(self._on_indexing_done)
+        self.index_job = job
+        self._run(job, f"Indexing {len(entries)} file(s)")
+
+    @Slot(object)
+    def _on_file_indexed(self, entry: FileEntry) -> None:
+        if getattr(self.sender(), "generation", None) != self.generation or entry not in self.entries:
+            return
+        file_id = self.entries.index(entry)
+        self.tree_model.update_entry(file_id, entry)
+        if entry.error:
+            self._add_problem(entry)
+        if file_id in self.selected_files:
+            self.tile_model.forget_file(file_id)
+            self._show_files(self.selected_files)
+
+    @Slot()
+    def _on_indexing_done(self) -> None:
+        job = self.sender()
+        if job is self.index_job:
+            self.index_job = None
+        if getattr(job, "generation", None) == self.generation:
+            self.indexingFinished.emit()
+
+    def _add_problem(self, entry: FileEntry) -> None:
+        item = QListWidgetItem(f"{Path(entry.path).name}: {entry.error}")
+        item.setToolTip(entry.error or "")
+        item.setData(Qt.ItemDataRole.UserRole, entry.path)
+        item.setForeground(QColor("#b00020"))
+        self.problems.addItem(item)
+        self._update_problems_label()
+
+    def _update_problems_label(self) -> None:
+        n = self.problems.count()
+        self.problems_label.setText(f"Problems ({n})" if n else "Problems: none")
+
+    def _on_problem_activated(self, item: QListWidgetItem) -> None:
+        path = item.data(Qt.ItemDataRole.UserRole)
+        for i, entry in enumerate(self.entries):
+            if entry.path == path:
+                self.select_files([i])
+                return
+
+    # --- background jobs -----------------------------------------------------------------------
+    def _run(self, job: JobWorker, label: str, report_failures: bool = True) -> JobWorker:
+        self._jobs.add(job)
+        job.label = label
+        job.progress.connect(self._on_progress)
+        if report_failures:
+            job.failed.connect(self._on_job_failed)
+        job.finished.connect(self._on_job_finished)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.cancel_button.setVisible(True)
+        job.start()
+        return job
+
+    @Slot(str, str)
+    def _on_job_failed(self, message: str, details: str) -> None:
+        self.errors.report(message, details)
+
+    @Slot(int, int, str)
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        label = getattr(self.sender(), "label", "Working")
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(min(done, max(total, 1)))
+        self.progress.setFormat(f"{label}: %p%")
+        if message:
+            self.statusBar().showMessage(f"{label}: {Path(message).name}", 2000)
+
+    @Slot()
+    def _on_job_finished(self) -> None:
+        job = self.sender()
+        self._jobs.discard(job)
+        if job.thread is not None:
+            job.thread.wait(1000)
+        if not self._jobs:
+            self.progress.setVisible(False)
+            self.cancel_button.setVisible(False)
+            self.statusBar().clearMessage()
+
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    def cancel_background(self) -> None:
+        for job in list(self._jobs):
+            job.cancel()
+        self.statusBar().showMessage("Cancelled", 3000)
+
+    def _on_escape(self) -> None:
+        if self._jobs:
+            self.cancel_background()
+        elif self.tile_model.is_filtered():
+            self.clear_region()
+
+    # --- selection -----------------------------------------------------------------------------
+    def select_files(self, file_ids: list[int]) -> None:
+        """Select these files in the tree (which shows their tiles)."""
+        selection = self.tree.selectionModel()
+        selection.clearSelection()
+        for file_id in file_ids:
+            index = self._tree_index(file_id)
+            if index.isValid():
+                selection.select(
+                    index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+                )
+                self.tree.scrollTo(index)
+
+    def _tree_index(self, file_id: int) -> QModelIndex:
+        matches = self.tree_model.match(
+            self.tree_model.index(0, 0), FILE_ID_ROLE, file_id, 1,
+            Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive,
+        )
+        return self.tree_proxy.mapFromSource(matches[0]) if matches else QModelIndex()
+
+    def _on_tree_selection(self, *_: Any) -> None:
+        ids: list[int] = []
+        for index in self.tree.selectionModel().selectedRows(0):
+            file_id = self.tree_proxy.mapToSource(index).data(FILE_ID_ROLE)
+            if file_id is None:
+                continue
+            if file_id == -1:  # a source folder: all its files
+                source_item = self.tree_model.itemFromIndex(self.tree_proxy.mapToSource(index))
+                ids += [source_item.child(r, 0).data(FILE_ID_ROLE) for r in range(source_item.rowCount())]
+            else:
+                ids.append(int(file_id))
+        ids = sorted(set(ids))
+        if ids != self.selected_files:
+            self._show_files(ids)
+
+    def _show_files(self, file_ids: list[int]) -> None:
+        self.selected_files = file_ids
+        self.tile_model.set_tiles(self.entries, file_ids)
+        xy_parts, groups = [], []
+        n_all = len(self.tile_model.file_of)
+        rows_with_location = []
+        start = 0
+        for fid in file_ids:
+            entry = self.entries[fid]
+            locs = entry.index.locations if entry.index is not None else None
+            if locs is not None and len(locs) == entry.count:
+                xy_parts.append(locs)
+                groups.append(np.full(entry.count, fid))
+                rows_with_location.append(np.arange(start, start + entry.count))
+            start += entry.count
+        if xy_parts:
+            self.map.set_points(np.concatenate(xy_parts), np.concatenate(rows_with_location), np.concatenate(groups))
+        else:
+            self.map.clear_points()
+        self.clear_map_filter.setVisible(False)
+        self.metadata.clear()
+        self.viewer.clear()
+        self._update_status()
+        if n_all:
+            self.grid.setCurrentIndex(self.tile_model.index(0))
+
+    def _update_status(self, *_: Any) -> None:
+        shown, total = len(self.tile_model.rows), len(self.tile_model.file_of)
+        files = len(self.selected_files)
+        text = f"{total:,} tiles in {files} file(s)" if shown == total else f"{shown:,} of {total:,} tiles (map area)"
+        selected = len(self.grid.selectionModel().selectedIndexes())
+        if selected > 1:
+            text += f" · {selected:,} selected"
+        self.grid_label.setText(text)
+
+    def _on_current_tile(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            return
+        row = current.row()
+        key = self.tile_model.key(row)
+        all_row = self.tile_model.all_row(row)
+        self.map.set_current(all_row)
+        self.reader.submit([RecordRequest(self.tile_model.generation, row, key, self.entries[key[0]])])
+
+    @Slot(object)
+    def _on_record(self, details: dict) -> None:
+        current = self.grid.currentIndex()
+        if not current.isValid() or details.get("key") != self.tile_model.key(current.row()):
+            return  # an answer for a tile that is no longer current
+        self.metadata.show_record(details)
+        if details.get("error"):
+            self.viewer.show_message(details["error"])
+            return
+        entry = self.entries[details["key"][0]]
+        loc = self.tile_model.location(self.tile_model.all_row(current.row()))
+        title = f"{entry.slide} · record {details['index']}" + (f" · x {loc[0]}, y {loc[1]}" if loc else "")
+        if "qimage" in details:
+            self.viewer.show_image(details["qimage"], title)
+        else:
+            self.viewer.show_message(details.get("image_error", "no image in this record"))
+
+    def select_all_row(self, all_row: int) -> None:
+        """Make the tile with this overall number current (clearing a map filter that hides it)."""
+        row = self.tile_model.row_of_all(all_row)
+        if row is None:
+            self.clear_region()
+            row = self.tile_model.row_of_all(all_row)
+        if row is not None:
+            index = self.tile_model.index(row)
+            self.grid.setCurrentIndex(index)
+            self.grid.scrollTo(index)
+
+    def move_current(self, step: int) -> None:
+        row = self.grid.currentIndex().row() + step
+        if 0 <= row < self.tile_model.rowCount():
+            self.grid.setCurrentIndex(self.tile_model.index(row))
+
+    def apply_region(self, all_rows: np.ndarray) -> None:
+        self.tile_model.set_filter(all_rows)
+        self.clear_map_filter.setVisible(True)
+        self._update_status()
+        if self.tile_model.rowCount():
+            self.grid.setCurrentIndex(self.tile_model.index(0))
+
+    def clear_region(self) -> None:
+        if self.tile_model.is_filtered():
+            self.tile_model.set_filter(None)
+        self.clear_map_filter.setVisible(False)
+        self._update_status()
+
+    def _on_tile_activated(self, row: int) -> None:
+        self.viewer.fit()
+        self.viewer.view.setFocus()
+
+    # --- tools ---------------------------------------------------------------------------------
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open TFRecord", "", "TFRecords (*.tfrecords);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open folder of TFRecords")
+        if path:
+            self.open_path(path)
+
+    def open_demo(self) -> None:
+        from ..demo import ensure_demo_dataset
+
+        job = JobWorker(lambda token: _demo_job(ensure_demo_dataset), "Preparing demo", self)
+        job.result.connect(self._on_demo_ready)
+        self._run(job, "Preparing demo dataset")
+
+    @Slot(object)
+    def _on_demo_ready(self, folder: object) -> None:
+        self.open_path(str(folder))
+
+    def open_convert_wizard(self) -> None:
+        try:
+            from .wizard import ConvertWizard
+        except ImportError:
+            QMessageBox.information(self, "tfr-viewer", "The conversion wizard is not available in this build.\n"
+                                    "Use the command line: tfr-viewer convert SRC DEST")
+            return
+        self.wizard = ConvertWizard(self, open_in_viewer=self.open_path)
+        self.wizard.show()
+
+    def selected_keys(self) -> list[tuple[int, int]]:
+        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        return [self.tile_model.key(r) for r in rows]
+
+    def export_selected(self) -> None:
+        keys = self.selected_keys()
+        if not keys:
+            QMessageBox.information(self, "tfr-viewer", "Select tiles in the grid first.")
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export tiles to folder")
+        if folder:
+            self.export_tiles(keys, folder)
+
+    def export_tiles(self, keys: list[tuple[int, int]], folder: str) -> JobWorker:
+        by_file: dict[int, list[int]] = {}
+        for fid, rec in keys:
+            by_file.setdefault(fid, []).append(rec)
+        entries = self.entries
+
+        def job(token):
+            written: list[str] = []
+            for fid, recs in by_file.items():
+                from ..core.tfrecord import TFRecord
+
+                with TFRecord(entries[fid].path, create_index=False, index=entries[fid].index) as tfr:
+                    written += yield from iter_export_tiles(tfr, folder, recs, None, token)
+            return written
+
+        worker = JobWorker(job, "Exporting", self)
+        worker.result.connect(self._on_exported)
+        return self._run(worker, "Exporting tiles")
+
+    @Slot(object)
+    def _on_exported(self, written: list) -> None:
+        folder = Path(written[0]).parent if written else ""
+        self.statusBar().showMessage(f"Exported {len(written)} tile(s) to {folder}", 8000)
+
+    def export_map(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export map", "map.png", "PNG images (*.png)")
+        if path and not self.map.export_png(path):
+            self.errors.report(f"Could not write {path}")
+
+    def verify_selected(self) -> None:
+        entries = [self.entries[i] for i in self.selected_files] or list(self.entries)
+        if not entries:
+            return
+
+        def job(token):
+            reports = []
+            for entry in entries:
+                reports.append((yield from iter_verify(entry.path, token)))
+            return reports
+
+        worker = JobWorker(job, "Verifying", self)
+        worker.result.connect(self._on_verified)
+        self._run(worker, f"Verifying {len(entries)} file(s)")
+
+    @Slot(object)
+    def _on_verified(self, reports: list) -> None:
+        bad = [r for r in reports if not r.ok]
+        for report in bad:
+            for problem in report.problems:
+                item = QListWidgetItem(
+                    f"{Path(report.path).name}: record {problem.index}, byte offset {problem.offset}: {problem.reason}"
+                )
+                item.setData(Qt.ItemDataRole.UserRole, report.path)
+                item.setForeground(QColor("#b00020"))
+                self.problems.addItem(item)
+        self._update_problems_label()
+        good = len(reports) - len(bad)
+        self.statusBar().showMessage(f"Verify: {good} of {len(reports)} file(s) OK", 10000)
+
+    def rebuild_indexes(self) -> None:
+        ids = self.selected_files or list(range(len(self.entries)))
+        for i in ids:
+            self.entries[i].state = "pending"
+            self.tree_model.update_entry(i, self.entries[i])
+        self._start_indexing([self.entries[i] for i in ids])
+
+    def set_thumb_size(self, size: int) -> None:
+        self.settings.set("view/thumb_size", size)
+        self.tile_model.set_thumb_size(size)
+        self.grid.set_thumb_size(size, self.tile_model.show_captions)
+
+    def set_captions(self, on: bool) -> None:
+        self.settings.set("view/captions", bool(on))
+        self.tile_model.set_show_captions(bool(on))
+        self.grid.set_thumb_size(self.tile_model.thumb_size, bool(on))
+
+    def set_theme(self, theme: str) -> None:
+        self.settings.set("view/theme", theme)
+        app = QApplication.instance()
+        if theme == "dark":
+            palette = QPalette()
+            for role, color in [
+                (QPalette.ColorRole.Window, "#2b2b2e"), (QPalette.ColorRole.WindowText, "#e8e8e8"),
+                (QPalette.ColorRole.Base, "#1f1f22"), (QPalette.ColorRole.AlternateBase, "#2b2b2e"),
+                (QPalette.ColorRole.Text, "#e8e8e8"), (QPalette.ColorRole.Button, "#3a3a3e"),
+                (QPalette.ColorRole.ButtonText, "#e8e8e8"), (QPalette.ColorRole.Highlight, "#3d7bd9"),
+                (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.ToolTipBase, "#2b2b2e"),
+                (QPalette.ColorRole.ToolTipText, "#e8e8e8"),
+            ]:
+                palette.setColor(role, QColor(color))
+            app.setPalette(palette)
+        else:
+            app.setPalette(app.style().standardPalette())
+
+    def show_about(self) -> None:
+        import google.protobuf
+        import PySide6
+        import pyqtgraph
+        from PySide6.QtCore import qVersion
+
+        QMessageBox.about(
+            self,
+            "About tfr-viewer",
+            f"<h3>tfr-viewer {__version__}</h3><p>A fast inspector for TFRecord datasets of image tiles.</p>"
+            f"<p>Python {platform.python_version()} · Qt {qVersion()} · PySide6 {PySide6.__version__} · "
+            f"pyqtgraph {pyqtgraph.__version__} · numpy {np.__version__} · protobuf {google.protobuf.__version__}</p>",
+        )
+
+    # --- window lifetime -------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.open_paths(paths)
+            event.acceptProposedAction()
+
+    def reset_layout(self) -> None:
+        self.splitter.setSizes([300, 700, 440])
+        self.right_splitter.setSizes([380, 260, 260])
+        self.left_splitter.setSizes([600, 160])
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.get("window/geometry")
+        if geometry:
+            self.restoreGeometry(geometry)
+        splitter = self.settings.get("window/splitter")
+        if splitter:
+            self.splitter.restoreState(splitter)
+        right = self.settings.get("window/right_splitter")
+        if right:
+            self.right_splitter.restoreState(right)
+        size = self.settings.get("view/thumb_size")
+        self.tile_model.show_captions = self.settings.get("view/captions")
+        if size != self.tile_model.thumb_size:
+            self.tile_model.set_thumb_size(size)
+        self.grid.set_thumb_size(size, self.tile_model.show_captions)
+        if self.settings.get("view/theme") == "dark":
+            self.set_theme("dark")
+
+    def shutdown(self) -> None:
+        """Stop every worker and wait for it (no thread is left running)."""
+        for job in list(self._jobs):
+            job.cancel()
+        for job in list(self._jobs):
+            job.wait(10_000)
+        self.thumbs.stop()
+        self.reader.stop()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.settings.set("window/geometry", self.saveGeometry())
+        self.settings.set("window/splitter", self.splitter.saveState())
+        self.settings.set("window/right_splitter", self.right_splitter.saveState())
+        self.settings.sync()
+        self.shutdown()
+        super().closeEvent(event)
+
+
+def _demo_job(make):
+    from ..core.progress import Progress
+
+    yield Progress(0, 1, "generating demo tiles")
+    return make()

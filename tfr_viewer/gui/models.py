@@ -1,0 +1,288 @@
+"""Qt models over what the workers found: no pixels stored beyond a bounded thumbnail cache."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QApplication, QStyle
+
+from .workers import FileEntry, ThumbnailLoader, ThumbRequest
+
+FILE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+KEY_ROLE = Qt.ItemDataRole.UserRole + 2
+ALL_ROW_ROLE = Qt.ItemDataRole.UserRole + 3
+
+
+def _icon(kind: QStyle.StandardPixmap) -> QIcon:
+    return QApplication.style().standardIcon(kind)
+
+
+class DatasetTreeModel(QStandardItemModel):
+    """Sources -> TFRecord files with tile counts, index state and problems (all in memory)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setHorizontalHeaderLabels(["TFRecords", "Tiles"])
+        self._file_items: dict[int, tuple[QStandardItem, QStandardItem]] = {}
+
+    def show_loading(self, paths: list[str]) -> None:
+        self.removeRows(0, self.rowCount())
+        self._file_items.clear()
+        item = QStandardItem(_icon(QStyle.StandardPixmap.SP_BrowserReload), f"Loading {', '.join(paths)}…")
+        item.setEditable(False)
+        self.appendRow([item, QStandardItem("")])
+
+    def show_error(self, message: str) -> None:
+        self.removeRows(0, self.rowCount())
+        item = QStandardItem(_icon(QStyle.StandardPixmap.SP_MessageBoxCritical), message)
+        item.setToolTip(message)
+        item.setEditable(False)
+        self.appendRow([item, QStandardItem("")])
+
+    def set_entries(self, entries: list[FileEntry]) -> None:
+        self.removeRows(0, self.rowCount())
+        self._file_items.clear()
+        sources: dict[str, QStandardItem] = {}
+        for file_id, entry in enumerate(entries):
+            parent = sources.get(entry.source)
+            if parent is None:
+                parent = QStandardItem(_icon(QStyle.StandardPixmap.SP_DirIcon), entry.source)
+                parent.setEditable(False)
+                parent.setData(-1, FILE_ID_ROLE)
+                parent.setToolTip(entry.source)
+                count = QStandardItem("")
+                count.setEditable(False)
+                self.appendRow([parent, count])
+                sources[entry.source] = parent
+            name = QStandardItem(str(Path(entry.path).relative_to(entry.source)) if entry.path.startswith(entry.source) else entry.path)
+            name.setEditable(False)
+            name.setData(file_id, FILE_ID_ROLE)
+            count = QStandardItem("")
+            count.setEditable(False)
+            count.setData(file_id, FILE_ID_ROLE)
+            count.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            parent.appendRow([name, count])
+            self._file_items[file_id] = (name, count)
+            self.update_entry(file_id, entry)
+        self._update_totals()
+
+    def update_entry(self, file_id: int, entry: FileEntry) -> None:
+        items = self._file_items.get(file_id)
+        if items is None:
+            return
+        name, count = items
+        state_icons = {
+            "indexed": QStyle.StandardPixmap.SP_FileIcon,
+            "pending": QStyle.StandardPixmap.SP_BrowserReload,
+            "damaged": QStyle.StandardPixmap.SP_MessageBoxWarning,
+            "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+            "missing": QStyle.StandardPixmap.SP_MessageBoxCritical,
+        }
+        name.setIcon(_icon(state_icons.get(entry.state, QStyle.StandardPixmap.SP_FileIcon)))
+        count.setText("…" if entry.state == "pending" else f"{entry.count:,}")
+        index_where = entry.index.path if entry.index is not None and entry.index.path else "in memory"
+        tip = [entry.path, f"{entry.count:,} tiles" if entry.state != "pending" else "indexing…"]
+        if entry.state in ("indexed", "damaged"):
+            tip.append(f"index: {index_where}")
+        if entry.error:
+            tip.append(f"problem: {entry.error}")
+        name.setToolTip("\n".join(tip))
+        name.setForeground(QColor("#b00020") if entry.state in ("error", "missing", "damaged") else QColor())
+        self._update_totals()
+
+    def _update_totals(self) -> None:
+        for r in range(self.rowCount()):
+            parent = self.item(r, 0)
+            total = 0
+            for c in range(parent.rowCount()):
+                text = parent.child(c, 1).text().replace(",", "")
+                total += int(text) if text.isdigit() else 0
+            self.item(r, 1).setText(f"{total:,}" if parent.rowCount() else "")
+
+
+class TileListModel(QAbstractListModel):
+    """One row per tile of the selected files; thumbnails requested only for rows a view paints.
+
+    `data()` returns a placeholder until the ThumbnailLoader answers, then `dataChanged` is emitted
+    for the batch. A bounded LRU keeps the pixmaps; stale answers (an older generation) are ignored.
+    """
+
+    thumbnailsArrived = Signal(int)
+
+    def __init__(self, loader: ThumbnailLoader, parent: QObject | None = None, cache_size: int = 3000) -> None:
+        super().__init__(parent)
+        self.loader = loader
+        self.loader.ready.connect(self._on_ready)
+        self.entries: list[FileEntry] = []
+        self.file_of = np.zeros(0, np.int32)  # all tiles of the selected files
+        self.record_of = np.zeros(0, np.int64)
+        self.rows = np.zeros(0, np.int64)  # what is shown: indexes into the arrays above
+        self.generation = 0
+        self.thumb_size = 96
+        self.show_captions = False
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[int, int], QPixmap | None] = OrderedDict()
+        self._errors: dict[tuple[int, int], str] = {}
+        self._wanted: dict[int, ThumbRequest] = {}
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(0)
+        self._flush.timeout.connect(self._send_requests)
+        self._placeholder = self._make_placeholder()
+
+    # --- content -------------------------------------------------------------------------------
+    def set_tiles(self, entries: list[FileEntry], file_ids: list[int]) -> None:
+        self.beginResetModel()
+        self.generation += 1
+        self.entries = entries
+        files, records = [], []
+        for fid in file_ids:
+            n = entries[fid].count
+            files.append(np.full(n, fid, np.int32))
+            records.append(np.arange(n, dtype=np.int64))
+        self.file_of = np.concatenate(files) if files else np.zeros(0, np.int32)
+        self.record_of = np.concatenate(records) if records else np.zeros(0, np.int64)
+        self.rows = np.arange(len(self.file_of), dtype=np.int64)
+        self._wanted.clear()
+        self.loader.clear()
+        self.endResetModel()
+
+    def set_filter(self, all_rows: np.ndarray | None) -> None:
+        """Show only these tiles (indexes into all tiles), or all of them."""
+        self.beginResetModel()
+        self.generation += 1
+        self.rows = np.arange(len(self.file_of), dtype=np.int64) if all_rows is None else np.unique(all_rows)
+        self._wanted.clear()
+        self.loader.clear()
+        self.endResetModel()
+
+    def is_filtered(self) -> bool:
+        return len(self.rows) != len(self.file_of)
+
+    def set_thumb_size(self, size: int) -> None:
+        self.beginResetModel()
+        self.thumb_size = size
+        self.generation += 1
+        self._cache.clear()
+        self._placeholder = self._make_placeholder()
+        self.endResetModel()
+
+    def set_show_captions(self, on: bool) -> None:
+        self.show_captions = on
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0), self.index(self.rowCount() - 1), [Qt.ItemDataRole.DisplayRole])
+
+    def forget_file(self, file_id: int) -> None:
+        """Drop cached thumbnails of a file whose content changed."""
+        for key in [k for k in self._cache if k[0] == file_id]:
+            del self._cache[key]
+
+    # --- lookups -------------------------------------------------------------------------------
+    def key(self, row: int) -> tuple[int, int]:
+        i = int(self.rows[row])
+        return int(self.file_of[i]), int(self.record_of[i])
+
+    def all_row(self, row: int) -> int:
+        return int(self.rows[row])
+
+    def row_of_all(self, all_row: int) -> int | None:
+        pos = int(np.searchsorted(self.rows, all_row))
+        return pos if pos < len(self.rows) and self.rows[pos] == all_row else None
+
+    def location(self, all_row: int) -> tuple[int, int] | None:
+        entry = self.entries[int(self.file_of[all_row])]
+        locs = entry.index.locations if entry.index is not None else None
+        if locs is None:
+            return None
+        x, y = locs[int(self.record_of[all_row])]
+        return int(x), int(y)
+
+    def has_thumbnail(self, row: int) -> bool:
+        return self._cache.get(self.key(row)) is not None
+
+    # --- Qt model ------------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        row = index.row()
+        if role == Qt.ItemDataRole.DecorationRole:
+            key = self.key(row)
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                pixmap = self._cache[key]
+                return pixmap if pixmap is not None else self._error_pixmap()
+            self._want(row, key)
+            return self._placeholder
+        if role == Qt.ItemDataRole.DisplayRole:
+            if not self.show_captions:
+                return None
+            return self._caption(row)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            key = self.key(row)
+            text = self._caption(row).replace("\n", " · ") + f" · record {key[1]}"
+            if key in self._errors:
+                text += f"\n⚠ {self._errors[key]}"
+            return text
+        if role == KEY_ROLE:
+            return self.key(row)
+        if role == ALL_ROW_ROLE:
+            return self.all_row(row)
+        return None
+
+    def _caption(self, row: int) -> str:
+        i = self.all_row(row)
+        entry = self.entries[int(self.file_of[i])]
+        loc = self.location(i)
+        where = f"{loc[0]}, {loc[1]}" if loc else f"#{int(self.record_of[i])}"
+        return f"{entry.slide}\n{where}"
+
+    # --- thumbnails ----------------------------------------------------------------------------
+    def _want(self, row: int, key: tuple[int, int]) -> None:
+        if row not in self._wanted:
+            self._wanted[row] = ThumbRequest(self.generation, row, key, self.entries[key[0]], self.thumb_size)
+            if not self._flush.isActive():
+                self._flush.start()
+
+    def _send_requests(self) -> None:
+        if self._wanted:
+            self.loader.submit(list(self._wanted.values()), replace=True)
+            self._wanted.clear()
+
+    @Slot(list)
+    def _on_ready(self, batch: list) -> None:
+        changed = []
+        for generation, row, key, image, error in batch:
+            if image is None:
+                self._cache[key] = None
+                self._errors[key] = error or "thumbnail failed"
+            else:
+                self._cache[key] = QPixmap.fromImage(image)
+            if generation == self.generation and row < len(self.rows):
+                changed.append(row)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        if changed:
+            self.dataChanged.emit(self.index(min(changed)), self.index(max(changed)), [Qt.ItemDataRole.DecorationRole])
+            self.thumbnailsArrived.emit(len(changed))
+
+    def _make_placeholder(self) -> QPixmap:
+        pixmap = QPixmap(self.thumb_size, self.thumb_size)
+        pixmap.fill(QColor("#e4e4e8"))
+        return pixmap
+
+    def _error_pixmap(self) -> QPixmap:
+        pixmap = QPixmap(self.thumb_size, self.thumb_size)
+        pixmap.fill(QColor("#f6d6d6"))
+        painter = QPainter(pixmap)
+        painter.setPen(QColor("#b00020"))
+        painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, "⚠")
+        painter.end()
+        return pixmap

@@ -1,0 +1,74 @@
+"""Every persisted setting, with its default and type, in one place (QSettings, INI format)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+from ..core.paths import user_cache_dir
+
+SCHEMA_VERSION = 1
+DEFAULTS: dict[str, tuple[type, Any]] = {
+    "window/geometry": (bytes, b""),
+    "window/state": (bytes, b""),
+    "window/splitter": (bytes, b""),
+    "window/right_splitter": (bytes, b""),
+    "recent/paths": (list, []),
+    "view/thumb_size": (int, 96),
+    "view/captions": (bool, False),
+    "view/theme": (str, "light"),
+}
+MAX_RECENT = 10
+
+
+def settings_path() -> Path:
+    """INI file location (`TFR_VIEWER_CONFIG_DIR` overrides, e.g. for tests)."""
+    base = os.environ.get("TFR_VIEWER_CONFIG_DIR")
+    if base:
+        return Path(base) / "tfr-viewer.ini"
+    if os.name == "nt" or not os.environ.get("XDG_CONFIG_HOME") and not (Path.home() / ".config").exists():
+        return user_cache_dir().parent / "tfr-viewer-settings.ini"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "tfr-viewer" / "tfr-viewer.ini"
+
+
+class Settings:
+    """Typed access to the declared keys; `fresh=True` starts from defaults (and clears the file)."""
+
+    def __init__(self, fresh: bool = False) -> None:
+        self.qsettings = QSettings(str(settings_path()), QSettings.Format.IniFormat)
+        if fresh or self.qsettings.value("schema", 0, int) != SCHEMA_VERSION:
+            self.qsettings.clear()
+            self.qsettings.setValue("schema", SCHEMA_VERSION)
+
+    def get(self, key: str) -> Any:
+        kind, default = DEFAULTS[key]
+        value = self.qsettings.value(key, default)
+        try:
+            if kind is bool:
+                return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+            if kind is list:
+                if value in (None, ""):
+                    return []
+                return list(value) if isinstance(value, (list, tuple)) else [str(value)]
+            if kind is bytes:
+                return bytes(value) if value else b""
+            return kind(value)
+        except (TypeError, ValueError):
+            return default
+
+    def set(self, key: str, value: Any) -> None:
+        if key not in DEFAULTS:
+            raise KeyError(f"undeclared setting {key!r}")
+        self.qsettings.setValue(key, value)
+
+    def add_recent(self, path: str) -> list[str]:
+        recent = [p for p in self.get("recent/paths") if p != path]
+        recent.insert(0, path)
+        self.set("recent/paths", recent[:MAX_RECENT])
+        return recent[:MAX_RECENT]
+
+    def sync(self) -> None:
+        self.qsettings.sync()

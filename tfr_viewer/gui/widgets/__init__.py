@@ -1,0 +1,1 @@
+"""The window's parts; none of them reads files or decodes images."""

@@ -1,0 +1,161 @@
+"""Where the tiles sit on their slides: one scatter item for every point, one for the highlight."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtWidgets import QGraphicsRectItem
+
+# Categorical colours that stay apart on a white background (Okabe-Ito + a few).
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
+           "#7F3C8D", "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A", "#E68310", "#008695"]
+
+
+class _SelectViewBox(pg.ViewBox):
+    """Shift + left drag (or left drag in select mode) draws a rectangle that selects points."""
+
+    rectSelected = Signal(QRectF)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.select_mode = False
+        self._band = QGraphicsRectItem()
+        pen = QPen(QColor("#d62728"))
+        pen.setCosmetic(True)
+        pen.setWidth(2)
+        self._band.setPen(pen)
+        self._band.setBrush(QBrush(QColor(214, 39, 40, 40)))
+        self._band.setZValue(1e9)
+        self._band.hide()
+        self.addItem(self._band, ignoreBounds=True)
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (Qt naming)
+        selecting = ev.button() == Qt.MouseButton.LeftButton and (
+            self.select_mode or ev.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        )
+        if not selecting:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        rect = QRectF(self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos())).normalized()
+        if ev.isFinish():
+            self._band.hide()
+            self.rectSelected.emit(rect)
+        else:
+            self._band.setRect(rect)
+            self._band.show()
+
+
+class LocationMap(pg.PlotWidget):
+    """All tiles of the selected files in slide coordinates (y down, 1:1), coloured by slide.
+
+    Signals: `pointClicked(row)`, `regionSelected(rows ndarray)`, `selectionCleared()`.
+    Rows are the caller's numbers for the points given to `set_points`.
+    """
+
+    pointClicked = Signal(int)
+    regionSelected = Signal(object)
+    selectionCleared = Signal()
+
+    def __init__(self, parent=None) -> None:
+        self._viewbox = _SelectViewBox()
+        super().__init__(parent, viewBox=self._viewbox, background="w")
+        self.setObjectName("locationMap")
+        self.setToolTip("Click a point to select its tile · Shift+drag to select an area · Esc clears")
+        self.getPlotItem().invertY(True)
+        self.setAspectLocked(True)
+        self.showGrid(x=True, y=True, alpha=0.15)
+        self.getPlotItem().setLabel("bottom", "loc_x")
+        self.getPlotItem().setLabel("left", "loc_y")
+        self.getPlotItem().hideButtons()
+        self._scatter = pg.ScatterPlotItem(pxMode=True, size=6, pen=None, hoverable=False)
+        self._highlight = pg.ScatterPlotItem(
+            pxMode=True, size=16, pen=pg.mkPen("#d62728", width=3), brush=pg.mkBrush(255, 255, 255, 0)
+        )
+        self._highlight.setZValue(10)
+        self.addItem(self._scatter)
+        self.addItem(self._highlight)
+        self._xy = np.zeros((0, 2), np.float64)
+        self._rows = np.zeros(0, np.int64)
+        self._groups = np.zeros(0, np.int64)
+        self._brushes = [pg.mkBrush(c) for c in PALETTE]
+        self._scatter.sigClicked.connect(self._on_clicked)
+        self._viewbox.rectSelected.connect(self._on_rect)
+
+    # --- data ----------------------------------------------------------------------------------
+    def set_points(self, xy: np.ndarray, rows: np.ndarray, groups: np.ndarray | None = None) -> None:
+        """Replace every point at once (one setData call, whatever the count)."""
+        self._xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        self._rows = np.asarray(rows, dtype=np.int64)
+        self._groups = np.zeros(len(self._rows), np.int64) if groups is None else np.asarray(groups, np.int64)
+        brushes = np.empty(len(self._brushes), dtype=object)
+        brushes[:] = self._brushes
+        size = 6 if len(self._rows) < 20_000 else 3
+        self._scatter.setData(
+            x=self._xy[:, 0],
+            y=self._xy[:, 1],
+            brush=brushes[self._groups % len(self._brushes)],
+            size=size,
+            data=np.arange(len(self._rows)),
+        )
+        self._highlight.setData([], [])
+        if len(self._rows):
+            self.getPlotItem().enableAutoRange()
+            self.autoRange(padding=0.05)
+
+    def clear_points(self) -> None:
+        self.set_points(np.zeros((0, 2)), np.zeros(0, np.int64))
+
+    def point_count(self) -> int:
+        return len(self._rows)
+
+    def set_current(self, row: int | None) -> None:
+        """Ring the point of `row` (or nothing); leaves the big scatter untouched."""
+        if row is None or not len(self._rows):
+            self._highlight.setData([], [])
+            return
+        hits = np.nonzero(self._rows == row)[0]
+        if not len(hits):
+            self._highlight.setData([], [])
+            return
+        x, y = self._xy[hits[0]]
+        self._highlight.setData([x], [y])
+
+    def highlighted_xy(self) -> tuple[float, float] | None:
+        xs, ys = self._highlight.getData()
+        return (float(xs[0]), float(ys[0])) if len(xs) else None
+
+    def set_select_mode(self, on: bool) -> None:
+        self._viewbox.select_mode = on
+
+    # --- interaction ---------------------------------------------------------------------------
+    def rows_in_rect(self, rect: QRectF) -> np.ndarray:
+        x, y = self._xy[:, 0], self._xy[:, 1]
+        inside = (x >= rect.left()) & (x <= rect.right()) & (y >= rect.top()) & (y <= rect.bottom())
+        return self._rows[inside]
+
+    def view_point_to_widget(self, x: float, y: float) -> QPointF:
+        """Where a slide coordinate appears in this widget (for tests and tooltips)."""
+        scene = self._viewbox.mapViewToScene(QPointF(x, y))
+        return self.mapFromScene(scene)
+
+    def _on_clicked(self, _item, points, _event=None) -> None:
+        if len(points):
+            self.pointClicked.emit(int(self._rows[int(points[0].data())]))
+
+    def _on_rect(self, rect: QRectF) -> None:
+        rows = self.rows_in_rect(rect)
+        if len(rows):
+            self.regionSelected.emit(rows)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Escape:
+            self.selectionCleared.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def export_png(self, path: str) -> bool:
+        return self.grab().save(path, "PNG")

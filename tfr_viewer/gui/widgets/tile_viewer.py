@@ -1,0 +1,128 @@
+"""One tile at full resolution, with zoom (wheel, +/-), pan (drag), fit and 1:1, previous/next."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QKeySequence, QPainter, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class _ZoomView(QGraphicsView):
+    def __init__(self, owner: "TileViewer") -> None:
+        super().__init__()
+        self.owner = owner
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        self.setBackgroundBrush(Qt.GlobalColor.darkGray)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802
+        self.owner.zoom_by(1.25 if event.angleDelta().y() > 0 else 0.8)
+
+
+class TileViewer(QWidget):
+    """Full-size tile; emits `previousRequested` / `nextRequested` for the window to move the selection."""
+
+    previousRequested = Signal()
+    nextRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("tileViewer")
+        self.title = QLabel("No tile")
+        self.title.setWordWrap(True)
+        self.scene = QGraphicsScene(self)
+        self.item = QGraphicsPixmapItem()
+        self.scene.addItem(self.item)
+        self.view = _ZoomView(self)
+        self.view.setScene(self.scene)
+        self._zoom = 1.0
+        self._fit = True
+        buttons = QHBoxLayout()
+        for text, tip, slot in [
+            ("◀", "Previous tile (PgUp)", self.previousRequested.emit),
+            ("▶", "Next tile (PgDown)", self.nextRequested.emit),
+            ("Fit", "Fit the tile in the view", self.fit),
+            ("1:1", "Actual pixels", self.actual_size),
+            ("+", "Zoom in (+)", lambda: self.zoom_by(1.25)),
+            ("−", "Zoom out (-)", lambda: self.zoom_by(0.8)),
+        ]:
+            button = QToolButton()
+            button.setText(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        for key, slot in [
+            (QKeySequence(Qt.Key.Key_PageUp), self.previousRequested.emit),
+            (QKeySequence(Qt.Key.Key_PageDown), self.nextRequested.emit),
+            (QKeySequence(Qt.Key.Key_Plus), lambda: self.zoom_by(1.25)),
+            (QKeySequence(Qt.Key.Key_Minus), lambda: self.zoom_by(0.8)),
+        ]:
+            QShortcut(key, self, slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(buttons)
+
+    def show_image(self, image: QImage, title: str) -> None:
+        self.item.setPixmap(QPixmap.fromImage(image))
+        self.scene.setSceneRect(self.item.boundingRect())
+        self.title.setText(title)
+        if self._fit:
+            self.fit()
+        else:
+            self._apply()
+
+    def show_message(self, text: str) -> None:
+        self.item.setPixmap(QPixmap())
+        self.title.setText(text)
+
+    def clear(self) -> None:
+        self.show_message("No tile")
+
+    def has_image(self) -> bool:
+        return not self.item.pixmap().isNull()
+
+    def image_size(self) -> tuple[int, int]:
+        pixmap = self.item.pixmap()
+        return pixmap.width(), pixmap.height()
+
+    def zoom_factor(self) -> float:
+        return self._zoom
+
+    def zoom_by(self, factor: float) -> None:
+        self._fit = False
+        self._zoom = min(max(self._zoom * factor, 0.05), 40.0)
+        self._apply()
+
+    def actual_size(self) -> None:
+        self._fit = False
+        self._zoom = 1.0
+        self._apply()
+
+    def fit(self) -> None:
+        self._fit = True
+        if self.item.pixmap().isNull():
+            return
+        self.view.fitInView(self.item, Qt.AspectRatioMode.KeepAspectRatio)
+        self._zoom = self.view.transform().m11()
+
+    def _apply(self) -> None:
+        self.view.resetTransform()
+        self.view.scale(self._zoom, self._zoom)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self._fit:
+            self.fit()

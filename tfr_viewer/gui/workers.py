@@ -1,0 +1,399 @@
+"""Everything that touches the disk or decodes pixels for the window runs here, off the GUI thread.
+
+- `JobWorker`: runs one core job generator (yields Progress, returns a result) in a QThread,
+  turning yields into `progress`, the return value into `result` and exceptions into `failed`;
+  `cancel()` sets the job's CancelToken.
+- `RequestWorker`: a long-lived thread serving a queue where only the newest requests matter
+  (thumbnails of visible rows, the record of the current tile); stale requests are dropped.
+- `ThumbnailLoader`, `RecordReader`: the two request workers.
+- `IndexBuilderWorker`, `TFRecordWriterJob`, `open_dataset_job`: jobs for JobWorker.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Generator
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtGui import QImage
+
+from ..core.errors import TFRecordError
+from ..core.images import decode_image, decode_thumbnail, image_info, sniff_format
+from ..core.index import IndexInfo, find_index, iter_create_index, iter_scan
+from ..core.naming import natural_key
+from ..core.progress import CancelToken, Cancelled, Job, Progress, run_job
+from ..core.records import feature_kinds, field_order
+from ..core.tfrecord import TFRecord
+
+_ACTIVE: set[QThread] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
+def active_threads() -> list[QThread]:
+    """Worker threads still running (tests assert none is left behind)."""
+    with _ACTIVE_LOCK:
+        return [t for t in _ACTIVE if t.isRunning()]
+
+
+def user_message(exc: BaseException) -> str:
+    """One readable line for a dialog or the status bar: what went wrong and with which file."""
+    if isinstance(exc, TFRecordError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _start(worker: QObject, run: Callable[[], None], parent: QObject | None) -> QThread:
+    thread = QThread(parent)
+    worker.moveToThread(thread)
+    thread.started.connect(run)
+    with _ACTIVE_LOCK:
+        _ACTIVE.add(thread)
+
+    def forget() -> None:
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(thread)
+
+    thread.finished.connect(forget)
+    thread.start()
+    return thread
+
+
+class JobWorker(QObject):
+    """Runs `factory(cancel_token)` -> job generator in its own thread."""
+
+    progress = Signal(int, int, str)
+    result = Signal(object)
+    failed = Signal(str, str)  # readable message, details (traceback)
+    cancelled = Signal()
+    finished = Signal()
+
+    def __init__(self, factory: Callable[[CancelToken], Job[Any]], label: str = "", parent: QObject | None = None):
+        super().__init__()
+        self.factory = factory
+        self.label = label
+        self.token = CancelToken()
+        self.thread: QThread | None = None
+        self._parent = parent
+
+    def start(self) -> "JobWorker":
+        self.thread = _start(self, self._run, self._parent)
+        return self
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    def wait(self, ms: int = 10_000) -> bool:
+        return self.thread.wait(ms) if self.thread is not None else True
+
+    @Slot()
+    def _run(self) -> None:
+        last = 0.0
+        try:
+            job = self.factory(self.token)
+            while True:
+                try:
+                    report = next(job)
+                except StopIteration as stop:
+                    if self.token.cancelled:
+                        self.cancelled.emit()
+                    else:
+                        self.result.emit(stop.value)
+                    break
+                now = time.monotonic()
+                if now - last > 0.05 or report.done >= report.total:
+                    last = now
+                    self.progress.emit(report.done, report.total, report.message)
+        except Cancelled:
+            self.cancelled.emit()
+        except Exception as exc:  # noqa: BLE001  (every error crosses to the GUI as a message)
+            self.failed.emit(user_message(exc), traceback.format_exc())
+        finally:
+            self.finished.emit()
+            # quit from here: a queued quit() would wait for the GUI loop, which may be wait()ing on us
+            QThread.currentThread().quit()
+
+
+class RequestWorker(QObject):
+    """A thread that serves the newest requests first and forgets ones that were replaced."""
+
+    finished = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__()
+        self._cond = threading.Condition()
+        self._pending: list[Any] = []
+        self._stopping = False
+        self._files: OrderedDict[str, TFRecord] = OrderedDict()
+        self.thread = _start(self, self._loop, parent)
+
+    def submit(self, requests: list[Any], replace: bool = True) -> None:
+        with self._cond:
+            self._pending = list(requests) if replace else self._pending + list(requests)
+            self._cond.notify()
+
+    def clear(self) -> None:
+        with self._cond:
+            self._pending = []
+
+    def stop(self, wait_ms: int = 5000) -> None:
+        with self._cond:
+            self._stopping = True
+            self._pending = []
+            self._cond.notify()
+        self.thread.wait(wait_ms)
+
+    def _take(self, n: int) -> list[Any]:
+        with self._cond:
+            while not self._pending and not self._stopping:
+                self._cond.wait()
+            if self._stopping:
+                return []
+            batch, self._pending = self._pending[:n], self._pending[n:]
+            return batch
+
+    @Slot()
+    def _loop(self) -> None:
+        try:
+            while True:
+                batch = self._take(self.batch_size)
+                if not batch:
+                    break
+                self.process(batch)
+        finally:
+            for tfr in self._files.values():
+                tfr.close()
+            self._files.clear()
+            self.finished.emit()
+            QThread.currentThread().quit()
+
+    batch_size = 16
+
+    def tfrecord(self, entry: "FileEntry") -> TFRecord:
+        """An open TFRecord for this file, kept (a few at a time) for the next requests."""
+        key = f"{entry.path}\0{entry.version}"
+        tfr = self._files.get(key)
+        if tfr is None:
+            tfr = TFRecord(entry.path, create_index=False, index=entry.index)
+            self._files[key] = tfr
+            while len(self._files) > 32:
+                self._files.popitem(last=False)[1].close()
+        else:
+            self._files.move_to_end(key)
+        return tfr
+
+    def process(self, batch: list[Any]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def to_qimage(pixels: np.ndarray) -> QImage:
+    """A QImage that owns a copy of the (h, w, 3) uint8 pixels (safe to hand to another thread)."""
+    pixels = np.ascontiguousarray(pixels)
+    h, w, _ = pixels.shape
+    return QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+@dataclass(frozen=True)
+class ThumbRequest:
+    generation: int
+    row: int
+    key: tuple[int, int]  # (file id, record index)
+    entry: "FileEntry"
+    size: int
+
+
+class ThumbnailLoader(RequestWorker):
+    """Decodes thumbnails (JPEG draft mode) for the rows the grid shows; emits them in batches."""
+
+    ready = Signal(list)  # [(generation, row, key, QImage | None, error | None)]
+
+    def process(self, batch: list[ThumbRequest]) -> None:
+        out = []
+        for request in batch:
+            try:
+                tfr = self.tfrecord(request.entry)
+                raw = tfr.read_raw(request.key[1])
+                data = raw.get("image_raw", [b""])[0]
+                image = to_qimage(decode_thumbnail(data, request.size))
+                out.append((request.generation, request.row, request.key, image, None))
+            except (TFRecordError, OSError) as exc:
+                out.append((request.generation, request.row, request.key, None, user_message(exc)))
+        self.ready.emit(out)
+
+
+@dataclass(frozen=True)
+class RecordRequest:
+    generation: int
+    row: int
+    key: tuple[int, int]
+    entry: "FileEntry"
+
+
+class RecordReader(RequestWorker):
+    """Reads one record for the metadata panel and the tile viewer (newest request wins)."""
+
+    ready = Signal(object)  # dict with details, or {'error': ...}
+    batch_size = 1
+
+    def process(self, batch: list[RecordRequest]) -> None:
+        request = batch[-1]
+        details: dict[str, Any] = {"generation": request.generation, "row": request.row, "key": request.key}
+        try:
+            tfr = self.tfrecord(request.entry)
+            i = request.key[1]
+            payload = tfr.read_payload(i)
+            raw = tfr.read_raw(i)
+            order = field_order(payload)
+            kinds = feature_kinds(payload, request.entry.path, i)
+            fields = []
+            for name in order + [n for n in raw if n not in order]:
+                values = raw[name]
+                entry: dict[str, Any] = {"name": name, "kind": kinds.get(name, ""), "values": values}
+                if values and isinstance(values[0], bytes) and sniff_format(values[0]):
+                    try:
+                        entry["image"] = image_info(values[0])
+                    except TFRecordError as exc:
+                        entry["image_error"] = exc.reason
+                fields.append(entry)
+            offset, length = tfr.record_info(i)
+            details.update(path=request.entry.path, index=i, offset=offset, length=length, fields=fields)
+            image_bytes = raw.get("image_raw", [None])[0]
+            if isinstance(image_bytes, bytes):
+                try:
+                    details["qimage"] = to_qimage(decode_image(image_bytes))
+                except TFRecordError as exc:
+                    details["image_error"] = f"{request.entry.path}, record {i}: {exc.reason}"
+        except (TFRecordError, OSError) as exc:
+            details["error"] = user_message(exc)
+        self.ready.emit(details)
+
+
+# --- dataset opening and indexing -------------------------------------------------------------
+
+
+@dataclass
+class FileEntry:
+    """One TFRecord as the window knows it: its index (possibly partial) and its state."""
+
+    path: str
+    source: str
+    index: IndexInfo | None = None
+    state: str = "pending"  # pending | indexed | damaged | error | missing
+    error: str | None = None
+    size: int = 0
+    mtime_ns: int = 0
+    version: int = 0
+
+    @property
+    def count(self) -> int:
+        return 0 if self.index is None else len(self.index.offsets)
+
+    @property
+    def slide(self) -> str:
+        return Path(self.path).stem
+
+
+@dataclass
+class OpenedDataset:
+    sources: list[str]
+    files: list[FileEntry] = field(default_factory=list)
+
+
+def discover(paths: list[str]) -> list[FileEntry]:
+    """TFRecords named or found (recursively) under the given paths, natural order."""
+    entries: list[FileEntry] = []
+    for raw in paths:
+        path = Path(raw).expanduser().absolute()
+        if path.is_dir():
+            found = sorted((str(p) for p in path.rglob("*.tfrecords") if p.is_file()), key=natural_key)
+            entries += [FileEntry(f, str(path)) for f in found]
+        elif path.is_file():
+            entries.append(FileEntry(str(path), str(path.parent)))
+        else:
+            raise FileNotFoundError(2, "No such file or folder", str(path))
+    return entries
+
+
+def open_dataset_job(paths: list[str]) -> Callable[[CancelToken], Job[OpenedDataset]]:
+    """Job: discover files and load every valid index (files without one stay 'pending')."""
+
+    def job(token: CancelToken) -> Generator[Progress, None, OpenedDataset]:
+        entries = discover(paths)
+        for i, entry in enumerate(entries):
+            token.raise_if_cancelled()
+            try:
+                st = os.stat(entry.path)
+                entry.size, entry.mtime_ns = st.st_size, st.st_mtime_ns
+                if st.st_size == 0:
+                    entry.state, entry.error = "error", f"{entry.path}: empty file: holds no records"
+                    continue
+                info = find_index(entry.path)
+            except (OSError, TFRecordError) as exc:
+                entry.state, entry.error = "error", user_message(exc)
+                continue
+            if info is not None:
+                entry.index, entry.state = info, "indexed"
+            if i % 8 == 0:
+                yield Progress(i + 1, len(entries), entry.path)
+        yield Progress(len(entries), len(entries), "")
+        return OpenedDataset([str(p) for p in paths], entries)
+
+    return job
+
+
+def index_files_job(entries: list[FileEntry], on_file: Callable[[FileEntry], None]) -> Callable[[CancelToken], Job[int]]:
+    """Job: index each file; a damaged one keeps the records before the damage and its error.
+
+    `on_file` is called (in the worker thread) with each finished entry; connect it to a signal.
+    """
+
+    def job(token: CancelToken) -> Generator[Progress, None, int]:
+        for i, entry in enumerate(entries):
+            token.raise_if_cancelled()
+            yield Progress(i, len(entries), entry.path)
+            try:
+                info = run_job(iter_create_index(entry.path, token))
+                entry.index, entry.state, entry.error = info, "indexed", None
+            except TFRecordError as exc:
+                try:
+                    partial = run_job(iter_scan(entry.path, token, tolerate_errors=True))
+                    entry.index = partial
+                except (TFRecordError, OSError):
+                    entry.index = None
+                entry.state, entry.error = "damaged", str(exc)
+            except OSError as exc:
+                entry.state, entry.error = "error", user_message(exc)
+            entry.version += 1
+            on_file(entry)
+        yield Progress(len(entries), len(entries), "")
+        return len(entries)
+
+    return job
+
+
+class IndexBuilderWorker(JobWorker):
+    """Indexes files without a valid index in the background; `fileIndexed` per finished file."""
+
+    fileIndexed = Signal(object)
+
+    def __init__(self, entries: list[FileEntry], parent: QObject | None = None) -> None:
+        super().__init__(index_files_job(entries, self._emit_file), "Indexing", parent)
+
+    def _emit_file(self, entry: FileEntry) -> None:
+        self.fileIndexed.emit(entry)
+
+
+class TFRecordWriterJob(JobWorker):
+    """Runs a core writer job (`iter_write_tfrecords_single/multi`) for the conversion wizard."""
+
+    def __init__(self, job_factory: Callable[[CancelToken], Job[Any]], parent: QObject | None = None) -> None:
+        super().__init__(job_factory, "Converting", parent)
