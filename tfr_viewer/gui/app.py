@@ -73,20 +73,29 @@ def _finish_after_load(window, screenshot: str | None, quit_after: bool) -> None
 
     def visible_thumbnails_ready() -> bool:
         grid = window.grid
+        seen = 0
         for y in range(5, grid.viewport().height(), max(grid.gridSize().height(), 8)):
             for x in range(5, grid.viewport().width(), max(grid.gridSize().width(), 8)):
                 index = grid.indexAt(QPoint(x, y))
-                if index.isValid() and not window.tile_model.has_thumbnail(index.row()):
-                    return False
-        return True
+                if index.isValid():
+                    seen += 1
+                    if not window.tile_model.has_thumbnail(index.row()):
+                        return False
+        return seen > 0 or window.tile_model.rowCount() == 0  # not laid out yet: wait
 
     def poll() -> None:
         if state["done"]:
             return
         if window.busy() or not visible_thumbnails_ready():
+            state["confirmed"] = False
             QTimer.singleShot(100, poll)
+        elif not state.get("confirmed"):
+            # paint once off-screen: rows the layout only now shows get requested, then look again
+            window.grab()
+            state["confirmed"] = True
+            QTimer.singleShot(150, poll)
         else:
-            QTimer.singleShot(200, finish)
+            finish()
 
     def on_loaded() -> None:
         QTimer.singleShot(100, poll)

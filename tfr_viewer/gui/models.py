@@ -253,13 +253,19 @@ class TileListModel(QAbstractListModel):
 
     def _send_requests(self) -> None:
         if self._wanted:
-            self.loader.submit(list(self._wanted.values()), replace=True)
+            self.loader.submit(list(self._wanted.values()))
             self._wanted.clear()
+
+    def set_visible_rows(self, first: int, last: int) -> None:
+        """What the view shows now; the loader drops requests far outside it."""
+        self.loader.set_visible(self.generation, first, last)
 
     @Slot(list)
     def _on_ready(self, batch: list) -> None:
         changed = []
         for generation, row, key, image, error in batch:
+            if image is None and error is None:  # dropped: scrolled away before decoding
+                continue
             if image is None:
                 self._cache[key] = None
                 self._errors[key] = error or "thumbnail failed"

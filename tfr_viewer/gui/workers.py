@@ -212,13 +212,44 @@ class ThumbRequest:
 
 
 class ThumbnailLoader(RequestWorker):
-    """Decodes thumbnails (JPEG draft mode) for the rows the grid shows; emits them in batches."""
+    """Decodes thumbnails (JPEG draft mode) for the rows the grid shows; emits them in batches.
+
+    Requests accumulate (duplicates ignored); before decoding, a request for a row that has
+    scrolled out of the visible range, or for an older model generation, is dropped.
+    """
 
     ready = Signal(list)  # [(generation, row, key, QImage | None, error | None)]
+    MARGIN = 24
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        self._visible = (0, 0, -1)  # generation, first row, last row (set by the GUI)
+        self._visible_lock = threading.Lock()
+        super().__init__(parent)
+
+    def set_visible(self, generation: int, first: int, last: int) -> None:
+        with self._visible_lock:
+            self._visible = (generation, first, last)
+
+    def submit(self, requests: list[Any], replace: bool = False) -> None:
+        with self._cond:
+            queued = {(r.generation, r.row) for r in self._pending}
+            fresh = [r for r in requests if (r.generation, r.row) not in queued]
+            self._pending = fresh if replace else self._pending + fresh
+            self._cond.notify()
+
+    def _still_wanted(self, request: ThumbRequest) -> bool:
+        with self._visible_lock:
+            generation, first, last = self._visible
+        if request.generation != generation:
+            return False
+        return last < first or first - self.MARGIN <= request.row <= last + self.MARGIN
 
     def process(self, batch: list[ThumbRequest]) -> None:
         out = []
         for request in batch:
+            if not self._still_wanted(request):
+                out.append((request.generation, request.row, request.key, None, None))
+                continue
             try:
                 tfr = self.tfrecord(request.entry)
                 raw = tfr.read_raw(request.key[1])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QAbstractItemView, QListView
 
 
@@ -25,6 +25,39 @@ class TileGridView(QListView):
         self.setWordWrap(True)
         self.set_thumb_size(96, captions=False)
         self.activated.connect(lambda index: self.activatedRow.emit(index.row()))
+        self._visible_timer = QTimer(self)
+        self._visible_timer.setSingleShot(True)
+        self._visible_timer.setInterval(0)
+        self._visible_timer.timeout.connect(self.report_visible_rows)
+        self.verticalScrollBar().valueChanged.connect(self._visible_timer.start)
+
+    def setModel(self, model) -> None:  # noqa: N802
+        super().setModel(model)
+        model.modelReset.connect(self._visible_timer.start)
+        model.layoutChanged.connect(self._visible_timer.start)
+
+    def visible_rows(self) -> tuple[int, int]:
+        """(first, last) rows in the viewport, or (0, -1) when nothing is laid out."""
+        rect = self.viewport().rect()
+        first = self.indexAt(rect.topLeft() + QPoint(4, 4))
+        last = self.indexAt(rect.bottomRight() - QPoint(4, 4))
+        if not first.isValid():
+            return 0, -1
+        if not last.isValid():
+            last_row = min(self.model().rowCount() - 1, first.row() + 4000)
+        else:
+            last_row = last.row()
+        return first.row(), last_row
+
+    def report_visible_rows(self) -> None:
+        model = self.model()
+        if model is not None and hasattr(model, "set_visible_rows"):
+            first, last = self.visible_rows()
+            model.set_visible_rows(first, last)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        self.report_visible_rows()  # cheap: two indexAt calls; keeps the loader's view current
+        super().paintEvent(event)
 
     def set_thumb_size(self, size: int, captions: bool) -> None:
         self.setIconSize(QSize(size, size))
