@@ -1,0 +1,210 @@
+"""The inspector window driven like a user: open, click, select on the map, index, cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QListView, QTreeView
+
+from tfr_viewer.core.index import find_index
+
+from .conftest import pixmap_is_placeholder, write_tiles
+
+
+def open_and_wait(qtbot, window, path) -> None:
+    with qtbot.waitSignal(window.loaded, timeout=15_000):
+        window.open_path(str(path))
+
+
+def test_parts_carry_the_contract_names(window) -> None:
+    for name in ("datasetTree", "tileGrid", "locationMap", "metadataPanel", "tileViewer"):
+        assert window.findChild(object, name) is not None, name
+    assert isinstance(window.findChild(QTreeView, "datasetTree"), QTreeView)
+    assert isinstance(window.findChild(QListView, "tileGrid"), QListView)
+    assert window.stack.currentWidget() is window.welcome  # first run: the welcome view
+
+
+def test_open_folder_fills_grid_with_real_thumbnails(qtbot, window, folder: Path) -> None:
+    open_and_wait(qtbot, window, folder)
+    model = window.tile_model
+    assert model.rowCount() == 60  # the first file is selected
+    assert window.tree_model.rowCount() == 1 and window.tree_model.item(0).rowCount() == 2
+    qtbot.waitUntil(lambda: model.has_thumbnail(0) and model.has_thumbnail(10), timeout=10_000)
+    pixmap = model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
+    assert not pixmap.isNull() and not pixmap_is_placeholder(pixmap)
+    assert pixmap.width() == model.thumb_size or pixmap.height() == model.thumb_size or pixmap.width() == 32
+
+
+def test_click_tile_shows_metadata_and_moves_map_highlight(qtbot, window, folder: Path) -> None:
+    open_and_wait(qtbot, window, folder)
+    grid = window.grid
+    index = window.tile_model.index(23)
+    qtbot.waitUntil(lambda: grid.visualRect(index).isValid(), timeout=5000)
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=grid.visualRect(index).center())
+    assert grid.currentIndex().row() == 23
+    x, y = 64 * (23 % 20) + 32, 64 * (23 // 20) + 32
+    qtbot.waitUntil(lambda: "slide_a" in window.metadata.text() and f"\t{x}" in window.metadata.text(), timeout=5000)
+    assert "loc_y\tint64\t1\t" + str(y) in window.metadata.text()
+    assert window.map.highlighted_xy() == (x, y)
+    qtbot.waitUntil(window.viewer.has_image, timeout=5000)
+    assert window.viewer.image_size() == (32, 32)
+
+
+def _send_mouse(widget, kind, pos: QPointF, buttons, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    button = Qt.MouseButton.LeftButton if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton
+    event = QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons, modifiers)
+    QApplication.sendEvent(widget, event)
+
+
+def test_click_map_point_selects_the_tile(qtbot, window, folder: Path) -> None:
+    open_and_wait(qtbot, window, folder)
+    qtbot.wait(50)
+    x, y = 64 * 7 + 32, 64 * 2 + 32  # record 47
+    pos = window.map.view_point_to_widget(x, y)
+    viewport = window.map.viewport()
+    _send_mouse(viewport, QEvent.Type.MouseButtonPress, QPointF(pos), Qt.MouseButton.LeftButton)
+    _send_mouse(viewport, QEvent.Type.MouseButtonRelease, QPointF(pos), Qt.MouseButton.NoButton)
+    qtbot.waitUntil(lambda: window.grid.currentIndex().row() == 47, timeout=5000)
+    assert window.map.highlighted_xy() == (x, y)
+
+
+def test_shift_drag_rectangle_on_map_filters_the_grid(qtbot, window, folder: Path) -> None:
+    open_and_wait(qtbot, window, folder)
+    qtbot.wait(50)
+    viewport = window.map.viewport()
+    start = QPointF(window.map.view_point_to_widget(0, 0))
+    end = QPointF(window.map.view_point_to_widget(64 * 3 + 40, 64 * 1 + 40))  # columns 0-3, rows 0-1
+    shift = Qt.KeyboardModifier.ShiftModifier
+    _send_mouse(viewport, QEvent.Type.MouseButtonPress, start, Qt.MouseButton.LeftButton, shift)
+    for t in np.linspace(0.1, 1.0, 8):
+        _send_mouse(viewport, QEvent.Type.MouseMove, start + (end - start) * float(t), Qt.MouseButton.LeftButton, shift)
+    _send_mouse(viewport, QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton, shift)
+    qtbot.waitUntil(lambda: window.tile_model.is_filtered(), timeout=5000)
+    shown = sorted(window.tile_model.key(r)[1] for r in range(window.tile_model.rowCount()))
+    assert shown == [0, 1, 2, 3, 20, 21, 22, 23]
+    window.clear_region()
+    assert window.tile_model.rowCount() == 60
+
+
+def test_selecting_second_file_and_both(qtbot, window, folder: Path) -> None:
+    open_and_wait(qtbot, window, folder)
+    window.select_files([1])
+    assert window.tile_model.rowCount() == 25 and window.map.point_count() == 25
+    window.select_files([0, 1])
+    assert window.tile_model.rowCount() == 85 and window.map.point_count() == 85
+
+
+def test_enter_opens_the_tile_in_the_viewer_and_next_moves(qtbot, window, folder: Path) -> None:
+    open_and_wait(qtbot, window, folder)
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.tile_model.index(4))
+    qtbot.keyClick(window.grid, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "record 4" in window.viewer.title.text(), timeout=5000)
+    window.viewer.nextRequested.emit()
+    qtbot.waitUntil(lambda: "record 5" in window.viewer.title.text(), timeout=5000)
+    assert window.grid.currentIndex().row() == 5
+
+
+def test_file_without_index_is_indexed_while_window_responds(qtbot, window, tmp_path: Path) -> None:
+    root = tmp_path / "noindex"
+    root.mkdir()
+    for i in range(3):
+        write_tiles(root / f"s{i}.tfrecords", 1500, index=False, px=16)
+    ticks = []
+    probe = QTimer()
+    probe.setInterval(5)
+    probe.timeout.connect(lambda: ticks.append(window.index_job is not None))
+    probe.start()
+    with qtbot.waitSignal(window.indexingFinished, timeout=60_000):
+        window.open_path(str(root))
+    probe.stop()
+    assert any(ticks), "the GUI thread never ran while indexing"
+    for i in range(3):
+        assert find_index(root / f"s{i}.tfrecords") is not None
+    assert [e.state for e in window.entries] == ["indexed"] * 3
+    window.select_files([2])
+    assert window.tile_model.rowCount() == 1500 and window.map.point_count() == 1500
+
+
+def test_corrupt_file_in_problems_and_good_tiles_still_show(qtbot, window, tmp_path: Path) -> None:
+    root = tmp_path / "damaged"
+    root.mkdir()
+    write_tiles(root / "good.tfrecords", 10)
+    bad = root / "bad.tfrecords"
+    write_tiles(bad, 10, index=False)
+    data = bytearray(bad.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    with qtbot.waitSignal(window.indexingFinished, timeout=20_000):
+        window.open_path(str(root))
+    assert window.problems.count() >= 1
+    assert "bad.tfrecords" in window.problems.item(0).text() and "record" in window.problems.item(0).text()
+    bad_id = [Path(e.path).name for e in window.entries].index("bad.tfrecords")
+    entry = window.entries[bad_id]
+    assert entry.state == "damaged" and 0 < entry.count < 10
+    window.select_files([bad_id])
+    assert window.tile_model.rowCount() == entry.count
+    qtbot.waitUntil(lambda: window.tile_model.has_thumbnail(0), timeout=5000)
+    assert bad.read_bytes() == bytes(data)  # never modified
+
+
+def test_cancel_index_building(qtbot, window, tmp_path: Path) -> None:
+    root = tmp_path / "big"
+    root.mkdir()
+    for i in range(6):
+        write_tiles(root / f"s{i}.tfrecords", 3000, index=False, px=8)
+    with qtbot.waitSignal(window.loaded, timeout=15_000):
+        window.open_path(str(root))
+    assert window.index_job is not None
+    job = window.index_job
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not job.thread.isRunning(), timeout=30_000)  # waitSignal would run in the worker thread
+    built = [find_index(root / f"s{i}.tfrecords") is not None for i in range(6)]
+    assert not all(built), "cancel came too late to stop anything"
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no temporary files left
+    qtbot.waitUntil(lambda: not window.busy(), timeout=5000)
+
+
+def test_opening_a_new_folder_while_workers_run(qtbot, window, tmp_path: Path, folder: Path) -> None:
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    for i in range(4):
+        write_tiles(slow / f"x{i}.tfrecords", 3000, index=False, px=8)
+    window.open_path(str(slow))
+    qtbot.waitUntil(lambda: window.index_job is not None, timeout=10_000)
+    with qtbot.waitSignal(window.loaded, timeout=15_000):
+        window.open_path(str(folder))
+    qtbot.waitUntil(lambda: not window.busy(), timeout=30_000)
+    assert [Path(e.path).name for e in window.entries] == ["slide_a.tfrecords", "slide_b.tfrecords"]
+    assert window.tile_model.rowCount() == 60
+    names = {window.tree_model.item(0).child(r).text() for r in range(window.tree_model.item(0).rowCount())}
+    assert names == {"slide_a.tfrecords", "slide_b.tfrecords"}
+
+
+def test_missing_path_is_a_readable_error(qtbot, window, tmp_path: Path) -> None:
+    with qtbot.waitSignal(window.loaded, timeout=10_000):
+        window.open_path(str(tmp_path / "nope"))
+    assert "nope" in window.errors.history[-1]
+    assert "Traceback" not in window.errors.history[-1]
+
+
+def test_export_selected_tiles(qtbot, window, folder: Path, tmp_path: Path) -> None:
+    open_and_wait(qtbot, window, folder)
+    job = window.export_tiles([(0, 0), (0, 5), (1, 2)], str(tmp_path / "out"))
+    qtbot.waitUntil(lambda: not job.thread.isRunning() and not window.busy(), timeout=10_000)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["slide_a_32-32.jpg", "slide_a_352-32.jpg", "slide_b_160-32.jpg"]
+
+
+def test_settings_persist_recent_and_thumb_size(qtbot, window, folder: Path) -> None:
+    open_and_wait(qtbot, window, folder)
+    window.set_thumb_size(128)
+    window.close()
+    from tfr_viewer.gui.settings import Settings
+
+    settings = Settings()
+    assert settings.get("view/thumb_size") == 128
+    assert settings.get("recent/paths")[0] == str(folder)
