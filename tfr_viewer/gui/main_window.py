@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -55,6 +56,7 @@ from .workers import (
 )
 
 THUMB_SIZES = (64, 96, 128, 192)
+SWITCH_INTERVAL = 0.0005
 
 
 class MainWindow(QMainWindow):
@@ -65,6 +67,9 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: Settings | None = None, dialogs: bool = True) -> None:
         super().__init__()
+        # Worker threads hold the GIL between Python-level switches; every Qt callback into
+        # Python (data(), paint events) waits for one. A shorter interval keeps the GUI fluid.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self.setObjectName("mainWindow")
         self.setWindowTitle("tfr-viewer")
         self.settings = settings or Settings()
@@ -358,9 +363,11 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_file_indexed(self, entry: FileEntry) -> None:
-        if getattr(self.sender(), "generation", None) != self.generation or entry not in self.entries:
+        if getattr(self.sender(), "generation", None) != self.generation:
             return
-        file_id = self.entries.index(entry)
+        file_id = next((i for i, e in enumerate(self.entries) if e is entry), None)
+        if file_id is None:
+            return
         self.tree_model.update_entry(file_id, entry)
         if entry.error:
             self._add_problem(entry)
@@ -449,16 +456,17 @@ class MainWindow(QMainWindow):
 
     # --- selection -----------------------------------------------------------------------------
     def select_files(self, file_ids: list[int]) -> None:
-        """Select these files in the tree (which shows their tiles)."""
-        selection = self.tree.selectionModel()
-        selection.clearSelection()
+        """Select these files in the tree (which shows their tiles), in one selection change."""
+        selection = QItemSelection()
+        last = QModelIndex()
         for file_id in file_ids:
             index = self._tree_index(file_id)
             if index.isValid():
-                selection.select(
-                    index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
-                )
-                self.tree.scrollTo(index)
+                selection.select(index, index.siblingAtColumn(1))
+                last = index
+        self.tree.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if last.isValid():
+            self.tree.scrollTo(last)
 
     def _tree_index(self, file_id: int) -> QModelIndex:
         matches = self.tree_model.match(

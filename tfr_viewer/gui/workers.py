@@ -110,7 +110,7 @@ class JobWorker(QObject):
                         self.result.emit(stop.value)
                     break
                 now = time.monotonic()
-                if now - last > 0.05 or report.done >= report.total:
+                if now - last > 0.2 or report.done >= report.total:
                     last = now
                     self.progress.emit(report.done, report.total, report.message)
         except Cancelled:
@@ -311,7 +311,7 @@ class RecordReader(RequestWorker):
 # --- dataset opening and indexing -------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: two entries are never "equal" by content
 class FileEntry:
     """One TFRecord as the window knows it: its index (possibly partial) and its state."""
 
