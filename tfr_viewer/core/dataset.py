@@ -177,7 +177,7 @@ class Dataset:
         total = len(self._all_files())
         done = 0
         for source in self._sources:
-            stored = _read_manifest(source.root)
+            stored = read_manifest(source.root)
             changed = False
             for path in source.files:
                 if cancel is not None:
@@ -190,13 +190,7 @@ class Dataset:
                     self._problems[path] = f"cannot read: {exc.strerror or exc}"
                     result[path] = {"total": 0}
                     continue
-                fresh = (
-                    isinstance(entry, dict)
-                    and entry.get("size") == st.st_size
-                    and entry.get("mtime_ns") == st.st_mtime_ns
-                    and isinstance(entry.get("total"), int)
-                )
-                if not fresh:
+                if manifest_total(entry, st) is None:
                     entry = _count(path, st)
                     stored[rel] = entry
                     changed = True
@@ -295,6 +289,18 @@ class Dataset:
         return f"Dataset({[str(s.root) for s in self._sources]}, tfrecords={len(self._all_files())})"
 
 
+def manifest_total(entry: object, st: os.stat_result) -> int | None:
+    """The cached tile count of a manifest entry when it still matches the file on disk."""
+    if (
+        isinstance(entry, dict)
+        and entry.get("size") == st.st_size
+        and entry.get("mtime_ns") == st.st_mtime_ns
+        and isinstance(entry.get("total"), int)
+    ):
+        return entry["total"]
+    return None
+
+
 def _count(path: str, st: os.stat_result) -> dict:
     """A manifest entry for one file: from a valid index, else by reading it (nothing written)."""
     entry: dict = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
@@ -317,7 +323,7 @@ def _manifest_paths(root: Path) -> list[Path]:
     return [root / MANIFEST, cache_path_for(root, "manifest", MANIFEST)]
 
 
-def _read_manifest(root: Path) -> dict[str, dict]:
+def read_manifest(root: Path) -> dict[str, dict]:
     """Entries from manifest.json beside the files, overlaid by our cache copy when there is one."""
     merged: dict[str, dict] = {}
     for path in _manifest_paths(root):

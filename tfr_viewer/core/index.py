@@ -275,3 +275,52 @@ def ensure_index(tfrecord: str | os.PathLike, create: bool = True, verify_crc: b
     if create:
         return create_index(tfrecord)
     return run_job(iter_scan(tfrecord, verify_crc=verify_crc))
+
+
+@dataclass
+class IndexResult:
+    """Plain, picklable outcome of indexing one file (for a process pool)."""
+
+    path: str
+    state: str  # 'indexed' | 'damaged' | 'error'
+    offsets: np.ndarray | None = None
+    locations: np.ndarray | None = None
+    index_path: str | None = None
+    error: str | None = None
+    size: int = 0
+    mtime_ns: int = 0
+
+    def info(self) -> IndexInfo | None:
+        if self.offsets is None:
+            return None
+        return IndexInfo(self.offsets, self.locations, Path(self.index_path) if self.index_path else None)
+
+
+def index_file(path: str | os.PathLike) -> IndexResult:
+    """Index one file and never raise: a damaged file keeps the records before the damage.
+
+    Runs in a worker process of the GUI (so indexing does not compete with the window for the GIL).
+    """
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return IndexResult(path, "error", error=f"{path}: {exc.strerror or exc}")
+    result = IndexResult(path, "indexed", size=st.st_size, mtime_ns=st.st_mtime_ns)
+    if st.st_size == 0:
+        result.state, result.error = "error", f"{path}: empty file: holds no records"
+        return result
+    try:
+        info = create_index(path)
+    except TFRecordError as exc:
+        result.state, result.error = "damaged", str(exc)
+        try:
+            info = run_job(iter_scan(path, tolerate_errors=True))
+        except (TFRecordError, OSError):
+            return result
+    except OSError as exc:
+        result.state, result.error = "error", f"{path}: {exc.strerror or exc}"
+        return result
+    result.offsets, result.locations = info.offsets, info.locations
+    result.index_path = str(info.path) if info.path else None
+    return result

@@ -9,15 +9,17 @@ from PySide6.QtCore import QPoint, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from ..resources import icon_path
+
 
 def app_icon() -> QIcon:
-    try:
-        icon_file = resources.files("tfr_viewer.resources") / "icons" / "tfr-viewer.svg"
-        if icon_file.is_file():
-            return QIcon(str(icon_file))
-    except (ModuleNotFoundError, FileNotFoundError):
-        pass
-    return QIcon()
+    """The application icon from the package resources (SVG plus PNG sizes)."""
+    icon = QIcon()
+    for size in (32, 64, 256):
+        with resources.as_file(icon_path(size)) as path:
+            if path.is_file():
+                icon.addFile(str(path))
+    return icon
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:

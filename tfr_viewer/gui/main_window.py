@@ -8,11 +8,23 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QEvent,
+    QFileSystemWatcher,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -53,10 +65,12 @@ from .workers import (
     RecordRequest,
     ThumbnailLoader,
     open_dataset_job,
+    stat_files_job,
 )
 
 THUMB_SIZES = (64, 96, 128, 192)
 SWITCH_INTERVAL = 0.0005
+MAX_WATCHED_FILES = 2000  # inotify watches are a per-user resource
 
 
 class MainWindow(QMainWindow):
@@ -89,6 +103,15 @@ class MainWindow(QMainWindow):
         self.tree_proxy.setSourceModel(self.tree_model)
         self.tree_proxy.setRecursiveFilteringEnabled(True)
         self.tree_proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+        self.watcher = QFileSystemWatcher(self)
+        self.watcher.fileChanged.connect(self._on_file_changed)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(300)
+        self._refresh_timer.timeout.connect(self.refresh_files)
+        self._last_refresh = 0.0
+        self.stat_job: JobWorker | None = None
 
         self._build_widgets()
         self._build_menus()
@@ -266,6 +289,7 @@ class MainWindow(QMainWindow):
         self.dark_action.setCheckable(True)
         self.dark_action.setChecked(self.settings.get("view/theme") == "dark")
         self._action(menu, "&Filter slides", self.slide_filter.setFocus, QKeySequence.StandardKey.Find)
+        self._action(menu, "&Refresh (re-read changed files)", self.refresh_files, QKeySequence.StandardKey.Refresh)
         self._action(menu, "Select area on map", lambda on: self.map.set_select_mode(on)).setCheckable(True)
 
         menu = self.menuBar().addMenu("&Tools")
@@ -351,7 +375,68 @@ class MainWindow(QMainWindow):
         pending = [e for e in self.entries if e.state == "pending"]
         if pending:
             self._start_indexing(pending)
+        self._watch_entries()
         self.loaded.emit()
+
+    # --- files that change while open ------------------------------------------------------------
+    def _watch_entries(self) -> None:
+        """Watch the open files (a job may still be appending to them)."""
+        watched = set(self.watcher.files())
+        wanted = [e.path for e in self.entries[:MAX_WATCHED_FILES] if e.state != "missing" and e.path not in watched]
+        if wanted:
+            self.watcher.addPaths(wanted)
+
+    @Slot(str)
+    def _on_file_changed(self, _path: str) -> None:
+        self._refresh_timer.start()
+
+    def refresh_files(self) -> None:
+        """Check sizes and times of the open files in a worker; changed ones are re-indexed."""
+        if not self.entries or self.stat_job is not None:
+            return
+        self._last_refresh = time.monotonic()
+        job = JobWorker(stat_files_job([e.path for e in self.entries]), "Checking files", self)
+        job.generation = self.generation
+        job.result.connect(self._on_stat)
+        job.finished.connect(self._on_stat_done)
+        self.stat_job = self._run(job, "Checking files")
+
+    @Slot()
+    def _on_stat_done(self) -> None:
+        self.stat_job = None
+
+    @Slot(object)
+    def _on_stat(self, statuses: list) -> None:
+        if getattr(self.sender(), "generation", None) != self.generation:
+            return
+        changed, reshow = [], False
+        for status in statuses:
+            entry = self.entries[status.file_id]
+            if not status.exists:
+                if entry.state != "missing":
+                    entry.state, entry.index = "missing", None
+                    entry.error = f"{entry.path}: the file was deleted or moved"
+                    entry.version += 1
+                    self._add_problem(entry)
+                    self.tree_model.update_entry(status.file_id, entry)
+                    reshow |= status.file_id in self.selected_files
+            elif (status.size, status.mtime_ns) != (entry.size, entry.mtime_ns) and entry.state != "pending":
+                entry.state = "pending"
+                entry.size, entry.mtime_ns = status.size, status.mtime_ns
+                self.tree_model.update_entry(status.file_id, entry)
+                changed.append(entry)
+        if changed:
+            self.statusBar().showMessage(f"{len(changed)} file(s) changed on disk: re-indexing", 5000)
+            self._start_indexing(changed)
+        if reshow:
+            self._show_files(self.selected_files)
+        self._watch_entries()
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            if time.monotonic() - self._last_refresh > 2.0:
+                self.refresh_files()
 
     def _start_indexing(self, entries: list[FileEntry]) -> None:
         job = IndexBuilderWorker(entries, self)

@@ -84,9 +84,12 @@ class DatasetTreeModel(QStandardItemModel):
             "missing": QStyle.StandardPixmap.SP_MessageBoxCritical,
         }
         name.setIcon(_icon(state_icons.get(entry.state, QStyle.StandardPixmap.SP_FileIcon)))
-        count.setText("…" if entry.state == "pending" else f"{entry.count:,}")
+        if entry.state == "pending":
+            count.setText(f"{entry.listed_count:,}" if entry.listed_count is not None else "…")
+        else:
+            count.setText(f"{entry.count:,}")
         index_where = entry.index.path if entry.index is not None and entry.index.path else "in memory"
-        tip = [entry.path, f"{entry.count:,} tiles" if entry.state != "pending" else "indexing…"]
+        tip = [entry.path, f"{entry.count:,} tiles" if entry.state != "pending" else "waiting for its index…"]
         if entry.state in ("indexed", "damaged"):
             tip.append(f"index: {index_where}")
         if entry.error:

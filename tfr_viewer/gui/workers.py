@@ -11,11 +11,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
 import traceback
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Generator
@@ -25,10 +28,11 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
 from ..core.errors import TFRecordError
+from ..core.dataset import manifest_total, read_manifest
 from ..core.images import decode_image, decode_thumbnail, image_info, sniff_format
-from ..core.index import IndexInfo, find_index, iter_create_index, iter_scan
+from ..core.index import IndexInfo, find_index, index_file
 from ..core.naming import natural_key
-from ..core.progress import CancelToken, Cancelled, Job, Progress, run_job
+from ..core.progress import CancelToken, Cancelled, Job, Progress
 from ..core.records import feature_kinds, field_order
 from ..core.tfrecord import TFRecord
 
@@ -38,8 +42,15 @@ _ACTIVE_LOCK = threading.Lock()
 
 def active_threads() -> list[QThread]:
     """Worker threads still running (tests assert none is left behind)."""
+    running = []
     with _ACTIVE_LOCK:
-        return [t for t in _ACTIVE if t.isRunning()]
+        for thread in list(_ACTIVE):
+            try:
+                if thread.isRunning():
+                    running.append(thread)
+            except RuntimeError:  # its C++ object is gone with its parent: not running
+                _ACTIVE.discard(thread)
+    return running
 
 
 def user_message(exc: BaseException) -> str:
@@ -323,9 +334,11 @@ class FileEntry:
     size: int = 0
     mtime_ns: int = 0
     version: int = 0
+    listed_count: int | None = None  # from manifest.json while the file waits for its index
 
     @property
     def count(self) -> int:
+        """Tiles the window can show (records covered by the index)."""
         return 0 if self.index is None else len(self.index.offsets)
 
     @property
@@ -355,10 +368,12 @@ def discover(paths: list[str]) -> list[FileEntry]:
 
 
 def open_dataset_job(paths: list[str]) -> Callable[[CancelToken], Job[OpenedDataset]]:
-    """Job: discover files and load every valid index (files without one stay 'pending')."""
+    """Job: discover files and load every valid index; files without one stay 'pending' with
+    their tile count from manifest.json when it is current (so a big folder lists at once)."""
 
     def job(token: CancelToken) -> Generator[Progress, None, OpenedDataset]:
         entries = discover(paths)
+        manifests: dict[str, dict] = {}
         for i, entry in enumerate(entries):
             token.raise_if_cancelled()
             try:
@@ -373,7 +388,12 @@ def open_dataset_job(paths: list[str]) -> Callable[[CancelToken], Job[OpenedData
                 continue
             if info is not None:
                 entry.index, entry.state = info, "indexed"
-            if i % 8 == 0:
+            else:
+                if entry.source not in manifests:
+                    manifests[entry.source] = read_manifest(Path(entry.source))
+                rel = os.path.relpath(entry.path, entry.source)
+                entry.listed_count = manifest_total(manifests[entry.source].get(rel), st)
+            if i % 32 == 0:
                 yield Progress(i + 1, len(entries), entry.path)
         yield Progress(len(entries), len(entries), "")
         return OpenedDataset([str(p) for p in paths], entries)
@@ -381,32 +401,71 @@ def open_dataset_job(paths: list[str]) -> Callable[[CancelToken], Job[OpenedData
     return job
 
 
-def index_files_job(entries: list[FileEntry], on_file: Callable[[FileEntry], None]) -> Callable[[CancelToken], Job[int]]:
-    """Job: index each file; a damaged one keeps the records before the damage and its error.
+@dataclass
+class FileStatus:
+    file_id: int
+    exists: bool
+    size: int
+    mtime_ns: int
+
+
+def stat_files_job(paths: list[str]) -> Callable[[CancelToken], Job[list[FileStatus]]]:
+    """Job: size and modification time of every file (to notice growth, truncation, deletion)."""
+
+    def job(token: CancelToken) -> Generator[Progress, None, list[FileStatus]]:
+        out = []
+        for i, path in enumerate(paths):
+            if i % 256 == 0:
+                token.raise_if_cancelled()
+            try:
+                st = os.stat(path)
+                out.append(FileStatus(i, True, st.st_size, st.st_mtime_ns))
+            except OSError:
+                out.append(FileStatus(i, False, 0, 0))
+        yield Progress(len(paths), len(paths), "")
+        return out
+
+    return job
+
+
+def index_files_job(
+    entries: list[FileEntry], on_file: Callable[[FileEntry], None], processes: int = 1
+) -> Callable[[CancelToken], Job[int]]:
+    """Job: index each file in a separate process (no GIL contention with the window).
 
     `on_file` is called (in the worker thread) with each finished entry; connect it to a signal.
+    Cancel takes effect between files; a file already being indexed finishes (atomically).
     """
 
     def job(token: CancelToken) -> Generator[Progress, None, int]:
-        for i, entry in enumerate(entries):
-            token.raise_if_cancelled()
-            yield Progress(i, len(entries), entry.path)
-            try:
-                info = run_job(iter_create_index(entry.path, token))
-                entry.index, entry.state, entry.error = info, "indexed", None
-            except TFRecordError as exc:
-                try:
-                    partial = run_job(iter_scan(entry.path, token, tolerate_errors=True))
-                    entry.index = partial
-                except (TFRecordError, OSError):
-                    entry.index = None
-                entry.state, entry.error = "damaged", str(exc)
-            except OSError as exc:
-                entry.state, entry.error = "error", user_message(exc)
-            entry.version += 1
-            on_file(entry)
-        yield Progress(len(entries), len(entries), "")
-        return len(entries)
+        pending = list(entries)
+        in_flight: deque = deque()
+        done = 0
+        pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            yield Progress(0, len(entries), "")
+            while pending or in_flight:
+                while pending and len(in_flight) < processes + 1:
+                    entry = pending.pop(0)
+                    in_flight.append((entry, pool.submit(index_file, entry.path)))
+                entry, future = in_flight.popleft()
+                while True:
+                    token.raise_if_cancelled()
+                    try:
+                        result = future.result(timeout=0.05)
+                        break
+                    except FutureTimeout:
+                        continue
+                entry.index = result.info()
+                entry.state, entry.error = result.state, result.error
+                entry.size, entry.mtime_ns = result.size, result.mtime_ns
+                entry.version += 1
+                on_file(entry)
+                done += 1
+                yield Progress(done, len(entries), entry.path)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return done
 
     return job
 

@@ -1,0 +1,81 @@
+"""Files that change under the open window: grow, get truncated, disappear."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tfr_viewer.core.framing import frame_record
+from tfr_viewer.core.records import make_example
+
+from ..helpers import make_jpeg
+from .conftest import write_tiles
+
+
+def _open(qtbot, window, path: Path) -> None:
+    with qtbot.waitSignal(window.loaded, timeout=15_000):
+        window.open_path(str(path))
+
+
+def test_file_growing_while_open_shows_new_tiles(qtbot, window, tmp_path: Path) -> None:
+    root = tmp_path / "growing"
+    root.mkdir()
+    path = root / "live.tfrecords"
+    write_tiles(path, 10)
+    _open(qtbot, window, root)
+    assert window.tile_model.rowCount() == 10
+    with open(path, "ab") as f:  # another process appends records
+        for i in range(10, 15):
+            f.write(frame_record(make_example({"image_raw": make_jpeg(32, 32, seed=i), "slide": "live", "loc_x": i, "loc_y": 0})))
+    qtbot.waitUntil(lambda: window.entries[0].count == 15 and window.entries[0].state == "indexed", timeout=20_000)
+    qtbot.waitUntil(lambda: window.tile_model.rowCount() == 15, timeout=5000)
+    assert window.map.point_count() == 15
+
+
+def test_file_truncated_while_open_is_a_clear_problem(qtbot, window, tmp_path: Path) -> None:
+    root = tmp_path / "trunc"
+    root.mkdir()
+    path = root / "cut.tfrecords"
+    write_tiles(path, 12)
+    _open(qtbot, window, root)
+    data = path.read_bytes()
+    with open(path, "r+b") as f:
+        f.truncate(len(data) * 2 // 3)
+    window.refresh_files()
+    qtbot.waitUntil(lambda: window.entries[0].state == "damaged", timeout=20_000)
+    entry = window.entries[0]
+    assert 0 < entry.count < 12
+    assert "cut.tfrecords" in entry.error and "record" in entry.error
+    assert any("cut.tfrecords" in window.problems.item(i).text() for i in range(window.problems.count()))
+    qtbot.waitUntil(lambda: window.tile_model.rowCount() == entry.count, timeout=5000)
+
+
+def test_file_deleted_while_open_is_marked_missing(qtbot, window, tmp_path: Path) -> None:
+    root = tmp_path / "gone"
+    root.mkdir()
+    write_tiles(root / "a.tfrecords", 5)
+    write_tiles(root / "b.tfrecords", 6)
+    _open(qtbot, window, root)
+    os.remove(root / "a.tfrecords")
+    qtbot.waitUntil(lambda: window.entries[0].state == "missing", timeout=20_000)
+    assert "deleted or moved" in window.entries[0].error
+    assert window.tile_model.rowCount() == 0  # the selected file is gone; nothing stale is shown
+    window.select_files([1])
+    assert window.tile_model.rowCount() == 6
+
+
+def test_manifest_counts_list_files_before_their_index(qtbot, window, tmp_path: Path) -> None:
+    import tfr_viewer as sf
+
+    root = tmp_path / "listed"
+    root.mkdir()
+    for i in range(3):
+        write_tiles(root / f"s{i}.tfrecords", 7 + i, index=False)
+    sf.Dataset(root).manifest()  # writes manifest.json, no index
+    assert not list(root.glob("*.index.npz"))
+    from tfr_viewer.gui.workers import open_dataset_job
+    from tfr_viewer.core.progress import CancelToken, run_job
+
+    opened = run_job(open_dataset_job([str(root)])(CancelToken()))
+    assert [e.listed_count for e in opened.files] == [7, 8, 9]
+    assert all(e.state == "pending" for e in opened.files)
