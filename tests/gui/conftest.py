@@ -58,6 +58,10 @@ def folder(tmp_path: Path) -> Path:
 
 
 def pixmap_is_placeholder(pixmap) -> bool:
+    from PySide6.QtGui import QIcon
+
+    if isinstance(pixmap, QIcon):
+        pixmap = pixmap.pixmap(pixmap.availableSizes()[0])
     image = pixmap.toImage()
     return image.pixelColor(image.width() // 2, image.height() // 2).name() == "#e4e4e8"
 

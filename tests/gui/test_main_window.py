@@ -34,9 +34,9 @@ def test_open_folder_fills_grid_with_real_thumbnails(qtbot, window, folder: Path
     assert model.rowCount() == 60  # the first file is selected
     assert window.tree_model.rowCount() == 1 and window.tree_model.item(0).rowCount() == 2
     qtbot.waitUntil(lambda: model.has_thumbnail(0) and model.has_thumbnail(10), timeout=10_000)
-    pixmap = model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
-    assert not pixmap.isNull() and not pixmap_is_placeholder(pixmap)
-    assert pixmap.width() == model.thumb_size or pixmap.height() == model.thumb_size or pixmap.width() == 32
+    icon = model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
+    assert not icon.isNull() and not pixmap_is_placeholder(icon)
+    assert icon.availableSizes()[0].width() == 32  # the 32 px tiles, decoded (thumbnails never upscale)
 
 
 def test_click_tile_shows_metadata_and_moves_map_highlight(qtbot, window, folder: Path) -> None:

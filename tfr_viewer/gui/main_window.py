@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         self.problems = QListWidget()
         self.problems.setObjectName("problemsList")
         self.problems.setWordWrap(True)
+        self.problems.setAlternatingRowColors(True)
         self.problems.itemActivated.connect(self._on_problem_activated)
         self.problems_label = QLabel("Problems")
 
@@ -469,7 +470,8 @@ class MainWindow(QMainWindow):
             self.indexingFinished.emit()
 
     def _add_problem(self, entry: FileEntry) -> None:
-        item = QListWidgetItem(f"{Path(entry.path).name}: {entry.error}")
+        text = entry.error if entry.error and entry.path in entry.error else f"{entry.path}: {entry.error}"
+        item = QListWidgetItem(text)
         item.setToolTip(entry.error or "")
         item.setData(Qt.ItemDataRole.UserRole, entry.path)
         item.setForeground(QColor("#b00020"))

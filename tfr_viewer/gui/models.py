@@ -22,6 +22,14 @@ def _icon(kind: QStyle.StandardPixmap) -> QIcon:
     return QApplication.style().standardIcon(kind)
 
 
+def _untinted(pixmap: QPixmap) -> QIcon:
+    """An icon that looks the same when selected: a tinted tile would misstate its colours."""
+    icon = QIcon()
+    icon.addPixmap(pixmap, QIcon.Mode.Normal)
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)
+    return icon
+
+
 class DatasetTreeModel(QStandardItemModel):
     """Sources -> TFRecord files with tile counts, index state and problems (all in memory)."""
 
@@ -221,7 +229,7 @@ class TileListModel(QAbstractListModel):
             if key in self._cache:
                 self._cache.move_to_end(key)
                 pixmap = self._cache[key]
-                return pixmap if pixmap is not None else self._error_pixmap()
+                return _untinted(pixmap if pixmap is not None else self._error_pixmap())
             self._want(row, key)
             return self._placeholder
         if role == Qt.ItemDataRole.DisplayRole:

@@ -143,6 +143,7 @@ class LocationMap(pg.PlotWidget):
 
     def clear_points(self) -> None:
         self.set_points(np.zeros((0, 2)), np.zeros(0, np.int64))
+        self.setRange(xRange=(0, 1000), yRange=(0, 1000), padding=0)
 
     def point_count(self) -> int:
         return len(self._rows)
