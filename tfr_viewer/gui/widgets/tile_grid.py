@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QSize, Qt, QTimer, Signal
-from PySide6.QtWidgets import QAbstractItemView, QListView
+from PySide6.QtGui import QPen
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
+
+
+class _TileDelegate(QStyledItemDelegate):
+    """Paints the tile untinted and rings the selected ones, so colours stay true."""
+
+    def paint(self, painter, option, index) -> None:
+        super().paint(painter, option, index)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.save()
+            pen = QPen(option.palette.highlight().color())
+            pen.setWidth(3)
+            painter.setPen(pen)
+            painter.drawRect(option.rect.adjusted(1, 1, -2, -2))
+            painter.restore()
 
 
 class TileGridView(QListView):
@@ -20,6 +35,7 @@ class TileGridView(QListView):
         self.setMovement(QListView.Movement.Static)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setSpacing(2)
+        self.setItemDelegate(_TileDelegate(self))
         self.setWordWrap(True)
         self.set_thumb_size(96, captions=False)
         self.activated.connect(lambda index: self.activatedRow.emit(index.row()))
