@@ -29,7 +29,11 @@ class TileGridView(QListView):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("tileGrid")
-        self.setViewMode(QListView.ViewMode.IconMode)
+        # List mode, wrapping left to right: looks like icon mode, but with uniform item sizes Qt
+        # lays it out without visiting every row (icon mode keeps an item object per row).
+        self.setViewMode(QListView.ViewMode.ListMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
         self.setUniformItemSizes(True)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
@@ -77,6 +81,13 @@ class TileGridView(QListView):
         self.setIconSize(QSize(size, size))
         caption_height = 2 * self.fontMetrics().height() + 4 if captions else 0
         self.setGridSize(QSize(size + 8, size + 8 + caption_height))
+
+    def initViewItemOption(self, option) -> None:  # noqa: N802
+        """Thumbnail above its caption, centred, as icon mode draws it."""
+        super().initViewItemOption(option)
+        option.decorationPosition = option.Position.Top
+        option.displayAlignment = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+        option.decorationAlignment = Qt.AlignmentFlag.AlignCenter
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():

@@ -1,0 +1,142 @@
+"""A million tiles: 500 files x 2,000 tiles, indexes only for the first 50 (what gets opened).
+
+Usage: QT_QPA_PLATFORM=offscreen python benchmarks/scale_bench.py [--files 500] [--tiles 2000]
+Prints: open time with a warm manifest cache (target < 2 s), time to show a 100,000-tile selection
+in grid and map, the longest event-loop stall (5 ms QTimer probe) over the whole run while the
+remaining files are indexed in the background (target < 50 ms), and peak RSS (target < 800 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def generate(root: Path, files: int, tiles: int, indexed: int) -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    import tfr_viewer as sf
+    from tfr_viewer.core.framing import frame_record
+    from tfr_viewer.core.index import IndexInfo, save_index
+    from tfr_viewer.core.records import make_example
+
+    marker = root / ".complete"
+    if marker.exists():
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(2)
+    images = []
+    for _ in range(16):
+        buf = io.BytesIO()
+        Image.fromarray(np.clip(rng.normal([220, 150, 190], 30, (16, 16, 3)), 0, 255).astype(np.uint8)).save(buf, "JPEG")
+        images.append(buf.getvalue())
+    side = int(np.ceil(np.sqrt(tiles)))
+    for f in range(files):
+        slide = f"slide_{f:04d}"
+        chunks, offsets, locations, pos = [], [], [], 0
+        for t in range(tiles):
+            x, y = 128 * (t % side) + 64, 128 * (t // side) + 64
+            framed = frame_record(make_example({"image_raw": images[(t + f) % 16], "slide": slide, "loc_x": x, "loc_y": y}))
+            chunks.append(framed)
+            offsets.append((pos, len(framed)))
+            locations.append((x, y))
+            pos += len(framed)
+        path = root / f"{slide}.tfrecords"
+        path.write_bytes(b"".join(chunks))
+        if f < indexed:
+            save_index(IndexInfo(np.array(offsets, np.int64), np.array(locations, np.int64)), path)
+    sf.Dataset(root).manifest()  # the warm manifest cache (counts of files without index)
+    marker.touch()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=500)
+    parser.add_argument("--tiles", type=int, default=2000)
+    parser.add_argument("--indexed", type=int, default=50)
+    args = parser.parse_args()
+    root = Path(os.environ.get("TFR_BENCH_DIR", tempfile.gettempdir())) / f"tfr-bench-scale-{args.files}x{args.tiles}"
+    t0 = time.perf_counter()
+    generate(root, args.files, args.tiles, args.indexed)
+    for stale in root.glob("*.index.npz"):  # indexes the previous run built in the background
+        if int(stale.stem.split("_")[1].split(".")[0]) >= args.indexed:
+            stale.unlink()
+    print(f"dataset: {args.files} files x {args.tiles} tiles = {args.files * args.tiles:,} tiles; "
+          f"{args.indexed} indexed (ready in {time.perf_counter() - t0:.1f} s)")
+
+    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from tfr_viewer.gui.main_window import MainWindow
+    from tfr_viewer.gui.settings import Settings
+
+    os.environ["TFR_VIEWER_CONFIG_DIR"] = tempfile.mkdtemp()
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(Settings(fresh=True), dialogs=False)
+    window.resize(1440, 900)
+    window.show()
+    app.processEvents()
+    clock = QElapsedTimer()
+    clock.start()
+    last = [0]
+    stalls: list[int] = []
+
+    def probe() -> None:
+        now = clock.elapsed()
+        stalls.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(probe)
+
+    def spin(seconds: float, until=None) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end and not (until and until()):
+            app.processEvents()
+            time.sleep(0.001)
+
+    loaded = []
+    window.loaded.connect(lambda: loaded.append(time.perf_counter()))
+    last[0] = clock.elapsed()
+    timer.start()
+    start = time.perf_counter()
+    window.open_path(str(root))
+    spin(30, lambda: loaded)
+    listed = sum(1 for e in window.entries if e.count or e.listed_count)
+    print(f"open with warm manifest: {loaded[0] - start:.2f} s to list {len(window.entries)} files "
+          f"({listed} with tile counts) (target < 2 s)")
+    t1 = time.perf_counter()
+    window.select_files(list(range(min(50, args.indexed))))
+    app.processEvents()
+    window.map.grab()
+    print(f"select 50 indexed files: {len(window.tile_model.file_of):,} tiles in grid and map in "
+          f"{(time.perf_counter() - t1) * 1000:.0f} ms")
+    spin(1.0)
+    for _ in range(20):  # scroll through the grid like a user
+        bar = window.grid.verticalScrollBar()
+        bar.setValue(bar.value() + bar.maximum() // 25)
+        spin(0.05)
+    spin(5.0)
+    timer.stop()
+    indexed_now = sum(1 for e in window.entries if e.state == "indexed")
+    print(f"after ~7 s: {indexed_now} of {len(window.entries)} files indexed in the background")
+    print(f"longest event-loop stall: {max(stalls)} ms over {len(stalls)} probes; "
+          f"99th percentile {sorted(stalls)[int(len(stalls) * 0.99)]} ms (target < 50 ms)")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (target < 800 MB)")
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
