@@ -25,9 +25,10 @@ def parse_example(
     payload: bytes, path: str | os.PathLike | None = None, index: int | None = None
 ) -> RawRecord:
     """Every feature of an Example payload as a Python list (bytes, float or int values)."""
-    example = _parse(payload, path, index)
+    features = _parse(payload, path, index).features.feature
     out: RawRecord = {}
-    for name, feature in example.features.feature.items():
+    for name in features:  # keys then lookup: items() goes through a slow Python ABC here
+        feature = features[name]
         kind = feature.WhichOneof("kind")
         if kind == "bytes_list":
             out[name] = list(feature.bytes_list.value)
@@ -162,6 +163,34 @@ def make_example(fields: Mapping[str, Any]) -> bytes:
 
 
 # --- Slideflow-shaped records -------------------------------------------------------------------
+
+
+def parse_public(
+    payload: bytes, order: list[str] | None, path: str | os.PathLike | None = None, index: int | None = None
+) -> dict[str, Any]:
+    """`to_public(parse_example(payload))` in one pass (the `TFRecord[i]` hot path)."""
+    features = _parse(payload, path, index).features.feature
+    names = [n for n in order if n in features] if order else []
+    if len(names) != len(features):
+        names += [n for n in features if n not in names]
+    out: dict[str, Any] = {}
+    for name in names:
+        feature = features[name]
+        kind = feature.WhichOneof("kind")
+        if kind is None:
+            out[name] = []
+            continue
+        values = getattr(feature, kind).value
+        if len(values) != 1:
+            out[name] = list(values)
+        elif name == "slide" and kind == "bytes_list":
+            try:
+                out[name] = values[0].decode("utf-8")
+            except UnicodeDecodeError:
+                out[name] = values[0]
+        else:
+            out[name] = values[0]
+    return out
 
 
 def to_public(raw: RawRecord, order: list[str] | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from .errors import TFRecordError
 from .framing import iter_frames, read_frame
 from .images import sniff_format
 from .index import IndexInfo, ensure_index
-from .records import RawRecord, field_order, parse_example, to_public
+from .records import RawRecord, field_order, parse_example, parse_public
 from .source import open_source, source_size
 
 
@@ -101,7 +101,9 @@ class TFRecord:
 
     def read_payload(self, i: int) -> bytes:
         """The checked (CRC) serialized Example of record `i`."""
-        i = self._check_index(i)
+        return self._payload(self._check_index(i))
+
+    def _payload(self, i: int) -> bytes:
         offset, length = self.offsets[i]
         with self._lock:
             return read_frame(
@@ -111,7 +113,7 @@ class TFRecord:
     def read_raw(self, i: int) -> RawRecord:
         """Record `i` as name -> list of values (every feature, nothing unwrapped)."""
         i = self._check_index(i)
-        return parse_example(self.read_payload(i), self.path, i)
+        return parse_example(self._payload(i), self.path, i)
 
     def _image_bytes(self, raw: RawRecord, i: int) -> bytes:
         values = raw.get("image_raw")
@@ -121,9 +123,11 @@ class TFRecord:
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         i = self._check_index(i)
-        raw = self.read_raw(i)
-        self._image_bytes(raw, i)
-        return to_public(raw, self._fields if self._fields is not None else self.fields)
+        order = self._fields if self._fields is not None else self.fields
+        record = parse_public(self._payload(i), order, self.path, i)
+        if not isinstance(record.get("image_raw"), bytes):
+            raise TFRecordError("record has no image_raw bytes", self.path, i)
+        return record
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Records in file order, read sequentially with a handle of their own."""
@@ -134,9 +138,10 @@ class TFRecord:
             ):
                 if i >= len(self):
                     break
-                raw = parse_example(payload, self.path, i)
-                self._image_bytes(raw, i)
-                yield to_public(raw, order)
+                record = parse_public(payload, order, self.path, i)
+                if not isinstance(record.get("image_raw"), bytes):
+                    raise TFRecordError("record has no image_raw bytes", self.path, i)
+                yield record
 
     def get_record_by_xy(self, x: int, y: int) -> tuple[str, bytes]:
         """(slide, image bytes) of the tile centred at (x, y); unknown location -> KeyError."""
