@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tfr_viewer.core.framing import write_record
+from tfr_viewer.core.framing import frame_record, write_record
 from tfr_viewer.core.records import make_example
 
 
@@ -57,5 +57,43 @@ def tfrecord_dataset(files: int = 10, tiles: int = 2000, name: str = "read") -> 
                         }
                     ),
                 )
+    marker.touch()
+    return root
+
+
+def small_tile_dataset(
+    root: Path, files: int, tiles: int, px: int = 16, indexed: int | None = None, stride: int = 128
+) -> Path:
+    """`files` TFRecords of `tiles` small JPEG tiles on a square grid; the first `indexed` files
+    (default: all) get their index. Cached: a marker file says the folder is complete."""
+    from tfr_viewer.core.index import IndexInfo, save_index
+
+    marker = root / ".complete"
+    if marker.exists():
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    images = []
+    for _ in range(16):
+        buf = io.BytesIO()
+        pixels = np.clip(rng.normal([220, 150, 190], 25, (px, px, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(buf, format="JPEG", quality=80)
+        images.append(buf.getvalue())
+    side = int(np.ceil(np.sqrt(tiles)))
+    indexed = files if indexed is None else indexed
+    for f in range(files):
+        slide = f"slide_{f:04d}"
+        chunks, offsets, locations, pos = [], [], [], 0
+        for t in range(tiles):
+            x, y = stride * (t % side) + stride // 2, stride * (t // side) + stride // 2
+            framed = frame_record(make_example({"image_raw": images[(t + f) % 16], "slide": slide, "loc_x": x, "loc_y": y}))
+            chunks.append(framed)
+            offsets.append((pos, len(framed)))
+            locations.append((x, y))
+            pos += len(framed)
+        path = root / f"{slide}.tfrecords"
+        path.write_bytes(b"".join(chunks))
+        if f < indexed:
+            save_index(IndexInfo(np.array(offsets, np.int64), np.array(locations, np.int64)), path)
     marker.touch()
     return root

@@ -8,7 +8,6 @@ all tiles; longest event-loop stall (5 ms QTimer probe) while the index builder 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import resource
 import shutil
@@ -19,42 +18,8 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from tfr_viewer.core.framing import frame_record  # noqa: E402
-from tfr_viewer.core.index import IndexInfo, save_index  # noqa: E402
-from tfr_viewer.core.records import make_example  # noqa: E402
-
-
-def generate(root: Path, files: int, tiles: int, with_index: bool) -> None:
-    marker = root / ".complete"
-    if marker.exists():
-        return
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(1)
-    images = []
-    for _ in range(32):
-        buf = io.BytesIO()
-        img = np.clip(rng.normal([220, 150, 190], 25, (64, 64, 3)), 0, 255).astype(np.uint8)
-        Image.fromarray(img).save(buf, format="JPEG", quality=80)
-        images.append(buf.getvalue())
-    side = int(np.ceil(np.sqrt(tiles)))
-    for f in range(files):
-        slide = f"slide_{f:03d}"
-        chunks, offsets, locations, pos = [], [], [], 0
-        for t in range(tiles):
-            x, y = 64 * (t % side) + 32, 64 * (t // side) + 32
-            framed = frame_record(make_example({"image_raw": images[(t + f) % 32], "slide": slide, "loc_x": x, "loc_y": y}))
-            chunks.append(framed)
-            offsets.append((pos, len(framed)))
-            locations.append((x, y))
-            pos += len(framed)
-        path = root / f"{slide}.tfrecords"
-        path.write_bytes(b"".join(chunks))
-        if with_index:
-            save_index(IndexInfo(np.array(offsets, np.int64), np.array(locations, np.int64)), path)
-    marker.touch()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import small_tile_dataset  # noqa: E402
 
 
 def main() -> None:
@@ -64,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     base = Path(os.environ.get("TFR_BENCH_DIR", tempfile.gettempdir()))
     indexed = base / f"tfr-bench-gui-{args.files}x{args.tiles}"
-    generate(indexed, args.files, args.tiles, with_index=True)
+    small_tile_dataset(indexed, args.files, args.tiles, px=64, stride=64)
 
     from PySide6.QtCore import QElapsedTimer, QPoint, QTimer
     from PySide6.QtWidgets import QApplication
@@ -120,7 +85,7 @@ def main() -> None:
 
     unindexed = base / "tfr-bench-gui-noindex"
     shutil.rmtree(unindexed, ignore_errors=True)
-    generate(unindexed, 10, args.tiles, with_index=False)
+    small_tile_dataset(unindexed, 10, args.tiles, px=64, indexed=0, stride=64)
     stalls: list[float] = []
     clock = QElapsedTimer()
     clock.start()

@@ -21,43 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def generate(root: Path, files: int, tiles: int, indexed: int) -> None:
-    import io
-
-    import numpy as np
-    from PIL import Image
-
     import tfr_viewer as sf
-    from tfr_viewer.core.framing import frame_record
-    from tfr_viewer.core.index import IndexInfo, save_index
-    from tfr_viewer.core.records import make_example
+    from _data import small_tile_dataset
 
-    marker = root / ".complete"
-    if marker.exists():
-        return
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(2)
-    images = []
-    for _ in range(16):
-        buf = io.BytesIO()
-        Image.fromarray(np.clip(rng.normal([220, 150, 190], 30, (16, 16, 3)), 0, 255).astype(np.uint8)).save(buf, "JPEG")
-        images.append(buf.getvalue())
-    side = int(np.ceil(np.sqrt(tiles)))
-    for f in range(files):
-        slide = f"slide_{f:04d}"
-        chunks, offsets, locations, pos = [], [], [], 0
-        for t in range(tiles):
-            x, y = 128 * (t % side) + 64, 128 * (t // side) + 64
-            framed = frame_record(make_example({"image_raw": images[(t + f) % 16], "slide": slide, "loc_x": x, "loc_y": y}))
-            chunks.append(framed)
-            offsets.append((pos, len(framed)))
-            locations.append((x, y))
-            pos += len(framed)
-        path = root / f"{slide}.tfrecords"
-        path.write_bytes(b"".join(chunks))
-        if f < indexed:
-            save_index(IndexInfo(np.array(offsets, np.int64), np.array(locations, np.int64)), path)
-    sf.Dataset(root).manifest()  # the warm manifest cache (counts of files without index)
-    marker.touch()
+    if not (root / ".complete").exists():
+        small_tile_dataset(root, files, tiles, px=16, indexed=indexed)
+        sf.Dataset(root).manifest()  # the warm manifest cache (counts of files without index)
 
 
 def main() -> None:

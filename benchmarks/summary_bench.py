@@ -7,7 +7,6 @@ Prints the wall time of a fresh `python -m tfr_viewer summary DIR` without and w
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import subprocess
 import sys
@@ -15,39 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-from tfr_viewer.core.framing import frame_record
-from tfr_viewer.core.index import IndexInfo, save_index
-from tfr_viewer.core.records import make_example
-
-
-def generate(root: Path, files: int, tiles: int) -> None:
-    marker = root / ".complete"
-    if marker.exists():
-        return
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    images = []
-    for i in range(16):
-        buf = io.BytesIO()
-        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(buf, format="JPEG")
-        images.append(buf.getvalue())
-    for f in range(files):
-        slide = f"slide_{f:04d}"
-        offsets, locations, chunks, pos = [], [], [], 0
-        for t in range(tiles):
-            x, y = 128 + 256 * (t % 40), 128 + 256 * (t // 40)
-            framed = frame_record(make_example({"image_raw": images[t % 16], "slide": slide, "loc_x": x, "loc_y": y}))
-            chunks.append(framed)
-            offsets.append((pos, len(framed)))
-            locations.append((x, y))
-            pos += len(framed)
-        path = root / f"{slide}.tfrecords"
-        path.write_bytes(b"".join(chunks))
-        save_index(IndexInfo(np.array(offsets, np.int64), np.array(locations, np.int64)), path)
-    marker.touch()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import small_tile_dataset  # noqa: E402
 
 
 def timed_summary(root: Path) -> tuple[float, str]:
@@ -66,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(os.environ.get("TFR_BENCH_DIR", tempfile.gettempdir())) / f"tfr-bench-summary-{args.files}x{args.tiles}"
     started = time.perf_counter()
-    generate(root, args.files, args.tiles)
+    small_tile_dataset(root, args.files, args.tiles, px=16, stride=256)
     print(f"dataset: {args.files} files x {args.tiles} tiles in {root} (ready in {time.perf_counter() - started:.1f} s)")
     manifest = root / "manifest.json"
     if manifest.exists():

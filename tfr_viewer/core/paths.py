@@ -6,7 +6,9 @@ import hashlib
 import os
 import sys
 import tempfile
+import uuid
 from pathlib import Path
+from typing import BinaryIO
 
 
 def user_cache_dir() -> Path:
@@ -44,23 +46,51 @@ def is_writable_dir(folder: str | os.PathLike) -> bool:
     return True
 
 
-def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `dest` through a temporary file in the same folder and a rename.
+class AtomicOutput:
+    """A file written under a hidden temporary name beside `dest` and renamed into place on a
+    clean exit; an exception (a failure, a cancel) or `discard()` removes it instead.
 
     Readers never see a half-written file, and two writers racing leave one whole file.
+    With `overwrite=False` an existing `dest` (even one that appeared meanwhile) is never replaced.
     """
-    dest = os.fspath(dest)
-    folder = os.path.dirname(dest) or "."
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(dest) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
+
+    def __init__(self, dest: str | os.PathLike, overwrite: bool = True) -> None:
+        self.dest = Path(dest)
+        self.overwrite = overwrite
+        self.tmp = self.dest.with_name(f".{self.dest.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        self._discarded = False
+
+    def __enter__(self) -> BinaryIO:
+        self.file = open(self.tmp, "wb")
+        return self.file
+
+    def discard(self) -> None:
+        self._discarded = True
+
+    def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            os.unlink(tmp)
+            if exc_type is None and not self._discarded:
+                self.file.flush()
+                os.fsync(self.file.fileno())
+                self.file.close()
+                if not self.overwrite and self.dest.exists():
+                    raise FileExistsError(f"{self.dest} already exists (use overwrite to replace it)")
+                os.replace(self.tmp, self.dest)
+                return
+        except BaseException:
+            self._remove()
+            raise
+        self._remove()
+
+    def _remove(self) -> None:
+        self.file.close()
+        try:
+            os.unlink(self.tmp)
         except OSError:
             pass
-        raise
+
+
+def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `dest` through a temporary file in the same folder and a rename."""
+    with AtomicOutput(dest) as f:
+        f.write(data)

@@ -9,7 +9,6 @@ The file is only ever read.
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +17,7 @@ from .errors import TFRecordError
 from .framing import FRAMING_SIZE, HEADER, HEADER_SIZE, frame_record, masked_crc32c, read_frame
 from .images import decode_image
 from .index import create_index
+from .paths import AtomicOutput
 from .progress import CancelToken, Job, Progress, run_job
 from .records import parse_example
 from .source import open_source, source_size
@@ -195,26 +195,15 @@ def salvage(
         if not overwrite:
             raise FileExistsError(f"{dest} already exists (use overwrite to replace it)")
     report = verify(src, check_images=check_images)
-    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     offsets: list[tuple[int, int]] = []
     position = 0
-    try:
-        with open_source(src) as f, open(tmp, "wb") as out:
-            size = source_size(f)
-            for offset, length in report.good_offsets:
-                framed = frame_record(read_frame(f, offset, length, src, file_size=size))
-                out.write(framed)
-                offsets.append((position, len(framed)))
-                position += len(framed)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with open_source(src) as f, AtomicOutput(dest) as out:
+        size = source_size(f)
+        for offset, length in report.good_offsets:
+            framed = frame_record(read_frame(f, offset, length, src, file_size=size))
+            out.write(framed)
+            offsets.append((position, len(framed)))
+            position += len(framed)
     if offsets:
         create_index(dest)  # the copy is known good: one scan gives offsets and locations
     return report

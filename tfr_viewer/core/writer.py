@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from .framing import frame_record
 from .images import sniff_format
 from .index import IndexInfo, save_index
 from .naming import AUTO, compile_location_pattern, natural_key, parse_location
+from .paths import AtomicOutput
 from .progress import CancelToken, Job, Progress
 from .records import make_example
 
@@ -146,10 +146,6 @@ def _prepared(images: list[Path], reencode: int | None, workers: int) -> Iterato
         yield from pool.map(_prepare_safe, jobs, chunksize=PROGRESS_EVERY)
 
 
-def _temp_name(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-
-
 def iter_write_tfrecord(
     images: list[Path],
     dest_file: str | os.PathLike,
@@ -178,49 +174,36 @@ def iter_write_tfrecord(
     if dest.exists() and not overwrite:
         raise FileExistsError(f"{dest} already exists (use overwrite to replace it)")
     total = progress_total if progress_total is not None else len(images)
-    tmp = _temp_name(dest)
     offsets: list[tuple[int, int]] = []
     locs: list[tuple[int, int]] = []
     unmatched = 0
     position = 0
-    try:
-        with open(tmp, "wb") as out:
-            for i, (path, (data, reason)) in enumerate(zip(images, _prepared(images, reencode, workers))):
-                if cancel is not None and i % 16 == 0:
-                    cancel.raise_if_cancelled()
-                if data is None:
-                    report.skipped.append(SkippedFile(str(path), reason or "skipped"))
-                    continue
-                loc = parse_location(path.name, locations)
-                if loc is None:
-                    loc = (0, 0)
-                    unmatched += locations is not None
-                framed = frame_record(
-                    make_example({"image_raw": data, "slide": slide, "loc_x": loc[0], "loc_y": loc[1]})
-                )
-                out.write(framed)
-                offsets.append((position, len(framed)))
-                locs.append(loc)
-                position += len(framed)
-                if i % PROGRESS_EVERY == 0:
-                    yield Progress(progress_offset + i + 1, total, slide)
-            out.flush()
-            os.fsync(out.fileno())
+    output = AtomicOutput(dest, overwrite=overwrite)
+    with output as out:
+        for i, (path, (data, reason)) in enumerate(zip(images, _prepared(images, reencode, workers))):
+            if cancel is not None and i % 16 == 0:
+                cancel.raise_if_cancelled()
+            if data is None:
+                report.skipped.append(SkippedFile(str(path), reason or "skipped"))
+                continue
+            loc = parse_location(path.name, locations)
+            if loc is None:
+                loc = (0, 0)
+                unmatched += locations is not None
+            framed = frame_record(make_example({"image_raw": data, "slide": slide, "loc_x": loc[0], "loc_y": loc[1]}))
+            out.write(framed)
+            offsets.append((position, len(framed)))
+            locs.append(loc)
+            position += len(framed)
+            if i % PROGRESS_EVERY == 0:
+                yield Progress(progress_offset + i + 1, total, slide)
         if cancel is not None:
             cancel.raise_if_cancelled()
         if not offsets:
             report.warnings.append(f"{slide}: no images could be written; no TFRecord created")
-            os.unlink(tmp)
-            return report
-        if dest.exists() and not overwrite:  # appeared while we were writing
-            raise FileExistsError(f"{dest} already exists (use overwrite to replace it)")
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+            output.discard()
+    if not offsets:
+        return report
     index_path = None
     if build_index:
         info = IndexInfo(
