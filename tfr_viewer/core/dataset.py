@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Sequence
 from .console import box_table, human_size
 from .errors import TFRecordError
 from .images import image_info
-from .index import create_index, find_index, iter_create_index, iter_scan
+from .index import find_index, iter_create_index, iter_scan
 from .naming import natural_key
 from .paths import atomic_write_bytes, cache_path_for
 from .progress import CancelToken, Job, Progress, run_job

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 from google.protobuf.message import DecodeError

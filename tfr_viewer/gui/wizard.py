@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.console import human_size
-from ..core.naming import AUTO, LOCATION_PRESETS, compile_location_pattern, parse_location
+from ..core.naming import AUTO, compile_location_pattern, parse_location
 from ..core.scan_images import SourceScan, iter_scan_source
 from ..core.writer import WriteReport, iter_write_tfrecords_multi, iter_write_tfrecords_single
 from .workers import JobWorker, TFRecordWriterJob
