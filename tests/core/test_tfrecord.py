@@ -165,3 +165,12 @@ def test_fields_follow_the_stored_order(tmp_path: Path) -> None:
         write_record(f, make_example({"image_raw": make_jpeg(), "slide": "s", "loc_x": 1, "loc_y": 2}))
     assert sf.TFRecord(path).fields == ["image_raw", "slide", "loc_x", "loc_y"]
     assert list(sf.TFRecord(path)[0]) == ["image_raw", "slide", "loc_x", "loc_y"]
+
+
+def test_create_index_never_rewrites_a_valid_index(tfr_path: Path) -> None:
+    sf.io.tfrecord2idx.create_index(str(tfr_path))
+    index_file = tfr_path.parent / "slide_a.index.npz"
+    before = (index_file.read_bytes(), index_file.stat().st_mtime_ns)
+    sf.io.tfrecord2idx.create_index(str(tfr_path))
+    sf.Dataset(tfr_path.parent).rebuild_index()
+    assert (index_file.read_bytes(), index_file.stat().st_mtime_ns) == before

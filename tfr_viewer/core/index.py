@@ -235,6 +235,8 @@ def save_index(info: IndexInfo, tfrecord: str | os.PathLike, index_file: str | o
     data = index_bytes(info.offsets, info.locations)
     targets = [Path(index_file)] if index_file is not None else [index_path(tfrecord), cache_index_path(tfrecord)]
     for target in targets:
+        if _holds(target, info):  # a valid index is never rewritten (its file stays untouched)
+            return IndexInfo(info.offsets, info.locations, target, info.error)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(target, data)
@@ -244,6 +246,20 @@ def save_index(info: IndexInfo, tfrecord: str | os.PathLike, index_file: str | o
     if index_file is not None:
         raise OSError(f"cannot write index {index_file}")
     return info
+
+
+def _holds(target: Path, info: IndexInfo) -> bool:
+    """True when `target` already stores exactly these arrays."""
+    if not target.is_file():
+        return False
+    try:
+        offsets, locations = read_index_file(target)
+    except (OSError, ValueError):
+        return False
+    same_locations = (locations is None and info.locations is None) or (
+        locations is not None and info.locations is not None and np.array_equal(locations, info.locations)
+    )
+    return np.array_equal(offsets, info.offsets) and same_locations
 
 
 def iter_create_index(
