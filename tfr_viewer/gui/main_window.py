@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -54,6 +53,7 @@ from .models import FILE_ID_ROLE, DatasetTreeModel, TileListModel
 from .settings import Settings
 from .widgets.location_map import LocationMap
 from .widgets.metadata_panel import MetadataPanel
+from .widgets.progress import StatusProgress
 from .widgets.tile_grid import TileGridView
 from .widgets.tile_viewer import TileViewer
 from .workers import (
@@ -205,8 +205,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.splitter)
         self.setCentralWidget(self.stack)
 
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
+        self.progress = StatusProgress()
         self.progress.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Cancel background work (Esc)")
@@ -498,7 +497,7 @@ class MainWindow(QMainWindow):
             job.failed.connect(self._on_job_failed)
         job.finished.connect(self._on_job_finished)
         self.progress.setVisible(True)
-        self.progress.setRange(0, 0)
+        self.progress.set_progress(0, 0, label)
         self.cancel_button.setVisible(True)
         job.start()
         return job
@@ -510,9 +509,7 @@ class MainWindow(QMainWindow):
     @Slot(int, int, str)
     def _on_progress(self, done: int, total: int, message: str) -> None:
         label = getattr(self.sender(), "label", "Working")
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(done, max(total, 1)))
-        self.progress.setFormat(f"{label}: %p%")
+        self.progress.set_progress(done, total, label)
         if message:
             self.statusBar().showMessage(f"{label}: {Path(message).name}", 2000)
 
@@ -601,7 +598,7 @@ class MainWindow(QMainWindow):
         self.viewer.clear()
         self._update_status()
         if n_all:
-            self.grid.setCurrentIndex(self.tile_model.index(0))
+            self.grid.set_current_row_quietly(0)
 
     def _update_status(self, *_: Any) -> None:
         shown, total = len(self.tile_model.rows), len(self.tile_model.file_of)
@@ -659,7 +656,7 @@ class MainWindow(QMainWindow):
         self.clear_map_filter.setVisible(True)
         self._update_status()
         if self.tile_model.rowCount():
-            self.grid.setCurrentIndex(self.tile_model.index(0))
+            self.grid.set_current_row_quietly(0)
 
     def clear_region(self) -> None:
         if self.tile_model.is_filtered():

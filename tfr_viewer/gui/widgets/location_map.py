@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPen
-from PySide6.QtWidgets import QGraphicsRectItem
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 # Categorical colours that stay apart on a white background (Okabe-Ito + a few).
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
@@ -58,6 +58,9 @@ class TilePointsItem(pg.GraphicsObject):
     def __init__(self, size: float = 5.0) -> None:
         super().__init__()
         self.size = size
+        # Rendered once per zoom/pan into a device pixmap: moving the highlight or repainting
+        # the window then blits it instead of drawing every point again.
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._polygons: list[tuple[QColor, object]] = []
         self._rect = QRectF()
 

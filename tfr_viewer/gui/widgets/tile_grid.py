@@ -29,14 +29,15 @@ class TileGridView(QListView):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("tileGrid")
-        # List mode, wrapping left to right: looks like icon mode, but with uniform item sizes Qt
-        # lays it out without visiting every row (icon mode keeps an item object per row).
-        self.setViewMode(QListView.ViewMode.ListMode)
-        self.setFlow(QListView.Flow.LeftToRight)
-        self.setWrapping(True)
+        # Icon mode, laid out in batches: a 100,000-tile selection never blocks the window for
+        # long. (Wrapping list mode lays out faster once, but relayouts every row on each
+        # dataChanged, i.e. on every batch of thumbnails: measured 130 ms per batch at 100k rows.)
+        self.setViewMode(QListView.ViewMode.IconMode)
         self.setUniformItemSizes(True)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(2000)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setSpacing(2)
         self.setItemDelegate(_TileDelegate(self))
@@ -82,12 +83,14 @@ class TileGridView(QListView):
         caption_height = 2 * self.fontMetrics().height() + 4 if captions else 0
         self.setGridSize(QSize(size + 8, size + 8 + caption_height))
 
-    def initViewItemOption(self, option) -> None:  # noqa: N802
-        """Thumbnail above its caption, centred, as icon mode draws it."""
-        super().initViewItemOption(option)
-        option.decorationPosition = option.Position.Top
-        option.displayAlignment = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
-        option.decorationAlignment = Qt.AlignmentFlag.AlignCenter
+    def set_current_row_quietly(self, row: int) -> None:
+        """Make `row` current without scrolling to it (scrolling forces the whole layout now)."""
+        auto = self.hasAutoScroll()
+        self.setAutoScroll(False)
+        try:
+            self.setCurrentIndex(self.model().index(row, 0))
+        finally:
+            self.setAutoScroll(auto)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
