@@ -207,3 +207,29 @@ def test_settings_persist_recent_and_thumb_size(qtbot, window, folder: Path) -> 
     settings = Settings()
     assert settings.get("view/thumb_size") == 128
     assert settings.get("recent/paths")[0] == str(folder)
+
+
+def test_colour_map_by_a_numeric_field(qtbot, window, tmp_path: Path) -> None:
+    from tfr_viewer.core.framing import frame_record
+    from tfr_viewer.core.records import make_example
+
+    from ..helpers import make_jpeg
+
+    root = tmp_path / "scored"
+    root.mkdir()
+    with open(root / "s.tfrecords", "wb") as f:
+        for i in range(20):
+            f.write(frame_record(make_example(
+                {"image_raw": make_jpeg(16, 16, seed=i), "slide": "s", "loc_x": i * 64, "loc_y": 0, "score": i / 4}
+            )))
+    with qtbot.waitSignal(window.indexingFinished, timeout=20_000):
+        window.open_path(str(root))
+    window.select_files([0])
+    qtbot.waitUntil(lambda: window.color_by.findData("score") >= 0, timeout=5000)
+    window.color_by.setCurrentIndex(window.color_by.findData("score"))
+    qtbot.waitUntil(lambda: "score: 0 " in window.color_legend.text(), timeout=10_000)
+    assert "4.75" in window.color_legend.text()
+    window.color_by.setCurrentIndex(window.color_by.findData("#order"))
+    assert window.color_legend.text().startswith("record: 0")
+    window.color_by.setCurrentIndex(window.color_by.findData("slide"))
+    assert window.color_legend.text() == ""

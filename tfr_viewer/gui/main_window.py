@@ -29,6 +29,7 @@ from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QPalette,
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -93,6 +94,8 @@ class MainWindow(QMainWindow):
         self.open_job: JobWorker | None = None
         self.index_job: IndexBuilderWorker | None = None
         self.selected_files: list[int] = []
+        self._map_rows = np.zeros(0, np.int64)
+        self._numeric_fields_known = False
 
         self.thumbs = ThumbnailLoader(self)
         self.reader = RecordReader(self)
@@ -185,8 +188,22 @@ class MainWindow(QMainWindow):
         self.viewer.previousRequested.connect(lambda: self.move_current(-1))
         self.viewer.nextRequested.connect(lambda: self.move_current(1))
         self.metadata = MetadataPanel()
+        self.color_by = QComboBox()
+        self.color_by.setObjectName("colorBy")
+        self.color_by.setToolTip("Colour the map by slide or by a numeric field of the records")
+        self.color_by.addItem("Colour by slide", "slide")
+        self.color_by.currentIndexChanged.connect(self._on_color_by)
+        self.color_legend = QLabel("")
+        map_box = QWidget()
+        map_layout = QVBoxLayout(map_box)
+        map_layout.setContentsMargins(0, 0, 0, 0)
+        map_bar = QHBoxLayout()
+        map_bar.addWidget(self.color_by)
+        map_bar.addWidget(self.color_legend, 1)
+        map_layout.addLayout(map_bar)
+        map_layout.addWidget(self.map, 1)
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.right_splitter.addWidget(self.map)
+        self.right_splitter.addWidget(map_box)
         self.right_splitter.addWidget(self.viewer)
         self.right_splitter.addWidget(self.metadata)
         self.right_splitter.setSizes([380, 260, 260])
@@ -594,11 +611,66 @@ class MainWindow(QMainWindow):
         else:
             self.map.clear_points()
         self.clear_map_filter.setVisible(False)
+        self._map_rows = np.concatenate(rows_with_location) if rows_with_location else np.zeros(0, np.int64)
+        self._reset_color_choices()
         self.metadata.clear()
         self.viewer.clear()
         self._update_status()
         if n_all:
             self.grid.set_current_row_quietly(0)
+
+    # --- colouring the map ----------------------------------------------------------------------
+    def _reset_color_choices(self) -> None:
+        self.color_by.blockSignals(True)
+        self.color_by.clear()
+        self.color_by.addItem("Colour by slide", "slide")
+        self.color_by.addItem("Colour by record order", "#order")
+        self.color_by.blockSignals(False)
+        self.color_legend.setText("")
+        self._numeric_fields_known = False
+
+    def _offer_numeric_fields(self, details: dict) -> None:
+        """Numeric single-valued fields of the current record become colouring choices."""
+        if self._numeric_fields_known:
+            return
+        self._numeric_fields_known = True
+        for field in details.get("fields", []):
+            if field.get("kind") in ("int", "float") and len(field.get("values", [])) == 1:
+                self.color_by.addItem(f"Colour by {field['name']}", field["name"])
+
+    @Slot(int)
+    def _on_color_by(self, _index: int) -> None:
+        choice = self.color_by.currentData()
+        if choice in (None, "slide"):
+            self.map.set_color_values(None)
+            self.color_legend.setText("")
+            return
+        if choice == "#order":
+            self._show_color_values(self.tile_model.record_of[self._map_rows].astype(np.float64), "record")
+            return
+        if choice in ("loc_x", "loc_y"):
+            xy = self.map.point_xy()
+            self._show_color_values(xy[:, 0 if choice == "loc_x" else 1], choice)
+            return
+        entries, file_ids = self.entries, list(self.selected_files)
+
+        def job(token):
+            return (yield from _read_field_job(entries, file_ids, choice, token))
+
+        worker = JobWorker(job, f"Reading {choice}", self)
+        worker.generation = (self.generation, tuple(file_ids), choice)
+        worker.result.connect(self._on_field_values)
+        self._run(worker, f"Reading {choice}")
+
+    @Slot(object)
+    def _on_field_values(self, values: np.ndarray) -> None:
+        if getattr(self.sender(), "generation", None) != (self.generation, tuple(self.selected_files), self.color_by.currentData()):
+            return
+        self._show_color_values(values[self._map_rows], self.color_by.currentData())
+
+    def _show_color_values(self, values: np.ndarray, name: str) -> None:
+        span = self.map.set_color_values(values)
+        self.color_legend.setText(f"{name}: {span[0]:g} (purple) … {span[1]:g} (yellow)" if span else "")
 
     def _update_status(self, *_: Any) -> None:
         shown, total = len(self.tile_model.rows), len(self.tile_model.file_of)
@@ -624,6 +696,7 @@ class MainWindow(QMainWindow):
         if not current.isValid() or details.get("key") != self.tile_model.key(current.row()):
             return  # an answer for a tile that is no longer current
         self.metadata.show_record(details)
+        self._offer_numeric_fields(details)
         if details.get("error"):
             self.viewer.show_message(details["error"])
             return
@@ -871,6 +944,28 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.shutdown()
         super().closeEvent(event)
+
+
+def _read_field_job(entries: list, file_ids: list[int], name: str, token):
+    """Job: one numeric field of every record of these files, in tile order (NaN where absent)."""
+    from ..core.loaders import tfrecord_loader
+    from ..core.progress import Progress
+
+    total = sum(entries[f].count for f in file_ids)
+    out = np.full(total, np.nan)
+    pos = 0
+    for f in file_ids:
+        entry = entries[f]
+        offsets = entry.index.offsets if entry.index is not None else None
+        for i, record in enumerate(tfrecord_loader(entry.path, offsets, clip=entry.count)):
+            if i % 512 == 0:
+                token.raise_if_cancelled()
+            value = record.get(name)
+            if value is not None and getattr(value, "size", 0) == 1 and value.dtype.kind in "iuf":
+                out[pos + i] = float(value[0])
+        pos += entry.count
+        yield Progress(pos, total, entry.path)
+    return out
 
 
 def _demo_job(make):

@@ -9,6 +9,9 @@ from PySide6.QtGui import QBrush, QColor, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 # Categorical colours that stay apart on a white background (Okabe-Ito + a few).
+# A perceptually ordered ramp (viridis, 12 steps) for numeric fields.
+RAMP = ["#440154", "#482173", "#433e85", "#38588c", "#2d708e", "#25858e", "#1e9b8a", "#2ab07f",
+        "#52c569", "#86d549", "#c2df23", "#fde725"]
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
            "#7F3C8D", "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A", "#E68310", "#008695"]
 
@@ -138,15 +141,39 @@ class LocationMap(pg.PlotWidget):
         self._rows = np.asarray(rows, dtype=np.int64)
         self._groups = np.zeros(len(self._rows), np.int64) if groups is None else np.asarray(groups, np.int64)
         self._points.size = 5.0 if len(self._rows) < 20_000 else 3.0
-        self._points.set_points(self._xy, self._groups, PALETTE)
+        self._values: np.ndarray | None = None
+        self._draw()
         self._highlight.setData([], [])
         if len(self._rows):
             self.getPlotItem().enableAutoRange()
             self.autoRange(padding=0.05)
 
+    def set_color_values(self, values: np.ndarray | None) -> tuple[float, float] | None:
+        """Colour points by a number per point (viridis ramp, min..max), or by group when None.
+
+        Returns the (min, max) the ramp spans, for a legend.
+        """
+        self._values = None if values is None else np.asarray(values, dtype=np.float64)
+        return self._draw()
+
+    def _draw(self) -> tuple[float, float] | None:
+        values = self._values
+        if values is None or len(values) != len(self._rows) or not len(values):
+            self._points.set_points(self._xy, self._groups, PALETTE)
+            return None
+        finite = np.isfinite(values)
+        lo, hi = (float(values[finite].min()), float(values[finite].max())) if finite.any() else (0.0, 0.0)
+        scaled = np.zeros(len(values)) if hi <= lo else (np.where(finite, values, lo) - lo) / (hi - lo)
+        bins = np.minimum((scaled * len(RAMP)).astype(np.int64), len(RAMP) - 1)
+        self._points.set_points(self._xy, bins, RAMP)
+        return lo, hi
+
     def clear_points(self) -> None:
         self.set_points(np.zeros((0, 2)), np.zeros(0, np.int64))
         self.setRange(xRange=(0, 1000), yRange=(0, 1000), padding=0)
+
+    def point_xy(self) -> np.ndarray:
+        return self._xy
 
     def point_count(self) -> int:
         return len(self._rows)
