@@ -47,8 +47,6 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
-from ..core.export import iter_export_tiles
-from ..core.verify import iter_verify
 from .errors import ErrorBridge
 from .models import FILE_ID_ROLE, DatasetTreeModel, TileListModel
 from .settings import Settings
@@ -65,8 +63,12 @@ from .workers import (
     RecordReader,
     RecordRequest,
     ThumbnailLoader,
+    demo_dataset_job,
+    export_tiles_job,
     open_dataset_job,
+    read_field_job,
     stat_files_job,
+    verify_files_job,
 )
 
 THUMB_SIZES = (64, 96, 128, 192)
@@ -652,12 +654,8 @@ class MainWindow(QMainWindow):
             xy = self.map.point_xy()
             self._show_color_values(xy[:, 0 if choice == "loc_x" else 1], choice)
             return
-        entries, file_ids = self.entries, list(self.selected_files)
-
-        def job(token):
-            return (yield from _read_field_job(entries, file_ids, choice, token))
-
-        worker = JobWorker(job, f"Reading {choice}", self)
+        file_ids = list(self.selected_files)
+        worker = JobWorker(read_field_job(self.entries, file_ids, choice), f"Reading {choice}", self)
         worker.generation = (self.generation, tuple(file_ids), choice)
         worker.result.connect(self._on_field_values)
         self._run(worker, f"Reading {choice}")
@@ -753,9 +751,7 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def open_demo(self) -> None:
-        from ..demo import ensure_demo_dataset
-
-        job = JobWorker(lambda token: _demo_job(ensure_demo_dataset), "Preparing demo", self)
+        job = JobWorker(demo_dataset_job(), "Preparing demo", self)
         job.result.connect(self._on_demo_ready)
         self._run(job, "Preparing demo dataset")
 
@@ -787,21 +783,7 @@ class MainWindow(QMainWindow):
             self.export_tiles(keys, folder)
 
     def export_tiles(self, keys: list[tuple[int, int]], folder: str) -> JobWorker:
-        by_file: dict[int, list[int]] = {}
-        for fid, rec in keys:
-            by_file.setdefault(fid, []).append(rec)
-        entries = self.entries
-
-        def job(token):
-            written: list[str] = []
-            for fid, recs in by_file.items():
-                from ..core.tfrecord import TFRecord
-
-                with TFRecord(entries[fid].path, create_index=False, index=entries[fid].index) as tfr:
-                    written += yield from iter_export_tiles(tfr, folder, recs, None, token)
-            return written
-
-        worker = JobWorker(job, "Exporting", self)
+        worker = JobWorker(export_tiles_job(self.entries, keys, folder), "Exporting", self)
         worker.result.connect(self._on_exported)
         return self._run(worker, "Exporting tiles")
 
@@ -820,13 +802,7 @@ class MainWindow(QMainWindow):
         if not entries:
             return
 
-        def job(token):
-            reports = []
-            for entry in entries:
-                reports.append((yield from iter_verify(entry.path, token)))
-            return reports
-
-        worker = JobWorker(job, "Verifying", self)
+        worker = JobWorker(verify_files_job([e.path for e in entries]), "Verifying", self)
         worker.result.connect(self._on_verified)
         self._run(worker, f"Verifying {len(entries)} file(s)")
 
@@ -944,32 +920,3 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.shutdown()
         super().closeEvent(event)
-
-
-def _read_field_job(entries: list, file_ids: list[int], name: str, token):
-    """Job: one numeric field of every record of these files, in tile order (NaN where absent)."""
-    from ..core.loaders import tfrecord_loader
-    from ..core.progress import Progress
-
-    total = sum(entries[f].count for f in file_ids)
-    out = np.full(total, np.nan)
-    pos = 0
-    for f in file_ids:
-        entry = entries[f]
-        offsets = entry.index.offsets if entry.index is not None else None
-        for i, record in enumerate(tfrecord_loader(entry.path, offsets, clip=entry.count)):
-            if i % 512 == 0:
-                token.raise_if_cancelled()
-            value = record.get(name)
-            if value is not None and getattr(value, "size", 0) == 1 and value.dtype.kind in "iuf":
-                out[pos + i] = float(value[0])
-        pos += entry.count
-        yield Progress(pos, total, entry.path)
-    return out
-
-
-def _demo_job(make):
-    from ..core.progress import Progress
-
-    yield Progress(0, 1, "generating demo tiles")
-    return make()

@@ -487,3 +487,75 @@ class TFRecordWriterJob(JobWorker):
 
     def __init__(self, job_factory: Callable[[CancelToken], Job[Any]], parent: QObject | None = None) -> None:
         super().__init__(job_factory, "Converting", parent)
+
+
+# --- jobs for the window's tools ----------------------------------------------------------------
+
+
+def read_field_job(entries: list[FileEntry], file_ids: list[int], name: str) -> Callable[[CancelToken], Job[np.ndarray]]:
+    """Job: one numeric field of every record of these files, in tile order (NaN where absent)."""
+    from ..core.loaders import tfrecord_loader
+
+    def job(token: CancelToken) -> Generator[Progress, None, np.ndarray]:
+        total = sum(entries[f].count for f in file_ids)
+        out = np.full(total, np.nan)
+        pos = 0
+        for f in file_ids:
+            entry = entries[f]
+            offsets = entry.index.offsets if entry.index is not None else None
+            for i, record in enumerate(tfrecord_loader(entry.path, offsets, clip=entry.count)):
+                if i % 512 == 0:
+                    token.raise_if_cancelled()
+                value = record.get(name)
+                if value is not None and getattr(value, "size", 0) == 1 and value.dtype.kind in "iuf":
+                    out[pos + i] = float(value[0])
+            pos += entry.count
+            yield Progress(pos, total, entry.path)
+        return out
+
+    return job
+
+
+def export_tiles_job(
+    entries: list[FileEntry], keys: list[tuple[int, int]], folder: str
+) -> Callable[[CancelToken], Job[list[str]]]:
+    """Job: write the chosen tiles as image files (see `core.export`)."""
+    from ..core.export import iter_export_tiles
+
+    by_file: dict[int, list[int]] = {}
+    for file_id, record in keys:
+        by_file.setdefault(file_id, []).append(record)
+
+    def job(token: CancelToken) -> Generator[Progress, None, list[str]]:
+        written: list[str] = []
+        for file_id, records in by_file.items():
+            entry = entries[file_id]
+            with TFRecord(entry.path, create_index=False, index=entry.index) as tfr:
+                written += yield from iter_export_tiles(tfr, folder, records, None, token)
+        return written
+
+    return job
+
+
+def verify_files_job(paths: list[str]) -> Callable[[CancelToken], Job[list]]:
+    """Job: `core.verify` over several files; returns their reports."""
+    from ..core.verify import iter_verify
+
+    def job(token: CancelToken) -> Generator[Progress, None, list]:
+        reports = []
+        for path in paths:
+            reports.append((yield from iter_verify(path, token)))
+        return reports
+
+    return job
+
+
+def demo_dataset_job() -> Callable[[CancelToken], Job[Path]]:
+    """Job: the demo dataset folder, generated on first use."""
+    from ..demo import ensure_demo_dataset
+
+    def job(_token: CancelToken) -> Generator[Progress, None, Path]:
+        yield Progress(0, 1, "generating demo tiles")
+        return ensure_demo_dataset()
+
+    return job
