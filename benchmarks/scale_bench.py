@@ -86,12 +86,13 @@ def main() -> None:
     listed = sum(1 for e in window.entries if e.count or e.listed_count)
     print(f"open with warm manifest: {loaded[0] - start:.2f} s to list {len(window.entries)} files "
           f"({listed} with tile counts) (target < 2 s)")
+    filled: list[float] = []
+    window.mapFilled.connect(lambda: filled.append(time.perf_counter()))
     t1 = time.perf_counter()
-    window.select_files(list(range(min(50, args.indexed))))
-    app.processEvents()
-    window.map.grab()
+    QTimer.singleShot(0, lambda: window.select_files(list(range(min(50, args.indexed)))))  # like a click
+    spin(10, lambda: filled)
     print(f"select 50 indexed files: {len(window.tile_model.file_of):,} tiles in grid and map in "
-          f"{(time.perf_counter() - t1) * 1000:.0f} ms")
+          f"{(filled[0] - t1) * 1000:.0f} ms (event loop running)")
     spin(1.0)
     for _ in range(20):  # scroll through the grid like a user
         bar = window.grid.verticalScrollBar()

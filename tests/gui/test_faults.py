@@ -28,8 +28,7 @@ def test_file_growing_while_open_shows_new_tiles(qtbot, window, tmp_path: Path) 
         for i in range(10, 15):
             f.write(frame_record(make_example({"image_raw": make_jpeg(32, 32, seed=i), "slide": "live", "loc_x": i, "loc_y": 0})))
     qtbot.waitUntil(lambda: window.entries[0].count == 15 and window.entries[0].state == "indexed", timeout=20_000)
-    qtbot.waitUntil(lambda: window.tile_model.rowCount() == 15, timeout=5000)
-    assert window.map.point_count() == 15
+    qtbot.waitUntil(lambda: window.tile_model.rowCount() == 15 and window.map.point_count() == 15, timeout=5000)
 
 
 def test_file_truncated_while_open_is_a_clear_problem(qtbot, window, tmp_path: Path) -> None:

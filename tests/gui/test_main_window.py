@@ -91,9 +91,11 @@ def test_shift_drag_rectangle_on_map_filters_the_grid(qtbot, window, folder: Pat
 
 def test_selecting_second_file_and_both(qtbot, window, folder: Path) -> None:
     open_and_wait(qtbot, window, folder)
-    window.select_files([1])
+    with qtbot.waitSignal(window.mapFilled, timeout=5000):
+        window.select_files([1])
     assert window.tile_model.rowCount() == 25 and window.map.point_count() == 25
-    window.select_files([0, 1])
+    with qtbot.waitSignal(window.mapFilled, timeout=5000):
+        window.select_files([0, 1])
     assert window.tile_model.rowCount() == 85 and window.map.point_count() == 85
 
 
@@ -125,7 +127,8 @@ def test_file_without_index_is_indexed_while_window_responds(qtbot, window, tmp_
     for i in range(3):
         assert find_index(root / f"s{i}.tfrecords") is not None
     assert [e.state for e in window.entries] == ["indexed"] * 3
-    window.select_files([2])
+    with qtbot.waitSignal(window.mapFilled, timeout=5000):
+        window.select_files([2])
     assert window.tile_model.rowCount() == 1500 and window.map.point_count() == 1500
 
 

@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
 
     loaded = Signal()
     indexingFinished = Signal()
+    mapFilled = Signal()
 
     def __init__(self, settings: Settings | None = None, dialogs: bool = True) -> None:
         super().__init__()
@@ -117,6 +118,11 @@ class MainWindow(QMainWindow):
         self._refresh_timer.timeout.connect(self.refresh_files)
         self._last_refresh = 0.0
         self.stat_job: JobWorker | None = None
+
+        self._map_timer = QTimer(self)
+        self._map_timer.setSingleShot(True)
+        self._map_timer.setInterval(15)  # lets input and paint events in between
+        self._map_timer.timeout.connect(self._fill_map)
 
         self._build_widgets()
         self._build_menus()
@@ -596,30 +602,37 @@ class MainWindow(QMainWindow):
     def _show_files(self, file_ids: list[int]) -> None:
         self.selected_files = file_ids
         self.tile_model.set_tiles(self.entries, file_ids)
-        xy_parts, groups = [], []
-        n_all = len(self.tile_model.file_of)
-        rows_with_location = []
+        self.clear_map_filter.setVisible(False)
+        self._reset_color_choices()
+        self.metadata.clear()
+        self.viewer.clear()
+        self._update_status()
+        if len(self.tile_model.file_of):
+            self.grid.set_current_row_quietly(0)
+        # The map is filled in the next event-loop turn: for 100,000 tiles the grid and the map
+        # each take tens of milliseconds, and two short pauses keep the window fluid.
+        self._map_timer.start()
+
+    def _fill_map(self) -> None:
+        xy_parts, groups, rows = [], [], []
         start = 0
-        for fid in file_ids:
+        for fid in self.selected_files:
             entry = self.entries[fid]
             locs = entry.index.locations if entry.index is not None else None
             if locs is not None and len(locs) == entry.count:
                 xy_parts.append(locs)
                 groups.append(np.full(entry.count, fid))
-                rows_with_location.append(np.arange(start, start + entry.count))
+                rows.append(np.arange(start, start + entry.count))
             start += entry.count
+        self._map_rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
         if xy_parts:
-            self.map.set_points(np.concatenate(xy_parts), np.concatenate(rows_with_location), np.concatenate(groups))
+            self.map.set_points(np.concatenate(xy_parts), self._map_rows, np.concatenate(groups))
         else:
             self.map.clear_points()
-        self.clear_map_filter.setVisible(False)
-        self._map_rows = np.concatenate(rows_with_location) if rows_with_location else np.zeros(0, np.int64)
-        self._reset_color_choices()
-        self.metadata.clear()
-        self.viewer.clear()
-        self._update_status()
-        if n_all:
-            self.grid.set_current_row_quietly(0)
+        current = self.grid.currentIndex()
+        if current.isValid():
+            self.map.set_current(self.tile_model.all_row(current.row()))
+        self.mapFilled.emit()
 
     # --- colouring the map ----------------------------------------------------------------------
     def _reset_color_choices(self) -> None:
