@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
+from ..core.index import IndexResult
 from .errors import ErrorBridge
 from .models import FILE_ID_ROLE, DatasetTreeModel, TileListModel
 from .settings import Settings
@@ -471,13 +472,14 @@ class MainWindow(QMainWindow):
         self.index_job = job
         self._run(job, f"Indexing {len(entries)} file(s)")
 
-    @Slot(object)
-    def _on_file_indexed(self, entry: FileEntry) -> None:
+    @Slot(object, object)
+    def _on_file_indexed(self, entry: FileEntry, result: IndexResult) -> None:
         if getattr(self.sender(), "generation", None) != self.generation:
             return
         file_id = next((i for i, e in enumerate(self.entries) if e is entry), None)
         if file_id is None:
             return
+        entry.apply(result)
         self.tree_model.update_entry(file_id, entry)
         if entry.error:
             self._add_problem(entry)

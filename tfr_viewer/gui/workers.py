@@ -30,7 +30,7 @@ from PySide6.QtGui import QImage
 from ..core.errors import TFRecordError
 from ..core.dataset import manifest_total, read_manifest
 from ..core.images import decode_image, decode_thumbnail, image_info, sniff_format
-from ..core.index import IndexInfo, find_index, index_file
+from ..core.index import IndexInfo, IndexResult, find_index, index_file
 from ..core.naming import natural_key
 from ..core.progress import CancelToken, Cancelled, Job, Progress
 from ..core.records import feature_kinds, field_order
@@ -336,6 +336,13 @@ class FileEntry:
     version: int = 0
     listed_count: int | None = None  # from manifest.json while the file waits for its index
 
+    def apply(self, result: IndexResult) -> None:
+        """Take a finished index (on the GUI thread: workers never mutate entries)."""
+        self.index = result.info()
+        self.state, self.error = result.state, result.error
+        self.size, self.mtime_ns = result.size, result.mtime_ns
+        self.version += 1
+
     @property
     def count(self) -> int:
         """Tiles the window can show (records covered by the index)."""
@@ -429,11 +436,12 @@ def stat_files_job(paths: list[str]) -> Callable[[CancelToken], Job[list[FileSta
 
 
 def index_files_job(
-    entries: list[FileEntry], on_file: Callable[[FileEntry], None], processes: int = 1
+    entries: list[FileEntry], on_file: Callable[[FileEntry, IndexResult], None], processes: int = 1
 ) -> Callable[[CancelToken], Job[int]]:
     """Job: index each file in a separate process (no GIL contention with the window).
 
-    `on_file` is called (in the worker thread) with each finished entry; connect it to a signal.
+    `on_file(entry, result)` is called in the worker thread for each finished file; it should
+    only emit a signal: the entry itself is updated on the GUI thread (`FileEntry.apply`).
     Cancel takes effect between files; a file already being indexed finishes (atomically).
     """
 
@@ -456,11 +464,7 @@ def index_files_job(
                         break
                     except FutureTimeout:
                         continue
-                entry.index = result.info()
-                entry.state, entry.error = result.state, result.error
-                entry.size, entry.mtime_ns = result.size, result.mtime_ns
-                entry.version += 1
-                on_file(entry)
+                on_file(entry, result)  # applied to the entry on the GUI thread, not here
                 done += 1
                 yield Progress(done, len(entries), entry.path)
         finally:
@@ -471,15 +475,15 @@ def index_files_job(
 
 
 class IndexBuilderWorker(JobWorker):
-    """Indexes files without a valid index in the background; `fileIndexed` per finished file."""
+    """Indexes files without a valid index in the background; `fileIndexed(entry, result)`."""
 
-    fileIndexed = Signal(object)
+    fileIndexed = Signal(object, object)
 
     def __init__(self, entries: list[FileEntry], parent: QObject | None = None) -> None:
         super().__init__(index_files_job(entries, self._emit_file), "Indexing", parent)
 
-    def _emit_file(self, entry: FileEntry) -> None:
-        self.fileIndexed.emit(entry)
+    def _emit_file(self, entry: FileEntry, result: IndexResult) -> None:
+        self.fileIndexed.emit(entry, result)
 
 
 class TFRecordWriterJob(JobWorker):
