@@ -655,8 +655,15 @@ class MainWindow(QMainWindow):
             if field.get("kind") in ("int", "float") and len(field.get("values", [])) == 1:
                 self.color_by.addItem(f"Colour by {field['name']}", field["name"])
 
+    def _ensure_map_filled(self) -> None:
+        """Colours refer to the map's points: fill it now if it is still scheduled."""
+        if self._map_timer.isActive():
+            self._map_timer.stop()
+            self._fill_map()
+
     @Slot(int)
     def _on_color_by(self, _index: int) -> None:
+        self._ensure_map_filled()
         choice = self.color_by.currentData()
         if choice in (None, "slide"):
             self.map.set_color_values(None)
@@ -679,6 +686,7 @@ class MainWindow(QMainWindow):
     def _on_field_values(self, values: np.ndarray) -> None:
         if getattr(self.sender(), "generation", None) != (self.generation, tuple(self.selected_files), self.color_by.currentData()):
             return
+        self._ensure_map_filled()
         self._show_color_values(values[self._map_rows], self.color_by.currentData())
 
     def _show_color_values(self, values: np.ndarray, name: str) -> None:
