@@ -61,9 +61,13 @@ def main() -> None:
     last = [0]
     stalls: list[int] = []
 
+    events: list[tuple[int, str]] = []
+
     def probe() -> None:
         now = clock.elapsed()
         stalls.append(now - last[0])
+        if now - last[0] > 40:
+            events.append((now, f"stall {now - last[0]} ms"))
         last[0] = now
 
     timer = QTimer()
@@ -86,6 +90,7 @@ def main() -> None:
     listed = sum(1 for e in window.entries if e.count or e.listed_count)
     print(f"open with warm manifest: {loaded[0] - start:.2f} s to list {len(window.entries)} files "
           f"({listed} with tile counts) (target < 2 s)")
+    events.append((clock.elapsed(), "opened"))
     filled: list[float] = []
     window.mapFilled.connect(lambda: filled.append(time.perf_counter()))
     t1 = time.perf_counter()
@@ -93,13 +98,18 @@ def main() -> None:
     spin(10, lambda: filled)
     print(f"select 50 indexed files: {len(window.tile_model.file_of):,} tiles in grid and map in "
           f"{(filled[0] - t1) * 1000:.0f} ms (event loop running)")
+    events.append((clock.elapsed(), "selected"))
     spin(1.0)
+    events.append((clock.elapsed(), "scrolling"))
     for _ in range(20):  # scroll through the grid like a user
         bar = window.grid.verticalScrollBar()
         bar.setValue(bar.value() + bar.maximum() // 25)
         spin(0.05)
+    events.append((clock.elapsed(), "idle"))
     spin(5.0)
     timer.stop()
+    if os.environ.get("TFR_BENCH_VERBOSE"):
+        print(events)
     indexed_now = sum(1 for e in window.entries if e.state == "indexed")
     print(f"after ~7 s: {indexed_now} of {len(window.entries)} files indexed in the background")
     print(f"longest event-loop stall: {max(stalls)} ms over {len(stalls)} probes; "

@@ -70,6 +70,7 @@ from .workers import (
     read_field_job,
     stat_files_job,
     verify_files_job,
+    warm_index_pool,
 )
 
 THUMB_SIZES = (64, 96, 128, 192)
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         # Worker threads hold the GIL between Python-level switches; every Qt callback into
         # Python (data(), paint events) waits for one. A shorter interval keeps the GUI fluid.
         sys.setswitchinterval(SWITCH_INTERVAL)
+        warm_index_pool()
         self.setObjectName("mainWindow")
         self.setWindowTitle("tfr-viewer")
         self.settings = settings or Settings()
@@ -580,11 +582,7 @@ class MainWindow(QMainWindow):
             self.tree.scrollTo(last)
 
     def _tree_index(self, file_id: int) -> QModelIndex:
-        matches = self.tree_model.match(
-            self.tree_model.index(0, 0), FILE_ID_ROLE, file_id, 1,
-            Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive,
-        )
-        return self.tree_proxy.mapFromSource(matches[0]) if matches else QModelIndex()
+        return self.tree_proxy.mapFromSource(self.tree_model.index_of_file(file_id))
 
     def _on_tree_selection(self, *_: Any) -> None:
         ids: list[int] = []

@@ -93,6 +93,11 @@ class DatasetTreeModel(QStandardItemModel):
         for parent in sources.values():
             self._update_total(parent)
 
+    def index_of_file(self, file_id: int) -> QModelIndex:
+        """The tree index of a file (a dict lookup: searching the tree costs O(files) per call)."""
+        items = self._file_items.get(file_id)
+        return self.indexFromItem(items[0]) if items else QModelIndex()
+
     def update_entry(self, file_id: int, entry: FileEntry, update_totals: bool = True) -> None:
         items = self._file_items.get(file_id)
         if items is None:

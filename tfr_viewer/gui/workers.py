@@ -17,7 +17,8 @@ import threading
 import time
 import traceback
 from collections import OrderedDict, deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -435,27 +436,60 @@ def stat_files_job(paths: list[str]) -> Callable[[CancelToken], Job[list[FileSta
     return job
 
 
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def index_pool() -> ProcessPoolExecutor:
+    """The process that indexes files, started once and reused (starting one costs the GIL
+    tens of milliseconds, which the window would feel if it happened on every open)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return _POOL
+
+
+def warm_index_pool() -> None:
+    """Start the indexing process now (at window start), before there is anything to index."""
+    index_pool().submit(os.getpid)
+
+
+def _reset_index_pool() -> None:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=False, cancel_futures=True)
+        _POOL = None
+
+
 def index_files_job(
-    entries: list[FileEntry], on_file: Callable[[FileEntry, IndexResult], None], processes: int = 1
+    entries: list[FileEntry], on_file: Callable[[FileEntry, IndexResult], None]
 ) -> Callable[[CancelToken], Job[int]]:
-    """Job: index each file in a separate process (no GIL contention with the window).
+    """Job: index each file in the indexing process (no GIL contention with the window).
 
     `on_file(entry, result)` is called in the worker thread for each finished file; it should
     only emit a signal: the entry itself is updated on the GUI thread (`FileEntry.apply`).
     Cancel takes effect between files; a file already being indexed finishes (atomically).
     """
 
+    def submit(path: str) -> Future:
+        try:
+            return index_pool().submit(index_file, path)
+        except BrokenProcessPool:  # the indexing process died: start a new one
+            _reset_index_pool()
+            return index_pool().submit(index_file, path)
+
     def job(token: CancelToken) -> Generator[Progress, None, int]:
         pending = list(entries)
         in_flight: deque = deque()
         done = 0
-        pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
         try:
             yield Progress(0, len(entries), "")
             while pending or in_flight:
-                while pending and len(in_flight) < processes + 1:
+                while pending and len(in_flight) < 2:
                     entry = pending.pop(0)
-                    in_flight.append((entry, pool.submit(index_file, entry.path)))
+                    in_flight.append((entry, submit(entry.path)))
                 entry, future = in_flight.popleft()
                 while True:
                     token.raise_if_cancelled()
@@ -464,11 +498,16 @@ def index_files_job(
                         break
                     except FutureTimeout:
                         continue
+                    except BrokenProcessPool:
+                        _reset_index_pool()
+                        result = IndexResult(entry.path, "error", error=f"{entry.path}: the indexing process stopped")
+                        break
                 on_file(entry, result)  # applied to the entry on the GUI thread, not here
                 done += 1
                 yield Progress(done, len(entries), entry.path)
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            for _, future in in_flight:
+                future.cancel()
         return done
 
     return job
