@@ -73,16 +73,19 @@ class SkipImage(Exception):
     """An input file that cannot become a tile; its message is the reason shown to the user."""
 
 
-def list_images(folder: str | os.PathLike) -> tuple[list[Path], list[SkippedFile]]:
-    """Image files of one folder in natural order, and the other files with why they are left out."""
-    images, skipped = [], []
+def folder_entries(folder: str | os.PathLike) -> list[os.DirEntry]:
+    """Visible entries of a folder in natural order; OSError names the folder."""
     try:
         entries = sorted(os.scandir(folder), key=lambda e: natural_key(e.name))
     except OSError as exc:
         raise OSError(f"cannot read folder {folder}: {exc.strerror or exc}") from None
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
+    return [e for e in entries if not e.name.startswith(".")]
+
+
+def list_images(folder: str | os.PathLike) -> tuple[list[Path], list[SkippedFile]]:
+    """Image files of one folder in natural order, and the other files with why they are left out."""
+    images, skipped = [], []
+    for entry in folder_entries(folder):
         if entry.is_dir():
             continue
         if Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS:
@@ -265,13 +268,7 @@ def iter_write_tfrecords_single(
 def slide_folders(src_dir: str | os.PathLike) -> tuple[list[Path], list[SkippedFile]]:
     """Sub-folders of a nested layout (one per slide), and loose files that belong to none."""
     folders, loose = [], []
-    try:
-        entries = sorted(os.scandir(src_dir), key=lambda e: natural_key(e.name))
-    except OSError as exc:
-        raise OSError(f"cannot read folder {src_dir}: {exc.strerror or exc}") from None
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
+    for entry in folder_entries(src_dir):
         if entry.is_dir():
             folders.append(Path(entry.path))
         else:
