@@ -446,8 +446,18 @@ def index_pool() -> ProcessPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _POOL = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+            )
         return _POOL
+
+
+def _lower_priority() -> None:
+    """Background indexing yields the CPU to the window (and to everything else the user runs)."""
+    try:
+        os.nice(10)
+    except (AttributeError, OSError):  # no nice() on this platform, or not permitted
+        pass
 
 
 def warm_index_pool() -> None:
