@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from tfr_viewer.core.naming import LOCATION_PRESETS, compile_location_pattern, natural_key, parse_location
+from tfr_viewer.core.naming import (
+    LOCATION_PRESETS,
+    compile_location_pattern,
+    location_parser,
+    natural_key,
+    parse_location,
+)
 
 
 @pytest.mark.parametrize(
@@ -12,31 +20,54 @@ from tfr_viewer.core.naming import LOCATION_PRESETS, compile_location_pattern, n
     [
         ("tile_1024-2048.jpg", (1024, 2048)),
         ("SLIDE-1_12_256-512.jpeg", (256, 512)),
+        ("tile_-256--512.png", (-256, -512)),
         ("slide_x123_y456.png", (123, 456)),
         ("slide_X123_Y456_extra.png", (123, 456)),
+        ("x123-y456.tif", (123, 456)),
+        ("x123y456.tif", (123, 456)),
         ("x-5_y7.JPG", (-5, 7)),
+        ("dir/tile_1-2.jpg", (1, 2)),
+        ("tile_1-2", (1, 2)),
         ("plain.jpg", None),
         ("tile_12.jpg", None),
+        ("tile_1-2-extra.jpg", None),
+        ("", None),
     ],
 )
 def test_auto_presets(name: str, expected: tuple[int, int] | None) -> None:
     assert parse_location(name) == expected
+    assert location_parser()(name) == expected
 
 
 def test_explicit_preset_custom_regex_and_none() -> None:
     assert parse_location("a_1-2.jpg", "*_X-Y.ext") == (1, 2)
     assert parse_location("a_x1_y2.jpg", "*_X-Y.ext") is None
+    assert parse_location("a_1-2.jpg", "*x123_y456*") is None
     assert parse_location("r5c9.png", r"r(?P<y>\d+)c(?P<x>\d+)") == (9, 5)
     assert parse_location("a_1-2.jpg", None) is None
     assert set(LOCATION_PRESETS) == {"*_X-Y.ext", "*x123_y456*"}
+    for regex in LOCATION_PRESETS.values():  # the wizard shows and reuses these as plain regexes
+        assert {"x", "y"} <= set(compile_location_pattern(regex).groupindex)
 
 
 @pytest.mark.parametrize("bad", [r"(\d+)", r"(?P<x>\d+", r"(?P<x>\d+)"])
 def test_bad_patterns(bad: str) -> None:
     with pytest.raises(ValueError):
         compile_location_pattern(bad)
+    with pytest.raises(ValueError):
+        location_parser(bad)
 
 
 def test_natural_sort() -> None:
-    names = ["tile_10.jpg", "tile_2.jpg", "Tile_1.jpg", "tile_2b.jpg"]
-    assert sorted(names, key=natural_key) == ["Tile_1.jpg", "tile_2.jpg", "tile_2b.jpg", "tile_10.jpg"]
+    names = ["tile_10.jpg", "tile_2.jpg", "Tile_1.jpg", "tile_2b.jpg", "tile_02.jpg", "tile_1b", "tile_1b2"]
+    expected = ["Tile_1.jpg", "tile_1b", "tile_1b2", "tile_02.jpg", "tile_2.jpg", "tile_2b.jpg", "tile_10.jpg"]
+    for seed in range(5):  # the order never depends on the input order
+        shuffled = names[:]
+        random.Random(seed).shuffle(shuffled)
+        assert sorted(shuffled, key=natural_key) == expected
+
+
+def test_natural_key_never_compares_numbers_with_text() -> None:
+    names = ["a1b", "a1b2", "a", "1", "a1", "", "b", "1a", "01", "a01b"]
+    sorted(names, key=natural_key)  # would raise TypeError if an int met a str
+    assert sorted(["x9", "x10", "x9y"], key=natural_key) == ["x9", "x9y", "x10"]

@@ -7,54 +7,238 @@ upb protobuf runtime; fields come back as numpy arrays the way Slideflow returns
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .errors import TFRecordError
 from .example_pb2 import Example
 from .framing import iter_frames
+from .records import field_order
 from .source import open_source, source_size
+
+Description = Sequence[str] | Mapping[str, str] | None
+Clip = int | Sequence[int | None] | Mapping[str, int] | None
 
 _KIND_BY_TYPE = {"byte": "bytes_list", "int": "int64_list", "float": "float_list"}
 _TYPE_BY_KIND = {v: k for k, v in _KIND_BY_TYPE.items()}
+MAX_OPEN_FILES = 64  # multi loader: readers kept open at once (the rest resume from their offset)
+_DRAWS = 4096  # multi loader: random choices drawn per numpy call
 
 
-def _normalise_description(description: Sequence[str] | Mapping[str, str] | None) -> dict[str, str | None] | None:
-    """name -> expected protobuf list kind (None = any)."""
-    if description is None:
+@dataclass(frozen=True)
+class _Plan:
+    """Which bytes and records of one file a loader reads."""
+
+    path: str
+    index: np.ndarray | None
+    start: int  # byte offset of the first record
+    end: int | None  # byte offset where reading stops (None: end of file)
+    first: int  # record number of the first record (for error messages)
+    budget: int | None  # records to yield (None: until `end`)
+
+
+def _normalise_description(description: Description) -> dict[str, str | None] | None:
+    """name -> expected protobuf list kind (None = any); None or empty means every field."""
+    if isinstance(description, str):
+        raise TypeError("description must be a list of field names or a dict, not a string")
+    if description is not None and not isinstance(description, Mapping):
+        description = list(description)
+    if not description:  # Slideflow: None or empty means "all"
         return None
     if isinstance(description, Mapping):
         out: dict[str, str | None] = {}
         for name, kind in description.items():
-            if kind not in _KIND_BY_TYPE:
-                raise ValueError(
-                    f"description[{name!r}] must be 'byte', 'int' or 'float', not {kind!r}"
-                )
-            out[name] = _KIND_BY_TYPE[kind]
+            if kind is not None and kind not in _KIND_BY_TYPE:
+                raise ValueError(f"description[{name!r}] must be 'byte', 'int' or 'float', not {kind!r}")
+            out[name] = None if kind is None else _KIND_BY_TYPE[kind]
         return out
-    if isinstance(description, str):
-        raise TypeError("description must be a list of field names or a dict, not a string")
     return {name: None for name in description}
 
 
-def _shard_range(index: np.ndarray | None, shard: tuple[int, int] | None, clip: int | None, n_hint: int | None = None) -> tuple[int, int | None, int | None]:
-    """(start byte, end byte or None, record budget or None) for this shard and clip."""
-    if shard is None:
-        return 0, None, clip
+def _check_index(index: Any, path: str) -> np.ndarray | None:
+    """The (n, 2) int64 offsets array; a 1-D pair (one-record file, as Slideflow allows) is reshaped."""
     if index is None:
-        raise ValueError("shard needs an index (see tfrecord2idx.create_index)")
-    shard_id, n_shards = shard
-    if not (isinstance(n_shards, (int, np.integer)) and n_shards >= 1 and 0 <= shard_id < n_shards):
+        return None
+    arr = np.asarray(index)
+    if arr.ndim == 1 and arr.shape[0] == 2:
+        arr = arr.reshape(1, 2)
+    if arr.ndim != 2 or arr.shape[1] != 2 or not np.issubdtype(arr.dtype, np.integer):
+        raise TFRecordError(f"index must be an (n, 2) integer array, got shape {arr.shape} {arr.dtype}", path)
+    return arr.astype(np.int64, copy=False)
+
+
+def _check_shard(shard: tuple[int, int] | None) -> tuple[int, int] | None:
+    if shard is None:
+        return None
+    try:
+        shard_id, n_shards = shard
+    except (TypeError, ValueError):
+        raise ValueError(f"shard must be a pair (i, n), got {shard!r}") from None
+    ints = (int, np.integer)
+    if not (isinstance(shard_id, ints) and isinstance(n_shards, ints) and 0 <= shard_id < n_shards):
         raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
+    return int(shard_id), int(n_shards)
+
+
+def _check_clip(clip: Any) -> int | None:
+    if clip is None:
+        return None
+    if not isinstance(clip, (int, np.integer)) or isinstance(clip, bool) or clip < 0:
+        raise ValueError(f"clip must be an integer >= 0, got {clip!r}")
+    return int(clip)
+
+
+def shard_bounds(n_records: int, shard_id: int, n_shards: int) -> tuple[int, int]:
+    """Records [first, last) of shard `shard_id`: contiguous chunks sized like `np.array_split`
+    (Slideflow's split), so the first `n % n_shards` shards hold one record more."""
+    size, extra = divmod(n_records, n_shards)
+    first = shard_id * size + min(shard_id, extra)
+    return first, first + size + (1 if shard_id < extra else 0)
+
+
+def _plan(path: str, index: np.ndarray | None, shard: tuple[int, int] | None, clip: int | None) -> _Plan:
+    if index is None:
+        if shard is not None:
+            raise ValueError("shard needs an index (see tfrecord2idx.create_index)")
+        return _Plan(path, None, 0, None, 0, clip)
     n = len(index) if clip is None else min(clip, len(index))
-    bounds = np.linspace(0, n, n_shards + 1).astype(np.int64)
-    first, last = int(bounds[shard_id]), int(bounds[shard_id + 1])
+    first, last = (0, n) if shard is None else shard_bounds(n, *shard)
     if first >= last:
-        return 0, 0, 0
-    start = int(index[first, 0])
+        return _Plan(path, index, 0, 0, first, 0)
     end = int(index[last - 1, 0] + index[last - 1, 1])
-    return start, end, last - first
+    return _Plan(path, index, int(index[first, 0]), end, first, last - first)
+
+
+def tfrecord_loader(
+    data_path: str | os.PathLike,
+    index: np.ndarray | None = None,
+    description: Description = None,
+    shard: tuple[int, int] | None = None,
+    clip: int | None = None,
+    verify_crc: bool = True,
+) -> Iterator[dict[str, Any]]:
+    """Parsed records of one TFRecord, in file order, as Slideflow's loader returns them.
+
+    `image_raw`, `slide` and other single bytes fields come back as uint8 arrays of the bytes
+    (several bytes values: a list of them), int fields as int64 arrays (`loc_x` -> `array([768])`),
+    float fields as float32 arrays. `index` is the (n, 2) offsets array (`arr_0`) or None for a
+    plain sequential read.
+
+    `clip=k` keeps the first k records (`clip=0` yields none; Slideflow reads all for 0).
+    `shard=(i, n)` (needs the index) takes the i-th of n
+    contiguous chunks of the (clipped) records, sized like `np.array_split` as in Slideflow: the
+    n shards are disjoint and together yield every record exactly once. `description` selects
+    fields: a list of names, or a dict name -> 'byte'|'int'|'float' that is also checked
+    (a mismatch or a missing field raises `TFRecordError` naming file, record and field);
+    None or empty means every field. Both CRCs are checked unless `verify_crc=False`. Bad data
+    raises `TFRecordError` after the good records before it were yielded. Arguments are checked
+    when called, not at the first record.
+    """
+    path = os.fspath(data_path)
+    wanted = _normalise_description(description)
+    plan = _plan(path, _check_index(index, path), _check_shard(shard), _check_clip(clip))
+    return _iter_records(plan, wanted, verify_crc, None)
+
+
+def _iter_records(
+    plan: _Plan,
+    wanted: dict[str, str | None] | None,
+    verify_crc: bool,
+    position: list[int] | None,
+) -> Iterator[dict[str, Any]]:
+    """The records of `plan`; `position` (if given) is kept at [next byte offset, records yielded].
+
+    One generator over `iter_frames` (each extra layer costs per record). The hot path for
+    untyped reads looks fields up by the names and kinds of the record before instead of
+    iterating the map: a one-value bytes or int64 list proves the kind (the three lists are a
+    oneof), anything else goes through `_convert`, and a different set of names relearns.
+    """
+    budget = plan.budget
+    if budget == 0:
+        return
+    path, index = plan.path, plan.index
+    with open_source(path) as f:
+        size = source_size(f)
+        if index is not None and len(index) and int(index[-1, 0] + index[-1, 1]) != size:
+            raise TFRecordError(
+                f"index covers {int(index[-1, 0] + index[-1, 1])} bytes but the file has {size}"
+                " (stale index)",
+                path,
+            )
+        frames = iter_frames(f, path, start=plan.start, verify_crc=verify_crc, file_size=size,
+                             first_index=plan.first, end=plan.end)
+        frombuffer, empty, uint8, int64 = np.frombuffer, np.empty, np.uint8, np.int64
+        parse = Example.FromString  # a fresh message per record: a reused one grows its arena and slows down
+        items = None if wanted is None else list(wanted.items())
+        schema: list[tuple[str, int]] = []  # (name, 1 bytes | 3 int64 | 0 other) of the record before
+        n_fields = -1
+        i = plan.first
+        last = i + budget if budget is not None else -1
+        for offset, length, payload in frames:
+            try:
+                features = parse(payload).features.feature
+            except Exception as exc:  # upb raises DecodeError; keep the one error type
+                raise TFRecordError(f"payload is not a tf.train.Example ({exc})", path, i, offset) from None
+            record = {}
+            if items is not None:
+                for name, expected in items:
+                    if name not in features:  # test first: indexing a protobuf map inserts the key
+                        raise TFRecordError(f"record has no field {name!r}", path, i, offset)
+                    record[name] = _convert(features[name], name, expected, path, i)
+            elif len(features) == n_fields:
+                for name, code in schema:
+                    feature = features[name]
+                    if code == 1:
+                        values = feature.bytes_list.value
+                        if len(values) == 1:
+                            record[name] = frombuffer(values[0], uint8)
+                            continue
+                    elif code == 3:
+                        values = feature.int64_list.value
+                        if len(values) == 1:
+                            value = empty(1, int64)
+                            value[0] = values[0]
+                            record[name] = value
+                            continue
+                    record[name] = _convert(feature, name, None, path, i)
+                if len(features) != n_fields:  # a name was missing (indexing inserted it)
+                    record, schema = _learn_schema(payload, path, i, offset)
+                    n_fields = len(schema) or -1
+            else:  # the first record, or a different number of fields: learn the layout
+                record, schema = _learn_schema(payload, path, i, offset)
+                n_fields = len(schema) or -1  # no fields: check every such record
+            if position is not None:
+                position[0] = offset + length
+                position[1] += 1
+            yield record
+            i += 1
+            if i == last:
+                return
+
+
+def _learn_schema(payload: bytes, path: str, i: int, offset: int) -> tuple[dict[str, Any], list[tuple[str, int]]]:
+    """Every field of one record in stored order, and the field layout the next records are read
+    with (a fresh parse: the caller's message may hold keys its lookups inserted)."""
+    example = Example.FromString(payload)
+    if payload and not example.HasField("features"):  # bytes that parse only as unknown fields
+        raise TFRecordError("payload is not a tf.train.Example (no features message)", path, i, offset)
+    features = example.features.feature
+    record, schema = {}, []
+    for name in field_order(payload, path, i):  # map iteration order is unspecified
+        feature = features[name]
+        kind = feature.WhichOneof("kind")
+        code = 0
+        if kind == "bytes_list" and len(feature.bytes_list.value) == 1:
+            code = 1
+        elif kind == "int64_list" and len(feature.int64_list.value) == 1:
+            code = 3
+        schema.append((name, code))
+        record[name] = _convert(feature, name, None, path, i)
+    return record, schema
 
 
 def _convert(feature: Any, name: str, expected: str | None, path: str, i: int) -> Any:
@@ -78,101 +262,35 @@ def _convert(feature: Any, name: str, expected: str | None, path: str, i: int) -
     return np.array([], dtype=np.int64)
 
 
-def tfrecord_loader(
-    data_path: str | os.PathLike,
-    index: np.ndarray | None = None,
-    description: Sequence[str] | Mapping[str, str] | None = None,
-    shard: tuple[int, int] | None = None,
-    clip: int | None = None,
-    verify_crc: bool = True,
-) -> Iterator[dict[str, Any]]:
-    """Parsed records of one TFRecord, in file order.
-
-    `image_raw`, `slide` and other bytes fields come back as uint8 arrays of the bytes,
-    int fields as int64 arrays (`loc_x` -> `array([768])`), float fields as float32 arrays.
-    `shard=(i, n)` takes the i-th of n contiguous chunks of the (clipped) records, like
-    Slideflow's pure-Python reader: the n shards are disjoint and cover every record once.
-    `clip=k` reads the first k records. `description` selects (and, as a dict of
-    'byte'|'int'|'float', type-checks) the fields.
-    """
-    path = os.fspath(data_path)
-    wanted = _normalise_description(description)
-    if index is not None:
-        index = np.asarray(index)
-    if clip is not None and clip < 0:
-        raise ValueError(f"clip must be >= 0, got {clip}")
-    start, end, budget = _shard_range(index, shard, clip)
-    return _iter_records(path, index, wanted, start, end, budget, verify_crc)
+# --- several files ------------------------------------------------------------------------------
 
 
-def _iter_records(
-    path: str,
-    index: np.ndarray | None,
-    wanted: dict[str, str | None] | None,
-    start: int,
-    end: int | None,
-    budget: int | None,
-    verify_crc: bool,
-) -> Iterator[dict[str, Any]]:
-    if budget == 0:
-        return
-    first_index = 0
-    if index is not None and start:
-        first_index = int(np.searchsorted(index[:, 0], start))
-    with open_source(path) as f:
-        size = source_size(f)
-        if index is not None and len(index) and int(index[-1, 0] + index[-1, 1]) != size:
-            raise TFRecordError(
-                f"index covers {int(index[-1, 0] + index[-1, 1])} bytes but the file has {size}"
-                " (stale index)",
-                path,
-            )
-        count = 0
-        frombuffer, array, uint8, int64 = np.frombuffer, np.array, np.uint8, np.int64
-        for offset, _length, payload in iter_frames(
-            f, path, start=start, verify_crc=verify_crc, file_size=size, first_index=first_index, end=end
-        ):
-            example = Example()  # a fresh message: a reused one grows its arena and slows down
-            try:
-                example.ParseFromString(payload)
-            except Exception as exc:  # upb raises DecodeError; keep the one error type
-                i = first_index + count
-                raise TFRecordError(f"payload is not a tf.train.Example ({exc})", path, i, offset) from None
-            features = example.features.feature
-            record = {}
-            if wanted is None:
-                for name in features:  # the two common cases inline: this loop is the hot path
-                    feature = features[name]
-                    kind = feature.WhichOneof("kind")
-                    if kind == "bytes_list" and len(feature.bytes_list.value) == 1:
-                        record[name] = frombuffer(feature.bytes_list.value[0], uint8)
-                    elif kind == "int64_list":
-                        record[name] = array(feature.int64_list.value[:], int64)
-                    else:
-                        record[name] = _convert(feature, name, None, path, first_index + count)
-            else:
-                for name, expected in wanted.items():
-                    if name not in features:
-                        i = first_index + count
-                        raise TFRecordError(f"record has no field {name!r}", path, i, offset)
-                    record[name] = _convert(features[name], name, expected, path, first_index + count)
-            yield record
-            count += 1
-            if budget is not None and count >= budget:
-                return
-
-
-def _validate_weights(weights: Sequence[float] | Mapping | None, n: int) -> np.ndarray:
+def _validate_weights(weights: Sequence[float] | None, n: int) -> np.ndarray:
     if weights is None:
-        return np.full(n, 1.0 / n) if n else np.zeros(0)
+        return np.ones(n)
     if isinstance(weights, Mapping):
         raise TypeError("weights must be a list with one weight per TFRecord")
-    w = np.asarray(list(weights), dtype=np.float64)
+    try:
+        w = np.asarray(list(weights), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"weights must be numbers, got {weights!r}") from None
     if w.shape != (n,):
         raise ValueError(f"{len(w)} weights for {n} TFRecords")
     if not np.all(np.isfinite(w)) or np.any(w <= 0):
         raise ValueError("weights must be finite and > 0")
-    return w / w.sum()
+    return w
+
+
+def _per_file_clip(clip: Clip, paths: list[str]) -> list[int | None]:
+    """One clip per file: an int for all, a list (Slideflow passes `clip[i]`) or a dict by path."""
+    if clip is None or isinstance(clip, (int, np.integer)):
+        return [_check_clip(clip)] * len(paths)
+    if isinstance(clip, Mapping):
+        return [_check_clip(clip.get(p)) for p in paths]
+    clips = list(clip)
+    if len(clips) != len(paths):
+        raise ValueError(f"{len(clips)} clip values for {len(paths)} TFRecords")
+    return [_check_clip(c) for c in clips]
 
 
 def multi_tfrecord_loader(
@@ -180,56 +298,117 @@ def multi_tfrecord_loader(
     indices: Sequence[np.ndarray | None] | None,
     weights: Sequence[float] | None = None,
     shard: tuple[int, int] | None = None,
-    clip: int | None = None,
+    clip: Clip = None,
     infinite: bool = True,
     seed: int | None = None,
-    description: Sequence[str] | Mapping[str, str] | None = None,
+    description: Description = None,
     verify_crc: bool = True,
 ) -> Iterator[dict[str, Any]]:
-    """Interleave several TFRecords by weighted random choice of the file to read next.
+    """Interleave several TFRecords: each record comes from a file picked at random by weight.
 
-    Weights need not sum to 1 (uniform when None). With `infinite=True` an exhausted file starts
-    again; with `infinite=False` it is dropped and the remaining weights renormalised, so the
-    loader ends after every record of every file was yielded exactly once. `shard` and `clip`
-    apply to each file; `seed` makes the order repeatable.
+    Weights need not sum to 1 (uniform when None); zero, negative, NaN or a wrong count raise
+    ValueError. With `infinite=True` an exhausted file starts again (an empty one is dropped);
+    with `infinite=False` it is dropped and the remaining weights renormalised, so the loader ends
+    after every record of every file was yielded exactly once. `shard` and `clip` apply to each
+    file (`clip`: one int, a list with one per file, or a dict by path); `indices` may be None
+    or hold None for files read sequentially (no shard then). `seed` makes the order repeatable.
+    At most `MAX_OPEN_FILES` files are open at once; the others resume from their byte offset.
     """
     paths = [os.fspath(p) for p in paths]
     if indices is None:
         indices = [None] * len(paths)
+    indices = list(indices)
     if len(indices) != len(paths):
         raise ValueError(f"{len(indices)} indices for {len(paths)} TFRecords")
-    probs = _validate_weights(weights, len(paths))
+    weight_array = _validate_weights(weights, len(paths))
     wanted = _normalise_description(description)
-    plans = []
-    for path, idx in zip(paths, indices):
-        idx = None if idx is None else np.asarray(idx)
-        plans.append((path, idx, *_shard_range(idx, shard, clip)))
-    return _interleave(plans, probs, infinite, seed, wanted, verify_crc)
+    checked_shard = _check_shard(shard)
+    plans = [
+        _plan(p, _check_index(idx, p), checked_shard, c)
+        for p, idx, c in zip(paths, indices, _per_file_clip(clip, paths))
+    ]
+    return _interleave(plans, weight_array, infinite, seed, wanted, verify_crc)
 
 
-def _interleave(plans, probs, infinite, seed, wanted, verify_crc) -> Iterator[dict[str, Any]]:
+class _Cursor:
+    """One file's place in the interleave: a live reader, or where to resume a closed one."""
+
+    def __init__(self, plan: _Plan, wanted: dict[str, str | None] | None, verify_crc: bool) -> None:
+        self.plan, self.wanted, self.verify_crc = plan, wanted, verify_crc
+        self.position = [plan.start, 0]  # next byte offset, records yielded so far
+        self.reader: Iterator[dict[str, Any]] | None = None
+
+    def next(self) -> dict[str, Any]:
+        """The next record; StopIteration when this pass over the file is complete."""
+        if self.reader is None:
+            plan, done = self.plan, self.position[1]
+            if done:  # resume a reader that was closed to free its handle
+                budget = None if plan.budget is None else plan.budget - done
+                plan = _Plan(plan.path, plan.index, self.position[0], plan.end, plan.first + done, budget)
+            self.reader = _iter_records(plan, self.wanted, self.verify_crc, self.position)
+        return next(self.reader)
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+
+    def restart(self) -> None:
+        self.close()
+        self.position = [self.plan.start, 0]
+
+
+def _interleave(
+    plans: list[_Plan],
+    weights: np.ndarray,
+    infinite: bool,
+    seed: int | None,
+    wanted: dict[str, str | None] | None,
+    verify_crc: bool,
+) -> Iterator[dict[str, Any]]:
     rng = np.random.default_rng(seed)
-
-    def open_loader(k: int) -> Iterator[dict[str, Any]]:
-        path, idx, start, end, budget = plans[k]
-        return _iter_records(path, idx, wanted, start, end, budget, verify_crc)
-
-    loaders: dict[int, Iterator[dict[str, Any]]] = {k: open_loader(k) for k in range(len(plans))}
-    weights = {k: float(p) for k, p in enumerate(probs)}
-    while loaders:
-        keys = list(loaders)
-        w = np.array([weights[k] for k in keys])
-        k = keys[int(rng.choice(len(keys), p=w / w.sum()))]
-        try:
-            yield next(loaders[k])
-            continue
-        except StopIteration:
-            pass
-        if infinite:
-            loaders[k] = open_loader(k)
-            try:
-                yield next(loaders[k])
+    cursors = [_Cursor(p, wanted, verify_crc) for p in plans]
+    active = list(range(len(plans)))  # files still in the draw
+    live: OrderedDict[int, None] = OrderedDict()  # files with an open reader, least recent first
+    try:
+        while active:
+            cumulative = np.cumsum(weights[active])
+            picks = np.searchsorted(cumulative, rng.random(_DRAWS) * cumulative[-1], side="right")
+            picks = np.minimum(picks, len(active) - 1).tolist()
+            dropped = False
+            for pick in picks:
+                k = active[pick]
+                cursor = cursors[k]
+                record = _next_record(cursor, infinite)
+                if record is None:
+                    cursor.close()
+                    live.pop(k, None)
+                    active.remove(k)  # exhausted (or empty): renormalise over the others
+                    dropped = True
+                    break
+                live[k] = None
+                live.move_to_end(k)
+                if len(live) > MAX_OPEN_FILES:
+                    oldest, _ = live.popitem(last=False)
+                    cursors[oldest].close()
+                yield record
+            if dropped:
                 continue
-            except StopIteration:  # an empty file (or shard) can never yield
-                pass
-        del loaders[k]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _next_record(cursor: _Cursor, infinite: bool) -> dict[str, Any] | None:
+    """The next record of a file, starting it again when infinite; None when it is done."""
+    try:
+        return cursor.next()
+    except StopIteration:
+        pass
+    if not infinite or cursor.position[1] == 0:  # finished, or a file that holds no record
+        return None
+    cursor.restart()
+    try:
+        return cursor.next()
+    except StopIteration:
+        return None

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
 # name -> regular expression with named groups x and y, searched in the file name's stem.
 LOCATION_PRESETS: dict[str, str] = {
     "*_X-Y.ext": r"_(?P<x>-?\d+)-(?P<y>-?\d+)$",
-    "*x123_y456*": r"x(?P<x>-?\d+)[_-]y(?P<y>-?\d+)",
+    "*x123_y456*": r"x(?P<x>-?\d+)[_-]?y(?P<y>-?\d+)",
 }
 AUTO = "auto"
 _NUMBER = re.compile(r"(\d+)")
 
 
+@functools.lru_cache(maxsize=64)
 def compile_location_pattern(pattern: str) -> re.Pattern[str]:
     """A preset name or a custom regex; custom ones must have groups named x and y."""
     regex = LOCATION_PRESETS.get(pattern, pattern)
@@ -25,25 +28,41 @@ def compile_location_pattern(pattern: str) -> re.Pattern[str]:
     return compiled
 
 
+def location_parser(pattern: str | None = AUTO) -> Callable[[str], tuple[int, int] | None]:
+    """`parse_location` with the pattern compiled once, for loops over many file names.
+
+    A bad pattern raises ValueError here, before any name is parsed.
+    """
+    if pattern is None:
+        return lambda filename: None
+    names = list(LOCATION_PRESETS) if pattern == AUTO else [pattern]
+    searches = [compile_location_pattern(name).search for name in names]
+
+    def parse(filename: str) -> tuple[int, int] | None:
+        stem = filename.rsplit("/", 1)[-1]
+        if "." in stem:
+            stem = stem.rsplit(".", 1)[0]
+        for search in searches:
+            match = search(stem)
+            if match:
+                return int(match.group("x")), int(match.group("y"))
+        return None
+
+    return parse
+
+
 def parse_location(filename: str, pattern: str | None = AUTO) -> tuple[int, int] | None:
     """(x, y) from a tile's file name, or None when the name does not carry one.
 
-    `pattern`: 'auto' tries every preset, a preset name or a regex with groups x and y;
+    `pattern`: 'auto' tries every preset in order, a preset name (a key of LOCATION_PRESETS)
+    or a regex with groups named x and y, searched in the name without its extension;
     None means locations are not read from names.
     """
-    if pattern is None:
-        return None
-    stem = filename.rsplit("/", 1)[-1]
-    if "." in stem:
-        stem = stem.rsplit(".", 1)[0]
-    patterns = list(LOCATION_PRESETS) if pattern == AUTO else [pattern]
-    for name in patterns:
-        match = compile_location_pattern(name).search(stem)
-        if match:
-            return int(match.group("x")), int(match.group("y"))
-    return None
+    return location_parser(pattern)(filename)
 
 
-def natural_key(name: str) -> list:
-    """Sort key where 'tile_2' comes before 'tile_10'."""
-    return [int(part) if part.isdigit() else part.lower() for part in _NUMBER.split(name)]
+def natural_key(name: str) -> tuple[list, str]:
+    """Sort key where 'tile_2' comes before 'tile_10' (case-insensitive; names that differ only
+    in case or leading zeros keep a fixed order)."""
+    parts = [int(part) if part.isdigit() else part.lower() for part in _NUMBER.split(name)]
+    return parts, name
