@@ -17,7 +17,7 @@ from tfr_viewer.core.errors import TFRecordError
 from tfr_viewer.core.framing import iter_frames
 from tfr_viewer.core.index import iter_scan
 from tfr_viewer.core.progress import run_job
-from tfr_viewer.core.records import field_order, parse_example, to_public
+from tfr_viewer.core.records import field_order, parse_example, parse_public, to_public
 
 from ..helpers import example_py, frame_py, tile_record
 
@@ -32,7 +32,7 @@ def _consume(data: bytes) -> int:
     try:
         for _, _, payload in iter_frames(io.BytesIO(data)):
             raw = parse_example(payload)
-            to_public(raw, field_order(payload))
+            assert parse_public(payload, None) == to_public(raw, field_order(payload))
             good += 1
     except TFRecordError:
         pass
@@ -69,6 +69,10 @@ def test_payloads_that_pass_the_crc(payload: bytes) -> None:
         for _, _, p in iter_frames(io.BytesIO(data)):
             parse_example(p)
             field_order(p)
+    except TFRecordError:
+        pass
+    try:
+        parse_public(payload, ["image_raw", "slide"])
     except TFRecordError:
         pass
 

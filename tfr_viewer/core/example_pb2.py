@@ -16,7 +16,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtfr_viewer/core/example.proto\x12\ntfr_viewer\"\x1a\n\tBytesList\x12\r\n\x05value\x18\x01 \x03(\x0c\"\x1e\n\tFloatList\x12\x11\n\x05value\x18\x01 \x03(\x02\x42\x02\x10\x01\"\x1e\n\tInt64List\x12\x11\n\x05value\x18\x01 \x03(\x03\x42\x02\x10\x01\"\x98\x01\n\x07\x46\x65\x61ture\x12+\n\nbytes_list\x18\x01 \x01(\x0b\x32\x15.tfr_viewer.BytesListH\x00\x12+\n\nfloat_list\x18\x02 \x01(\x0b\x32\x15.tfr_viewer.FloatListH\x00\x12+\n\nint64_list\x18\x03 \x01(\x0b\x32\x15.tfr_viewer.Int64ListH\x00\x42\x06\n\x04kind\"\x83\x01\n\x08\x46\x65\x61tures\x12\x32\n\x07\x66\x65\x61ture\x18\x01 \x03(\x0b\x32!.tfr_viewer.Features.FeatureEntry\x1a\x43\n\x0c\x46\x65\x61tureEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.tfr_viewer.Feature:\x02\x38\x01\"3\n\x0b\x46\x65\x61tureList\x12$\n\x07\x66\x65\x61ture\x18\x01 \x03(\x0b\x32\x13.tfr_viewer.Feature\"\x9c\x01\n\x0c\x46\x65\x61tureLists\x12?\n\x0c\x66\x65\x61ture_list\x18\x01 \x03(\x0b\x32).tfr_viewer.FeatureLists.FeatureListEntry\x1aK\n\x10\x46\x65\x61tureListEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.tfr_viewer.FeatureList:\x02\x38\x01\"1\n\x07\x45xample\x12&\n\x08\x66\x65\x61tures\x18\x01 \x01(\x0b\x32\x14.tfr_viewer.Features\"i\n\x0fSequenceExample\x12%\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x14.tfr_viewer.Features\x12/\n\rfeature_lists\x18\x02 \x01(\x0b\x32\x18.tfr_viewer.FeatureLists\"?\n\x0c\x46\x65\x61tureEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.tfr_viewer.Feature\";\n\x0e\x46\x65\x61tureEntries\x12)\n\x07\x66\x65\x61ture\x18\x01 \x03(\x0b\x32\x18.tfr_viewer.FeatureEntry\">\n\x0e\x45xampleEntries\x12,\n\x08\x66\x65\x61tures\x18\x01 \x01(\x0b\x32\x1a.tfr_viewer.FeatureEntriesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtfr_viewer/core/example.proto\x12\ntfr_viewer\"\x1a\n\tBytesList\x12\r\n\x05value\x18\x01 \x03(\x0c\"\x1e\n\tFloatList\x12\x11\n\x05value\x18\x01 \x03(\x02\x42\x02\x10\x01\"\x1e\n\tInt64List\x12\x11\n\x05value\x18\x01 \x03(\x03\x42\x02\x10\x01\"\x98\x01\n\x07\x46\x65\x61ture\x12+\n\nbytes_list\x18\x01 \x01(\x0b\x32\x15.tfr_viewer.BytesListH\x00\x12+\n\nfloat_list\x18\x02 \x01(\x0b\x32\x15.tfr_viewer.FloatListH\x00\x12+\n\nint64_list\x18\x03 \x01(\x0b\x32\x15.tfr_viewer.Int64ListH\x00\x42\x06\n\x04kind\"\x83\x01\n\x08\x46\x65\x61tures\x12\x32\n\x07\x66\x65\x61ture\x18\x01 \x03(\x0b\x32!.tfr_viewer.Features.FeatureEntry\x1a\x43\n\x0c\x46\x65\x61tureEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.tfr_viewer.Feature:\x02\x38\x01\"3\n\x0b\x46\x65\x61tureList\x12$\n\x07\x66\x65\x61ture\x18\x01 \x03(\x0b\x32\x13.tfr_viewer.Feature\"\x9c\x01\n\x0c\x46\x65\x61tureLists\x12?\n\x0c\x66\x65\x61ture_list\x18\x01 \x03(\x0b\x32).tfr_viewer.FeatureLists.FeatureListEntry\x1aK\n\x10\x46\x65\x61tureListEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.tfr_viewer.FeatureList:\x02\x38\x01\"1\n\x07\x45xample\x12&\n\x08\x66\x65\x61tures\x18\x01 \x01(\x0b\x32\x14.tfr_viewer.Features\"i\n\x0fSequenceExample\x12%\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x14.tfr_viewer.Features\x12/\n\rfeature_lists\x18\x02 \x01(\x0b\x32\x18.tfr_viewer.FeatureLists\"?\n\x0c\x46\x65\x61tureEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.tfr_viewer.Feature\";\n\x0e\x46\x65\x61tureEntries\x12)\n\x07\x66\x65\x61ture\x18\x01 \x03(\x0b\x32\x18.tfr_viewer.FeatureEntry\">\n\x0e\x45xampleEntries\x12,\n\x08\x66\x65\x61tures\x18\x01 \x01(\x0b\x32\x1a.tfr_viewer.FeatureEntries\"t\n\x0bRawFeatures\x12\x35\n\x07\x66\x65\x61ture\x18\x01 \x03(\x0b\x32$.tfr_viewer.RawFeatures.FeatureEntry\x1a.\n\x0c\x46\x65\x61tureEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"7\n\nRawExample\x12)\n\x08\x66\x65\x61tures\x18\x01 \x01(\x0b\x32\x17.tfr_viewer.RawFeaturesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -31,6 +31,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FEATURES_FEATUREENTRY']._serialized_options = b'8\001'
   _globals['_FEATURELISTS_FEATURELISTENTRY']._loaded_options = None
   _globals['_FEATURELISTS_FEATURELISTENTRY']._serialized_options = b'8\001'
+  _globals['_RAWFEATURES_FEATUREENTRY']._loaded_options = None
+  _globals['_RAWFEATURES_FEATUREENTRY']._serialized_options = b'8\001'
   _globals['_BYTESLIST']._serialized_start=45
   _globals['_BYTESLIST']._serialized_end=71
   _globals['_FLOATLIST']._serialized_start=73
@@ -59,4 +61,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FEATUREENTRIES']._serialized_end=920
   _globals['_EXAMPLEENTRIES']._serialized_start=922
   _globals['_EXAMPLEENTRIES']._serialized_end=984
+  _globals['_RAWFEATURES']._serialized_start=986
+  _globals['_RAWFEATURES']._serialized_end=1102
+  _globals['_RAWFEATURES_FEATUREENTRY']._serialized_start=1056
+  _globals['_RAWFEATURES_FEATUREENTRY']._serialized_end=1102
+  _globals['_RAWEXAMPLE']._serialized_start=1104
+  _globals['_RAWEXAMPLE']._serialized_end=1159
 # @@protoc_insertion_point(module_scope)

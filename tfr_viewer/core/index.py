@@ -21,7 +21,7 @@ from .framing import FRAMING_SIZE, iter_frames
 from .progress import CancelToken, Job, Progress, run_job
 from .records import _parse
 from .paths import atomic_write_bytes, cache_path_for
-from .source import is_gzip, open_source, source_size
+from .source import GZIP_MAGIC, is_gzip, open_source, source_size
 
 PROGRESS_EVERY = 512
 
@@ -146,9 +146,28 @@ def find_index(tfrecord: str | os.PathLike) -> IndexInfo | None:
             continue
         if data_size is None:
             data_size = _data_size(tfrecord)
-        if index_problem(offsets, locations, data_size) is None:
+        if index_problem(offsets, locations, data_size) is None and _ends_match(tfrecord, offsets):
             return IndexInfo(offsets, locations, candidate)
     return None
+
+
+def _ends_match(tfrecord: str | os.PathLike, offsets: np.ndarray) -> bool:
+    """Whether the first and last records' length fields agree with the index: catches an index
+    left from another file of the same size. Two 8-byte reads; gzip files are not checked."""
+    if not len(offsets):
+        return True
+    try:
+        with open(tfrecord, "rb") as f:
+            if f.read(2) == GZIP_MAGIC:
+                return True
+            for start, length in (offsets[0], offsets[-1]):
+                f.seek(int(start))
+                field = f.read(8)
+                if len(field) < 8 or int.from_bytes(field, "little") != int(length) - FRAMING_SIZE:
+                    return False
+    except OSError:
+        return False
+    return True
 
 
 def load_index(tfrecord: str | os.PathLike) -> np.ndarray | None:
@@ -193,7 +212,7 @@ def iter_scan(
         yield Progress(0, size, path)
         try:
             for i, (offset, length, payload) in enumerate(
-                iter_frames(f, path, verify_crc=verify_crc, file_size=size)
+                iter_frames(f, path, verify_crc=verify_crc, file_size=size, views=True)  # parsed at once
             ):
                 offsets.append((offset, length))
                 if locations is not None:

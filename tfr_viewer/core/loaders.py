@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from .errors import TFRecordError
-from .example_pb2 import Example
+from .example_pb2 import RawExample
 from .framing import iter_frames
-from .records import field_order
+from .records import SMALL_FEATURE as _SMALL, parse_feature, single_bytes_span, stored_names
 from .source import open_source, source_size
 
 Description = Sequence[str] | Mapping[str, str] | None
@@ -152,10 +152,10 @@ def _iter_records(
 ) -> Iterator[dict[str, Any]]:
     """The records of `plan`; `position` (if given) is kept at [next byte offset, records yielded].
 
-    One generator over `iter_frames` (each extra layer costs per record). The hot path for
-    untyped reads looks fields up by the names and kinds of the record before instead of
-    iterating the map: a one-value bytes or int64 list proves the kind (the three lists are a
-    oneof), anything else goes through `_convert`, and a different set of names relearns.
+    One generator over `iter_frames` (each extra layer costs per record). Payloads are parsed as
+    `RawExample` (each Feature left serialized) and the features decoded by `_FeatureDecoder`;
+    untyped reads look fields up by the names of the record before instead of iterating the
+    map, and a different set of names relearns the names.
     """
     budget = plan.budget
     if budget == 0:
@@ -170,11 +170,13 @@ def _iter_records(
                 path,
             )
         frames = iter_frames(f, path, start=plan.start, verify_crc=verify_crc, file_size=size,
-                             first_index=plan.first, end=plan.end)
-        frombuffer, empty, uint8, int64 = np.frombuffer, np.empty, np.uint8, np.int64
-        parse = Example.FromString  # a fresh message per record: a reused one grows its arena and slows down
+                             first_index=plan.first, end=plan.end, views=True)  # parsed at once
+        decoder = _FeatureDecoder(path)
+        decode, bytes_span, small_get = decoder.decode, single_bytes_span, decoder.small.get
+        frombuffer, uint8 = np.frombuffer, np.uint8
+        parse = RawExample.FromString  # a fresh message per record: a reused one grows its arena
         items = None if wanted is None else list(wanted.items())
-        schema: list[tuple[str, int]] = []  # (name, 1 bytes | 3 int64 | 0 other) of the record before
+        names: list[str] = []  # field names of the record before, in stored order
         n_fields = -1
         i = plan.first
         last = i + budget if budget is not None else -1
@@ -188,29 +190,30 @@ def _iter_records(
                 for name, expected in items:
                     if name not in features:  # test first: indexing a protobuf map inserts the key
                         raise TFRecordError(f"record has no field {name!r}", path, i, offset)
-                    record[name] = _convert(features[name], name, expected, path, i)
+                    record[name] = decode(features[name], name, expected, i)
             elif len(features) == n_fields:
-                for name, code in schema:
-                    feature = features[name]
-                    if code == 1:
-                        values = feature.bytes_list.value
-                        if len(values) == 1:
-                            record[name] = frombuffer(values[0], uint8)
-                            continue
-                    elif code == 3:
-                        values = feature.int64_list.value
-                        if len(values) == 1:
-                            value = empty(1, int64)
-                            value[0] = values[0]
-                            record[name] = value
-                            continue
-                    record[name] = _convert(feature, name, None, path, i)
+                for name in names:  # decode() inlined for the two common cases: the hot path
+                    raw = features[name]
+                    if len(raw) > _SMALL:
+                        span = bytes_span(raw)
+                        if span is None:
+                            record[name] = decode(raw, name, None, i)
+                        else:
+                            record[name] = frombuffer(raw, uint8, span[1], span[0])
+                    else:
+                        hit = small_get(raw)
+                        if hit is None:
+                            record[name] = decode(raw, name, None, i)
+                        else:
+                            record[name] = hit[1] if hit[2] else hit[1].copy()
                 if len(features) != n_fields:  # a name was missing (indexing inserted it)
-                    record, schema = _learn_schema(payload, path, i, offset)
-                    n_fields = len(schema) or -1
-            else:  # the first record, or a different number of fields: learn the layout
-                record, schema = _learn_schema(payload, path, i, offset)
-                n_fields = len(schema) or -1  # no fields: check every such record
+                    names = _stored_names(payload, path, i, offset)
+                    record = {name: decode(features[name], name, None, i) for name in names}
+                    n_fields = len(names) or -1
+            else:  # the first record, or a different number of fields: learn the names
+                names = _stored_names(payload, path, i, offset)
+                record = {name: decode(features[name], name, None, i) for name in names}
+                n_fields = len(names) or -1  # no fields: check every such record
             if position is not None:
                 position[0] = offset + length
                 position[1] += 1
@@ -220,36 +223,66 @@ def _iter_records(
                 return
 
 
-def _learn_schema(payload: bytes, path: str, i: int, offset: int) -> tuple[dict[str, Any], list[tuple[str, int]]]:
-    """Every field of one record in stored order, and the field layout the next records are read
-    with (a fresh parse: the caller's message may hold keys its lookups inserted)."""
-    example = Example.FromString(payload)
-    if payload and not example.HasField("features"):  # bytes that parse only as unknown fields
+def _stored_names(payload: bytes, path: str, i: int, offset: int) -> list[str]:
+    """Feature names of one record in stored order (protobuf map order is unspecified)."""
+    example = RawExample.FromString(payload)  # fresh: the caller's map may hold inserted keys
+    if payload and not example.HasField("features"):
         raise TFRecordError("payload is not a tf.train.Example (no features message)", path, i, offset)
-    features = example.features.feature
-    record, schema = {}, []
-    for name in field_order(payload, path, i):  # map iteration order is unspecified
-        feature = features[name]
-        kind = feature.WhichOneof("kind")
-        code = 0
-        if kind == "bytes_list" and len(feature.bytes_list.value) == 1:
-            code = 1
-        elif kind == "int64_list" and len(feature.int64_list.value) == 1:
-            code = 3
-        schema.append((name, code))
-        record[name] = _convert(feature, name, None, path, i)
-    return record, schema
+    return stored_names(payload, example.features.feature, path, i)
 
 
-def _convert(feature: Any, name: str, expected: str | None, path: str, i: int) -> Any:
+_SMALL_LIMIT = 4096  # distinct small features remembered per loader
+
+
+class _FeatureDecoder:
+    """Loader values of serialized `Feature`s, as Slideflow returns them.
+
+    A one-value bytes list longer than `_SMALL` (an image) becomes a view of the bytes protobuf
+    handed over, with no copy; small features (slide names, locations, labels) repeat from
+    record to record and are decoded once, then handed out again (numbers as copies, bytes as
+    the same read-only array). Everything else is parsed by protobuf.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.small: dict[bytes, tuple[str | None, Any, bool]] = {}  # raw -> (kind, value, shared)
+
+    def decode(self, raw: bytes, name: str, expected: str | None, i: int) -> Any:
+        if len(raw) > _SMALL:  # large values are not remembered
+            span = single_bytes_span(raw)
+            if span is not None:
+                kind, value = "bytes_list", np.frombuffer(raw, np.uint8, span[1], span[0])
+            else:
+                kind, value = self._parse(raw, name, i)
+        else:
+            hit = self.small.get(raw)
+            if hit is None:
+                kind, value = self._parse(raw, name, i)
+                shared = isinstance(value, np.ndarray) and not value.flags.writeable
+                if len(self.small) < _SMALL_LIMIT:
+                    self.small[raw] = (kind, value, shared)
+                    if not shared:
+                        value = value.copy()
+            else:
+                kind, value, shared = hit
+                if not shared:
+                    value = value.copy()
+        if expected is not None and kind != expected:
+            raise TFRecordError(
+                f"field {name!r} is {_TYPE_BY_KIND.get(kind or '', 'empty')}, description says "
+                f"{_TYPE_BY_KIND[expected]}",
+                self.path,
+                i,
+            )
+        return value
+
+    def _parse(self, raw: bytes, name: str, i: int) -> tuple[str | None, Any]:
+        feature = parse_feature(raw, name, self.path, i)
+        return feature.WhichOneof("kind"), _convert(feature)
+
+
+def _convert(feature: Any) -> Any:
     kind = feature.WhichOneof("kind")
-    if expected is not None and kind != expected:
-        raise TFRecordError(
-            f"field {name!r} is {_TYPE_BY_KIND.get(kind or '', 'empty')}, description says "
-            f"{_TYPE_BY_KIND[expected]}",
-            path,
-            i,
-        )
     if kind == "bytes_list":
         values = feature.bytes_list.value
         if len(values) == 1:

@@ -15,7 +15,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from .errors import TFRecordError
-from .example_pb2 import Example, ExampleEntries
+from .example_pb2 import Example, ExampleEntries, Feature, RawExample
 
 RawRecord = dict[str, list]
 KIND_NAMES = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int"}
@@ -166,31 +166,113 @@ def make_example(fields: Mapping[str, Any]) -> bytes:
 
 
 def parse_public(
-    payload: bytes, order: list[str] | None, path: str | os.PathLike | None = None, index: int | None = None
+    payload: bytes | memoryview,
+    order: list[str] | None,
+    path: str | os.PathLike | None = None,
+    index: int | None = None,
+    small: dict[tuple[str, bytes], Any] | None = None,
 ) -> dict[str, Any]:
-    """`to_public(parse_example(payload))` in one pass (the `TFRecord[i]` hot path)."""
-    features = _parse(payload, path, index).features.feature
-    names = [n for n in order if n in features] if order else []
-    if len(names) != len(features):
-        names += [n for n in features if n not in names]
-    out: dict[str, Any] = {}
-    for name in names:
-        feature = features[name]
-        kind = feature.WhichOneof("kind")
-        if kind is None:
-            out[name] = []
-            continue
-        values = getattr(feature, kind).value
-        if len(values) != 1:
-            out[name] = list(values)
-        elif name == "slide" and kind == "bytes_list":
-            try:
-                out[name] = values[0].decode("utf-8")
-            except UnicodeDecodeError:
-                out[name] = values[0]
-        else:
-            out[name] = values[0]
+    """`to_public(parse_example(payload))` in one pass (the `TFRecord[i]` hot path).
+
+    `order`: the field names expected, in stored order (a record with other names is read in
+    its own stored order). `small`: a dict the caller keeps between records, where small
+    features (slide names, locations, labels repeat from record to record) are remembered.
+    """
+    features = _parse_raw(payload, path, index).features.feature
+    small = {} if small is None else small
+    names = order if order and len(features) == len(order) else stored_names(payload, features, path, index)
+    out = {name: _public_value(features[name], name, small, path, index) for name in names}
+    if len(features) != len(names):  # a name of `order` was missing (the lookup inserted it)
+        features = _parse_raw(payload, path, index).features.feature
+        names = stored_names(payload, features, path, index)
+        out = {name: _public_value(features[name], name, small, path, index) for name in names}
     return out
+
+
+def stored_names(
+    payload: bytes | memoryview, features: Any, path: str | os.PathLike | None, index: int | None
+) -> list[str]:
+    """The names of a parsed map `features` in the order the payload stores them. Only names the
+    map holds: a damaged map entry that protobuf sets aside is not a feature."""
+    return [name for name in field_order(payload, path, index) if name in features]
+
+
+def _parse_raw(payload: bytes | memoryview, path: str | os.PathLike | None, index: int | None) -> RawExample:
+    try:
+        example = RawExample.FromString(payload)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise TFRecordError(f"payload is not a tf.train.Example ({exc})", path, index) from None
+    if payload and not example.HasField("features"):
+        raise TFRecordError("payload is not a tf.train.Example (no features message)", path, index)
+    return example
+
+
+SMALL_FEATURE = 64  # serialized features up to this size are worth remembering between records
+_SMALL_LIMIT = 4096
+
+
+def single_bytes_span(raw: bytes) -> tuple[int, int] | None:
+    """(start, size) of the one value inside a serialized `Feature{bytes_list{value: [x]}}`, or
+    None when `raw` is anything else (then protobuf decodes it). For `raw` longer than
+    `SMALL_FEATURE`, so the header bytes read here always exist. The varints are decoded
+    inline: this runs once per image, and a call per varint cost as much as the rest."""
+    total, pos = len(raw), 0
+    for _ in range(2):  # Feature.bytes_list, then BytesList.value: tag 1, a length to the end
+        if raw[pos] != 0x0A:
+            return None
+        byte = raw[pos + 1]
+        size, pos, shift = byte & 0x7F, pos + 2, 7
+        while byte >= 0x80:
+            if shift > 63:
+                return None
+            byte = raw[pos]
+            size |= (byte & 0x7F) << shift
+            pos, shift = pos + 1, shift + 7
+        if pos + size != total:
+            return None
+    return pos, size
+
+
+def parse_feature(raw: bytes, name: str, path: str | os.PathLike | None, index: int | None) -> Feature:
+    """A serialized `Feature` (a value of `RawExample`'s map); TFRecordError when it is not one."""
+    try:
+        return Feature.FromString(raw)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise TFRecordError(f"field {name!r} is not a tf.train.Feature ({exc})", path, index) from None
+
+
+def _public_value(
+    raw: bytes, name: str, small: dict[tuple[str, bytes], Any], path: str | os.PathLike | None, index: int | None
+) -> Any:
+    if len(raw) > SMALL_FEATURE:
+        span = single_bytes_span(raw)
+        if span is not None and name != "slide":
+            start, size = span
+            return raw[start : start + size]
+        return _unwrap(parse_feature(raw, name, path, index), name)
+    key = (name, raw)
+    value = small.get(key)
+    if value is None:
+        value = _unwrap(parse_feature(raw, name, path, index), name)
+        if len(small) < _SMALL_LIMIT:
+            small[key] = value
+    return value.copy() if isinstance(value, list) else value
+
+
+def _unwrap(feature: Feature, name: str) -> Any:
+    """One value as itself (slide as str when it is UTF-8), several or none as a list."""
+    kind = feature.WhichOneof("kind")
+    if kind is None:
+        return []
+    values = getattr(feature, kind).value
+    if len(values) != 1:
+        return list(values)
+    if name == "slide" and kind == "bytes_list":
+        try:
+            return values[0].decode("utf-8")
+        except UnicodeDecodeError:
+            return values[0]
+    return values[0]
 
 
 def to_public(raw: RawRecord, order: list[str] | None = None) -> dict[str, Any]:

@@ -50,6 +50,7 @@ class TFRecord:
         self._fields: list[str] | None = None
         self._img_format: str | None = None
         self._xy_lookup: dict[tuple[int, int], int] | None = None
+        self._small_features: dict = {}  # see records.parse_public
 
     # --- metadata ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -103,12 +104,10 @@ class TFRecord:
         """The checked (CRC) serialized Example of record `i`."""
         return self._payload(self._check_index(i))
 
-    def _payload(self, i: int) -> bytes:
-        offset, length = self.offsets[i]
+    def _payload(self, i: int, view: bool = False) -> bytes:
+        offset, length = self.offsets[i].tolist()
         with self._lock:
-            return read_frame(
-                self._file, int(offset), int(length), self.path, i, self.verify_crc, self._size
-            )
+            return read_frame(self._file, offset, length, self.path, i, self.verify_crc, self._size, view)
 
     def read_raw(self, i: int) -> RawRecord:
         """Record `i` as name -> list of values (every feature, nothing unwrapped)."""
@@ -124,7 +123,7 @@ class TFRecord:
     def __getitem__(self, i: int) -> dict[str, Any]:
         i = self._check_index(i)
         order = self._fields if self._fields is not None else self.fields
-        record = parse_public(self._payload(i), order, self.path, i)
+        record = parse_public(self._payload(i, view=True), order, self.path, i, self._small_features)
         if not isinstance(record.get("image_raw"), bytes):
             raise TFRecordError("record has no image_raw bytes", self.path, i)
         return record
@@ -138,7 +137,7 @@ class TFRecord:
             ):
                 if i >= len(self):
                     break
-                record = parse_public(payload, order, self.path, i)
+                record = parse_public(payload, order, self.path, i, self._small_features)
                 if not isinstance(record.get("image_raw"), bytes):
                     raise TFRecordError("record has no image_raw bytes", self.path, i)
                 yield record

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-import google_crc32c
+import crc32c
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -233,7 +233,7 @@ def _loc_entries(x: int, y: int) -> bytes:
 
 
 _U64, _U32 = struct.Struct("<Q"), struct.Struct("<I")
-_crc, _crc_extend = google_crc32c.value, google_crc32c.extend
+_crc = crc32c.crc32c  # crc32c(data, crc) extends crc over data
 
 
 def _masked(crc: int) -> bytes:
@@ -250,7 +250,7 @@ def tile_record(image: bytes, slide: str | bytes, x: int, y: int) -> bytes:
     size = len(head) + len(image) + len(tail)
     head = b"\x0a" + _varint(size) + head
     length = _U64.pack(len(head) + len(image) + len(tail))
-    crc = _crc_extend(_crc_extend(_crc(head), image), tail)
+    crc = _crc(tail, _crc(image, _crc(head)))
     return b"".join((length, _masked(_crc(length)), head, image, tail, _masked(crc)))
 
 

@@ -1,0 +1,240 @@
+"""The loaders and `TFRecord[i]` decode common features from their serialized bytes themselves
+(see `records.single_bytes_span`) and remember small ones between records. These tests check
+that every such shortcut gives exactly what the protobuf runtime gives, on random Examples, on
+legal but unusual encodings, and on corrupted payloads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tfr_viewer as sf
+from tfr_viewer.core.errors import TFRecordError
+from tfr_viewer.core.example_pb2 import Example
+from tfr_viewer.core.records import field_order, parse_example, parse_public, to_public
+
+from ..helpers import example_py, frame_py, make_jpeg
+
+
+def reference_loader_record(payload: bytes) -> dict:
+    """What Slideflow's loader returns for a payload, computed from the protobuf runtime."""
+    features = Example.FromString(payload).features.feature
+    out = {}
+    for name in [n for n in field_order(payload) if n in features]:  # entries protobuf kept
+        feature = features[name]
+        kind = feature.WhichOneof("kind")
+        if kind == "bytes_list":
+            values = [np.frombuffer(v, np.uint8) for v in feature.bytes_list.value]
+            out[name] = values[0] if len(values) == 1 else values
+        elif kind == "int64_list":
+            out[name] = np.array(list(feature.int64_list.value), np.int64)
+        elif kind == "float_list":
+            out[name] = np.array(list(feature.float_list.value), np.float32)
+        else:
+            out[name] = np.array([], np.int64)
+    return out
+
+
+def assert_same_record(got: dict, expected: dict, same_order: bool = True) -> None:
+    """Same names, values, dtypes; and the same key order unless told otherwise (a record whose
+    names are those of the record before, stored in another order, keeps the order before)."""
+    assert (list(got) if same_order else sorted(got)) == (list(expected) if same_order else sorted(expected))
+    for name, value in expected.items():
+        if isinstance(value, list):
+            assert isinstance(got[name], list) and len(got[name]) == len(value), name
+            for a, b in zip(got[name], value):
+                assert a.dtype == b.dtype and np.array_equal(a, b), name
+        else:
+            assert isinstance(got[name], np.ndarray), name
+            assert got[name].dtype == value.dtype and np.array_equal(got[name], value), name
+
+
+def write_payloads(path: Path, payloads: list[bytes]) -> Path:
+    path.write_bytes(b"".join(frame_py(p) for p in payloads))
+    return path
+
+
+def check_file(path: Path, payloads: list[bytes]) -> None:
+    """Loader (untyped and indexed), TFRecord[i] and TFRecord iteration against the runtime."""
+    expected = [reference_loader_record(p) for p in payloads]
+    got = list(sf.tfrecord_loader(str(path)))
+    assert len(got) == len(expected)
+    for k, (g, e) in enumerate(zip(got, expected)):
+        assert_same_record(g, e, same_order=k == 0)
+    public = [to_public(parse_example(p), field_order(p)) for p in payloads]
+    if all(isinstance(r.get("image_raw"), bytes) for r in public):
+        with sf.TFRecord(str(path)) as tfr:
+            assert [tfr[i] for i in range(len(tfr))] == public
+            assert list(tfr) == public
+    for p, e in zip(payloads, public):
+        assert parse_public(p, list(e)) == e
+        assert parse_public(p, None) == e
+
+
+names = st.sampled_from(["image_raw", "slide", "loc_x", "loc_y", "label", "emb", "é"])
+values = st.one_of(
+    st.lists(st.binary(max_size=300), min_size=1, max_size=3),  # crosses the small/large limit
+    st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=4),
+    st.lists(st.floats(allow_nan=False, width=32), min_size=1, max_size=4),
+    st.just([]),
+)
+records = st.lists(st.dictionaries(names, values, max_size=5), min_size=1, max_size=6)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records)
+def test_random_records_decode_as_the_runtime_does(tmp_path: Path, batch: list[dict]) -> None:
+    # records in one file may differ in names, kinds and sizes: the loader relearns as it goes
+    payloads = [example_py(r) for r in batch]
+    check_file(write_payloads(tmp_path / "random.tfrecords", payloads), payloads)
+
+
+def _varint(value: int, width: int | None = None) -> bytes:
+    """A varint; with `width`, padded to that many bytes (legal, though no writer does it)."""
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value or (width is not None and len(out) + 1 < width):
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(number: int, body: bytes, width: int | None = None) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(body), width) + body
+
+
+def _entry(name: str, feature: bytes) -> bytes:
+    return _field(1, _field(1, name.encode()) + _field(2, feature))
+
+
+def _example(*entries: bytes) -> bytes:
+    return _field(1, b"".join(entries))
+
+
+IMAGE = make_jpeg(seed=3)
+OTHER = make_jpeg(seed=4)
+SMALL = _field(1, _field(1, b"slide_a"))  # Feature{bytes_list{value: ["slide_a"]}}
+LOC = _field(3, _field(1, _varint(640)))  # Feature{int64_list{value: [640]}} (packed)
+
+UNUSUAL = {
+    "padded list length": _field(1, _field(1, IMAGE), width=4),
+    "padded value length": _field(1, _field(1, IMAGE, width=5)),
+    "bytes_list given twice (merged)": _field(1, _field(1, IMAGE)) + _field(1, _field(1, OTHER)),
+    "two values": _field(1, _field(1, IMAGE) + _field(1, OTHER)),
+    "unknown field first": b"\x20\x07" + _field(1, _field(1, IMAGE)),
+    "unknown field last": _field(1, _field(1, IMAGE)) + b"\x20\x07",
+    "unknown field inside the list": _field(1, b"\x10\x01" + _field(1, IMAGE)),
+    "oneof set twice (last wins)": _field(1, _field(1, IMAGE)) + LOC,
+    "int list with image-sized bytes": _field(3, _field(1, b"".join(_varint(i) for i in range(200)))),
+    "unpacked ints": _field(3, b"".join(b"\x08" + _varint(i) for i in range(40))),
+    "floats": _field(2, _field(1, np.arange(40, dtype="<f4").tobytes())),
+    "empty feature": b"",
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNUSUAL))
+def test_unusual_but_legal_encodings(tmp_path: Path, case: str) -> None:
+    first = _example(_entry("image_raw", _field(1, _field(1, IMAGE))), _entry("x", UNUSUAL[case]), _entry("slide", SMALL))
+    second = _example(_entry("image_raw", _field(1, _field(1, OTHER))), _entry("x", UNUSUAL[case]), _entry("slide", SMALL))
+    payloads = [first, second, first]
+    for p in payloads:
+        Example.FromString(p)  # legal for the runtime
+    check_file(write_payloads(tmp_path / "unusual.tfrecords", payloads), payloads)
+
+
+def test_duplicate_names_keep_the_last_value(tmp_path: Path) -> None:
+    payload = _example(
+        _entry("image_raw", _field(1, _field(1, OTHER))),
+        _entry("slide", SMALL),
+        _entry("image_raw", _field(1, _field(1, IMAGE))),
+    )
+    [record] = sf.tfrecord_loader(str(write_payloads(tmp_path / "dup.tfrecords", [payload])))
+    assert bytes(record["image_raw"]) == IMAGE
+    check_file(tmp_path / "dup.tfrecords", [payload])
+
+
+def test_values_handed_out_again_are_not_shared_mutably(tmp_path: Path) -> None:
+    payloads = [example_py({"image_raw": IMAGE, "slide": "s", "loc_x": 7, "w": [0.5, 1.5]})] * 3
+    got = list(sf.tfrecord_loader(str(write_payloads(tmp_path / "same.tfrecords", payloads))))
+    got[0]["loc_x"][0] = 99
+    got[0]["w"][0] = 9.0
+    assert got[1]["loc_x"][0] == 7 and got[2]["loc_x"][0] == 7
+    assert got[1]["w"][0] == 0.5
+    assert not got[1]["slide"].flags.writeable  # bytes come back read-only, as from Slideflow
+
+
+def test_typed_description_checks_kinds_through_the_shortcuts(tmp_path: Path) -> None:
+    payloads = [example_py({"image_raw": IMAGE, "slide": "s", "loc_x": 7})] * 2
+    path = write_payloads(tmp_path / "typed.tfrecords", payloads)
+    records = list(sf.tfrecord_loader(str(path), description={"image_raw": "byte", "loc_x": "int"}))
+    assert [list(r) for r in records] == [["image_raw", "loc_x"]] * 2
+    assert bytes(records[1]["image_raw"]) == IMAGE and records[1]["loc_x"].tolist() == [7]
+    with pytest.raises(TFRecordError, match="'image_raw' is byte, description says int"):
+        list(sf.tfrecord_loader(str(path), description={"image_raw": "int"}))
+    with pytest.raises(TFRecordError, match="'loc_x' is int, description says float"):
+        list(sf.tfrecord_loader(str(path), description={"loc_x": "float"}))
+
+
+VALID = example_py({"image_raw": IMAGE, "slide": "slide_a", "loc_x": 640, "loc_y": -64})
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), min_size=1, max_size=4))
+def test_corrupted_payloads_with_valid_crc(tmp_path: Path, mutations: list[tuple[int, int]]) -> None:
+    """Damage the CRC cannot see (it is recomputed): only TFRecordError may come out, and
+    whatever decodes must equal what the runtime decodes."""
+    data = bytearray(VALID)
+    for pos, value in mutations:
+        data[pos] = value
+    payload = bytes(data)
+    path = write_payloads(tmp_path / "mutated.tfrecords", [VALID, payload, VALID])
+    try:
+        expected = reference_loader_record(payload)
+    except Exception:
+        expected = None  # the runtime refuses it; we may refuse it too, or read what is there
+    try:
+        got = list(sf.tfrecord_loader(str(path)))
+    except TFRecordError:
+        # only what the runtime refuses, or reads as an Example without features (we are stricter)
+        assert expected is None or not Example.FromString(payload).HasField("features")
+        return
+    if expected is not None:
+        assert_same_record(got[1], expected)
+    try:
+        public = parse_public(payload, ["image_raw", "slide", "loc_x", "loc_y"])
+    except TFRecordError:
+        return
+    if expected is not None:
+        assert public == to_public(parse_example(payload), field_order(payload))
+
+
+def test_records_larger_than_the_read_buffer_and_across_its_edges(tmp_path: Path) -> None:
+    from tfr_viewer.core.framing import BLOCK_SIZE, iter_frames
+
+    rng = np.random.default_rng(5)
+    sizes = [100, BLOCK_SIZE + 12345, BLOCK_SIZE - 30, 3 * BLOCK_SIZE, 10, BLOCK_SIZE // 2, 7]
+    blobs = [IMAGE[:4] + rng.bytes(n) for n in sizes]
+    payloads = [example_py({"image_raw": b, "slide": "big", "loc_x": i}) for i, b in enumerate(blobs)]
+    path = write_payloads(tmp_path / "big.tfrecords", payloads)
+    with open(path, "rb") as f:
+        assert [bytes(p) for _, _, p in iter_frames(f, path)] == payloads
+    with open(path, "rb") as f:
+        assert [p.tobytes() for _, _, p in iter_frames(f, path, views=True)] == payloads
+    got = list(sf.tfrecord_loader(str(path)))
+    assert [bytes(r["image_raw"]) for r in got] == blobs
+    sf.io.tfrecord2idx.create_index(str(path))
+    index = sf.io.tfrecord2idx.load_index(str(path))
+    assert index is not None and len(index) == len(blobs)
+    for n in (1, 2, 3):
+        shards = [list(sf.tfrecord_loader(str(path), index, shard=(k, n))) for k in range(n)]
+        assert [int(r["loc_x"][0]) for s in shards for r in s] == list(range(len(blobs)))
+    with sf.TFRecord(str(path)) as tfr:
+        assert [tfr[i]["image_raw"] for i in range(len(tfr))] == blobs
