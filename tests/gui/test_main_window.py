@@ -15,7 +15,8 @@ from .conftest import pixmap_is_placeholder, write_tiles
 
 
 def open_and_wait(qtbot, window, path) -> None:
-    with qtbot.waitSignal(window.loaded, timeout=15_000):
+    """Open and wait until the tree is filled and the map shows the first file (built in a worker)."""
+    with qtbot.waitSignals([window.loaded, window.mapFilled], timeout=15_000):
         window.open_path(str(path))
 
 
@@ -61,7 +62,6 @@ def _send_mouse(widget, kind, pos: QPointF, buttons, modifiers=Qt.KeyboardModifi
 
 def test_click_map_point_selects_the_tile(qtbot, window, folder: Path) -> None:
     open_and_wait(qtbot, window, folder)
-    qtbot.wait(50)
     x, y = 64 * 7 + 32, 64 * 2 + 32  # record 47
     pos = window.map.view_point_to_widget(x, y)
     viewport = window.map.viewport()
@@ -73,7 +73,6 @@ def test_click_map_point_selects_the_tile(qtbot, window, folder: Path) -> None:
 
 def test_shift_drag_rectangle_on_map_filters_the_grid(qtbot, window, folder: Path) -> None:
     open_and_wait(qtbot, window, folder)
-    qtbot.wait(50)
     viewport = window.map.viewport()
     start = QPointF(window.map.view_point_to_widget(0, 0))
     end = QPointF(window.map.view_point_to_widget(64 * 3 + 40, 64 * 1 + 40))  # columns 0-3, rows 0-1
@@ -127,6 +126,9 @@ def test_file_without_index_is_indexed_while_window_responds(qtbot, window, tmp_
     for i in range(3):
         assert find_index(root / f"s{i}.tfrecords") is not None
     assert [e.state for e in window.entries] == ["indexed"] * 3
+    # the tree shows the indexed counts (it takes files indexed in the background in batches)
+    assert window.tree_model.item(0, 1).text() == "4,500"
+    assert [window.tree_model.item(0).child(r, 1).text() for r in range(3)] == ["1,500"] * 3
     with qtbot.waitSignal(window.mapFilled, timeout=5000):
         window.select_files([2])
     assert window.tile_model.rowCount() == 1500 and window.map.point_count() == 1500

@@ -15,6 +15,12 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
+def load_decoders() -> None:
+    """Import Pillow's plugins for the usual formats now. Pillow imports them at its first
+    `Image.open` (~10 ms of Python); a thread that does so while others are busy holds them up."""
+    Image.preinit()
+
+
 def sniff_format(data: bytes | bytearray | memoryview) -> str | None:
     """'jpeg' or 'png' from the leading bytes (what Slideflow's `img_format` reports), else None."""
     head = bytes(data[:8])

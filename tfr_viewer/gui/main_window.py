@@ -9,6 +9,7 @@ import os
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +52,14 @@ from ..core.index import IndexResult
 from .errors import ErrorBridge
 from .models import FILE_ID_ROLE, DatasetTreeModel, TileListModel
 from .settings import Settings
-from .widgets.location_map import LocationMap
+from .widgets.location_map import LocationMap, MapPoints, map_points
 from .widgets.metadata_panel import MetadataPanel
 from .widgets.progress import StatusProgress
 from .widgets.tile_grid import TileGridView
 from .widgets.tile_viewer import TileViewer
 from .workers import (
+    ArrayBuilder,
+    BuildRequest,
     FileEntry,
     IndexBuilderWorker,
     JobWorker,
@@ -76,6 +79,35 @@ from .workers import (
 THUMB_SIZES = (64, 96, 128, 192)
 SWITCH_INTERVAL = 0.0005
 MAX_WATCHED_FILES = 2000  # inotify watches are a per-user resource
+WATCH_BATCH = 64  # files given to the watcher per event-loop turn
+TREE_SIZE_ROWS = 64  # rows measured to size the tree's tile-count column
+TREE_UPDATE_MS = 100  # files indexed in the background reach the tree at most this often
+
+
+def selection_points(parts: list[tuple[int, np.ndarray, int]]) -> MapPoints | None:
+    """The map's points for (file id, locations, first tile row) of each selected file with
+    locations, or None when none has any. Runs in the ArrayBuilder thread: for 100,000 tiles
+    the concatenations, sorting and polygons take tens of milliseconds."""
+    if not parts:
+        return None
+    xy = np.concatenate([locs for _, locs, _ in parts])
+    groups = np.concatenate([np.full(len(locs), fid, np.int64) for fid, locs, _ in parts])
+    rows = np.concatenate([np.arange(start, start + len(locs), dtype=np.int64) for _, locs, start in parts])
+    return map_points(xy, rows, groups)
+
+
+class _DatasetTreeView(QTreeView):
+    """The tree of files. Its tile-count column is sized to contents over the rows around the
+    view (Qt measures 1,000 rows on each relayout by default: ~20 ms for 500 files) and the
+    sources' totals, which are the widest numbers."""
+
+    def sizeHintForColumn(self, column: int) -> int:  # noqa: N802
+        width = super().sizeHintForColumn(column)
+        model = self.model()
+        if column > 0 and model is not None:
+            for row in range(model.rowCount()):
+                width = max(width, self.sizeHintForIndex(model.index(row, column)).width())
+        return width
 
 
 class MainWindow(QMainWindow):
@@ -97,6 +129,11 @@ class MainWindow(QMainWindow):
         self.entries: list[FileEntry] = []
         self.generation = 0
         self._jobs: set[JobWorker] = set()
+        self._jobs_to_start: list[JobWorker] = []
+        self._start_timer = QTimer(self)
+        self._start_timer.setSingleShot(True)
+        self._start_timer.setInterval(1)
+        self._start_timer.timeout.connect(self._start_jobs)
         self.open_job: JobWorker | None = None
         self.index_job: IndexBuilderWorker | None = None
         self.selected_files: list[int] = []
@@ -115,6 +152,17 @@ class MainWindow(QMainWindow):
 
         self.watcher = QFileSystemWatcher(self)
         self.watcher.fileChanged.connect(self._on_file_changed)
+        self._file_ids: dict[int, int] = {}  # id(entry) -> its index in self.entries
+        self._tree_updates: set[int] = set()  # files indexed since the tree last showed them
+        self._tree_timer = QTimer(self)
+        self._tree_timer.setSingleShot(True)
+        self._tree_timer.setInterval(TREE_UPDATE_MS)
+        self._tree_timer.timeout.connect(self._update_tree)
+        self._to_watch: list[str] = []
+        self._watch_timer = QTimer(self)
+        self._watch_timer.setSingleShot(True)
+        self._watch_timer.setInterval(0)
+        self._watch_timer.timeout.connect(self._watch_some)
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(300)
@@ -122,10 +170,20 @@ class MainWindow(QMainWindow):
         self._last_refresh = 0.0
         self.stat_job: JobWorker | None = None
 
+        # The map's arrays are built in a worker; the answer for the newest selection is shown.
+        self.map_builder = ArrayBuilder(self)
+        self.map_builder.ready.connect(self._on_map_built)
+        self._map_generation = 0
+        self._map_pending = False
+        # A finished map is shown from a timer, not from the worker's signal: queued signals run
+        # in the event-loop pass that paints the window (QGraphicsScene flushes pending paints
+        # synchronously, and the pass then also takes every signal queued meanwhile), a timer
+        # after it, so the map's repaint does not pile onto the grid's.
+        self._built_map: tuple[int, MapPoints | None] | None = None
         self._map_timer = QTimer(self)
         self._map_timer.setSingleShot(True)
-        self._map_timer.setInterval(15)  # lets input and paint events in between
-        self._map_timer.timeout.connect(self._fill_map)
+        self._map_timer.setInterval(0)
+        self._map_timer.timeout.connect(self._show_built_map)
 
         self._build_widgets()
         self._build_menus()
@@ -137,7 +195,7 @@ class MainWindow(QMainWindow):
 
     # --- layout --------------------------------------------------------------------------------
     def _build_widgets(self) -> None:
-        self.tree = QTreeView()
+        self.tree = _DatasetTreeView()
         self.tree.setObjectName("datasetTree")
         self.tree.setModel(self.tree_proxy)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -145,6 +203,7 @@ class MainWindow(QMainWindow):
         self.tree.header().setStretchLastSection(False)
         self.tree.header().setSectionResizeMode(0, self.tree.header().ResizeMode.Stretch)
         self.tree.header().setSectionResizeMode(1, self.tree.header().ResizeMode.ResizeToContents)
+        self.tree.header().setResizeContentsPrecision(TREE_SIZE_ROWS)  # see _DatasetTreeView
         self.tree.selectionModel().selectionChanged.connect(self._on_tree_selection)
         self.slide_filter = QLineEdit()
         self.slide_filter.setObjectName("slideFilter")
@@ -192,8 +251,8 @@ class MainWindow(QMainWindow):
         center_layout.addWidget(self.grid, 1)
 
         self.map = LocationMap()
-        self.map.pointClicked.connect(self.select_all_row)
-        self.map.regionSelected.connect(self.apply_region)
+        self.map.pointClicked.connect(self._on_map_point)
+        self.map.regionSelected.connect(self._on_map_region)
         self.map.selectionCleared.connect(self.clear_region)
         self.viewer = TileViewer()
         self.viewer.previousRequested.connect(lambda: self.move_current(-1))
@@ -356,8 +415,15 @@ class MainWindow(QMainWindow):
                 job.cancel()
         self.index_job = None
         self.entries = []
+        self._file_ids = {}
+        self._tree_updates.clear()
+        self._tree_timer.stop()
         self.selected_files = []
         self.tile_model.set_tiles([], [])
+        self._map_generation += 1  # a map the worker may still be building is not wanted
+        self._map_pending = False
+        self._built_map = None
+        self._map_timer.stop()
         self.map.clear_points()
         self.metadata.clear()
         self.viewer.clear()
@@ -372,7 +438,7 @@ class MainWindow(QMainWindow):
         job.generation = generation
         job.result.connect(self._on_opened)
         job.failed.connect(self._on_open_failed)
-        self.open_job = self._run(job, "Opening", report_failures=False)
+        self.open_job = self._run(job, "Opening", report_failures=False, after_paint=True)
 
     # Worker signals are connected to bound methods only: a lambda would run in the worker's thread.
     @Slot(str, str)
@@ -388,6 +454,8 @@ class MainWindow(QMainWindow):
         if getattr(self.sender(), "generation", None) != self.generation:
             return
         self.entries = result.files
+        self._file_ids = {id(entry): i for i, entry in enumerate(self.entries)}
+        self._tree_updates.clear()
         self.tree_model.set_entries(self.entries)
         self.tree.expandAll()
         for entry in self.entries:
@@ -408,11 +476,19 @@ class MainWindow(QMainWindow):
 
     # --- files that change while open ------------------------------------------------------------
     def _watch_entries(self) -> None:
-        """Watch the open files (a job may still be appending to them)."""
+        """Watch the open files (a job may still be appending to them), a few per event-loop
+        turn: adding a watch costs ~20 µs, which for thousands of files would pause the window."""
         watched = set(self.watcher.files())
-        wanted = [e.path for e in self.entries[:MAX_WATCHED_FILES] if e.state != "missing" and e.path not in watched]
-        if wanted:
-            self.watcher.addPaths(wanted)
+        self._to_watch = [e.path for e in self.entries[:MAX_WATCHED_FILES] if e.state != "missing" and e.path not in watched]
+        self._watch_some()  # the first ones at once: a file can change right after it opened
+
+    @Slot()
+    def _watch_some(self) -> None:
+        batch, self._to_watch = self._to_watch[:WATCH_BATCH], self._to_watch[WATCH_BATCH:]
+        if batch:
+            self.watcher.addPaths(batch)
+        if self._to_watch:
+            self._watch_timer.start()
 
     @Slot(str)
     def _on_file_changed(self, _path: str) -> None:
@@ -472,17 +548,19 @@ class MainWindow(QMainWindow):
         job.fileIndexed.connect(self._on_file_indexed)
         job.finished.connect(self._on_indexing_done)
         self.index_job = job
-        self._run(job, f"Indexing {len(entries)} file(s)")
+        self._run(job, f"Indexing {len(entries)} file(s)", after_paint=True)
 
     @Slot(object, object)
     def _on_file_indexed(self, entry: FileEntry, result: IndexResult) -> None:
         if getattr(self.sender(), "generation", None) != self.generation:
             return
-        file_id = next((i for i, e in enumerate(self.entries) if e is entry), None)
-        if file_id is None:
+        file_id = self._file_ids.get(id(entry))
+        if file_id is None or self.entries[file_id] is not entry:
             return
         entry.apply(result)
-        self.tree_model.update_entry(file_id, entry)
+        self._tree_updates.add(file_id)
+        if not self._tree_timer.isActive():
+            self._tree_timer.start()
         if entry.error:
             self._add_problem(entry)
         if file_id in self.selected_files:
@@ -490,11 +568,21 @@ class MainWindow(QMainWindow):
             self._show_files(self.selected_files)
 
     @Slot()
+    def _update_tree(self) -> None:
+        """Show the files indexed since the last update (a tree update per file, at ~70 files a
+        second, kept the tree repainting; ten updates a second look the same)."""
+        self._tree_timer.stop()
+        for file_id in sorted(self._tree_updates):
+            self.tree_model.update_entry(file_id, self.entries[file_id])
+        self._tree_updates.clear()
+
+    @Slot()
     def _on_indexing_done(self) -> None:
         job = self.sender()
         if job is self.index_job:
             self.index_job = None
         if getattr(job, "generation", None) == self.generation:
+            self._update_tree()
             self.indexingFinished.emit()
 
     def _add_problem(self, entry: FileEntry) -> None:
@@ -518,7 +606,9 @@ class MainWindow(QMainWindow):
                 return
 
     # --- background jobs -----------------------------------------------------------------------
-    def _run(self, job: JobWorker, label: str, report_failures: bool = True) -> JobWorker:
+    def _run(self, job: JobWorker, label: str, report_failures: bool = True, after_paint: bool = False) -> JobWorker:
+        """Start a job; `after_paint` starts it once the window has painted what it shows now
+        (a job's Python work makes the GUI thread wait for the GIL, and a first paint is long)."""
         self._jobs.add(job)
         job.label = label
         job.progress.connect(self._on_progress)
@@ -528,8 +618,18 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(True)
         self.progress.set_progress(0, 0, label)
         self.cancel_button.setVisible(True)
-        job.start()
+        if after_paint:
+            self._jobs_to_start.append(job)
+            self._start_timer.start()  # a timer fires after the event-loop pass that paints
+        else:
+            job.start()
         return job
+
+    @Slot()
+    def _start_jobs(self) -> None:
+        jobs, self._jobs_to_start = self._jobs_to_start, []
+        for job in jobs:
+            job.start()
 
     @Slot(str, str)
     def _on_job_failed(self, message: str, details: str) -> None:
@@ -559,6 +659,7 @@ class MainWindow(QMainWindow):
     def cancel_background(self) -> None:
         for job in list(self._jobs):
             job.cancel()
+        self._start_jobs()  # jobs not started yet end at once, cancelled, like the others
         self.statusBar().showMessage("Cancelled", 3000)
 
     def _on_escape(self) -> None:
@@ -571,12 +672,19 @@ class MainWindow(QMainWindow):
     def select_files(self, file_ids: list[int]) -> None:
         """Select these files in the tree (which shows their tiles), in one selection change."""
         selection = QItemSelection()
-        last = QModelIndex()
+        first = last = QModelIndex()
         for file_id in file_ids:
             index = self._tree_index(file_id)
-            if index.isValid():
-                selection.select(index, index.siblingAtColumn(1))
-                last = index
+            if not index.isValid():
+                continue
+            if last.isValid() and index.row() == last.row() + 1 and index.parent() == last.parent():
+                last = index  # one range for neighbouring rows: 500 ranges cost the tree ~10 ms
+                continue
+            if first.isValid():
+                selection.select(first, last.siblingAtColumn(1))
+            first = last = index
+        if first.isValid():
+            selection.select(first, last.siblingAtColumn(1))
         self.tree.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         if last.isValid():
             self.tree.scrollTo(last)
@@ -609,24 +717,49 @@ class MainWindow(QMainWindow):
         self._update_status()
         if len(self.tile_model.file_of):
             self.grid.set_current_row_quietly(0)
-        # The map is filled in the next event-loop turn: for 100,000 tiles the grid and the map
-        # each take tens of milliseconds, and two short pauses keep the window fluid.
-        self._map_timer.start()
+        self._request_map()
 
-    def _fill_map(self) -> None:
-        xy_parts, groups, rows = [], [], []
-        start = 0
+    def _map_parts(self) -> list[tuple[int, np.ndarray, int]]:
+        """(file id, locations, first tile row) of the selected files whose index has locations."""
+        parts, start = [], 0
         for fid in self.selected_files:
             entry = self.entries[fid]
             locs = entry.index.locations if entry.index is not None else None
             if locs is not None and len(locs) == entry.count:
-                xy_parts.append(locs)
-                groups.append(np.full(entry.count, fid))
-                rows.append(np.arange(start, start + entry.count))
+                parts.append((fid, locs, start))
             start += entry.count
-        self._map_rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        if xy_parts:
-            self.map.set_points(np.concatenate(xy_parts), self._map_rows, np.concatenate(groups))
+        return parts
+
+    def _request_map(self) -> None:
+        """Have the map's points built in the worker (for 100,000 tiles that work would pause
+        the window); `_on_map_built` shows them and emits `mapFilled`."""
+        self._map_generation += 1
+        self._map_pending = True
+        self._built_map = None
+        self._map_timer.stop()
+        self.map_builder.submit([BuildRequest(self._map_generation, partial(selection_points, self._map_parts()))])
+
+    @Slot(int, object)
+    def _on_map_built(self, generation: int, points: object) -> None:
+        if generation != self._map_generation or not self._map_pending:
+            return  # an answer for a selection that was replaced
+        if isinstance(points, Exception):
+            self.errors.report(f"Could not draw the map: {points}")
+            points = None
+        self._built_map = (generation, points)
+        self._map_timer.start()
+
+    @Slot()
+    def _show_built_map(self) -> None:
+        built, self._built_map = self._built_map, None
+        if built is not None and built[0] == self._map_generation and self._map_pending:
+            self._show_map(built[1])
+
+    def _show_map(self, points: MapPoints | None) -> None:
+        self._map_pending = False
+        self._map_rows = points.rows if points is not None else np.zeros(0, np.int64)
+        if points is not None:
+            self.map.show_points(points)
         else:
             self.map.clear_points()
         current = self.grid.currentIndex()
@@ -654,10 +787,15 @@ class MainWindow(QMainWindow):
                 self.color_by.addItem(f"Colour by {field['name']}", field["name"])
 
     def _ensure_map_filled(self) -> None:
-        """Colours refer to the map's points: fill it now if it is still scheduled."""
-        if self._map_timer.isActive():
+        """Colours refer to the map's points: fill it now if the worker has not answered yet."""
+        if not self._map_pending:
+            return
+        if self._built_map is not None and self._built_map[0] == self._map_generation:
             self._map_timer.stop()
-            self._fill_map()
+            self._show_built_map()
+        else:
+            self._map_generation += 1  # the worker's answer, when it comes, is stale
+            self._show_map(selection_points(self._map_parts()))
 
     @Slot(int)
     def _on_color_by(self, _index: int) -> None:
@@ -695,10 +833,20 @@ class MainWindow(QMainWindow):
         shown, total = len(self.tile_model.rows), len(self.tile_model.file_of)
         files = len(self.selected_files)
         text = f"{total:,} tiles in {files} file(s)" if shown == total else f"{shown:,} of {total:,} tiles (map area)"
-        selected = len(self.grid.selectionModel().selectedIndexes())
+        selected = self._selected_count()
         if selected > 1:
             text += f" · {selected:,} selected"
         self.grid_label.setText(text)
+
+    def _selected_count(self) -> int:
+        """Selected tiles, counted from the selection's row ranges (listing its indexes costs a
+        call into the model per tile: 100,000 after select-all)."""
+        count, end = 0, -1
+        for top, bottom in sorted((r.top(), r.bottom()) for r in self.grid.selectionModel().selection()):
+            if bottom > end:
+                count += bottom - max(top, end + 1) + 1
+                end = bottom
+        return count
 
     def _on_current_tile(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
@@ -706,7 +854,8 @@ class MainWindow(QMainWindow):
         row = current.row()
         key = self.tile_model.key(row)
         all_row = self.tile_model.all_row(row)
-        self.map.set_current(all_row)
+        if not self._map_pending:  # else the map still shows the previous selection: `_show_map` rings it
+            self.map.set_current(all_row)
         self.reader.submit([RecordRequest(self.tile_model.generation, row, key, self.entries[key[0]])])
 
     @Slot(object)
@@ -726,6 +875,16 @@ class MainWindow(QMainWindow):
             self.viewer.show_image(details["qimage"], title)
         else:
             self.viewer.show_message(details.get("image_error", "no image in this record"))
+
+    @Slot(int)
+    def _on_map_point(self, all_row: int) -> None:
+        if not self._map_pending:  # else the map still shows the previous selection's tiles
+            self.select_all_row(all_row)
+
+    @Slot(object)
+    def _on_map_region(self, all_rows: np.ndarray) -> None:
+        if not self._map_pending:
+            self.apply_region(all_rows)
 
     def select_all_row(self, all_row: int) -> None:
         """Make the tile with this overall number current (clearing a map filter that hides it)."""
@@ -927,12 +1086,15 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop every worker and wait for it (no thread is left running)."""
+        self._start_timer.stop()
+        self._jobs_to_start = []
         for job in list(self._jobs):
             job.cancel()
         for job in list(self._jobs):
             job.wait(10_000)
         self.thumbs.stop()
         self.reader.stop()
+        self.map_builder.stop()
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.set("window/geometry", self.saveGeometry())

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QStringListModel,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QStyle
 
 from .workers import FileEntry, ThumbnailLoader, ThumbRequest
 
+ANNOUNCE_MS = 30  # thumbnails that arrive within this time repaint the grid once
 FILE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 KEY_ROLE = Qt.ItemDataRole.UserRole + 2
 ALL_ROW_ROLE = Qt.ItemDataRole.UserRole + 3
@@ -36,6 +48,27 @@ def _untinted(pixmap: QPixmap) -> QIcon:
     return icon
 
 
+_STATE_ICONS = {
+    "indexed": QStyle.StandardPixmap.SP_FileIcon,
+    "pending": QStyle.StandardPixmap.SP_BrowserReload,
+    "damaged": QStyle.StandardPixmap.SP_MessageBoxWarning,
+    "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+    "missing": QStyle.StandardPixmap.SP_MessageBoxCritical,
+}
+
+
+def _relative_name(path: str, source: str) -> str:
+    """The file's name in the tree: its path below the source folder (string work for the usual
+    normalised paths: pathlib costs ~10 µs a file, which adds up at thousands of files)."""
+    if not path.startswith(source):
+        return path
+    prefix = source if source.endswith(os.sep) else source + os.sep
+    rest = path[len(prefix):]
+    if path.startswith(prefix) and rest and os.path.normpath(rest) == rest:
+        return rest
+    return str(Path(path).relative_to(source))
+
+
 class DatasetTreeModel(QStandardItemModel):
     """Sources -> TFRecord files with tile counts, index state and problems (all in memory)."""
 
@@ -45,6 +78,7 @@ class DatasetTreeModel(QStandardItemModel):
         self._file_items: dict[int, tuple[QStandardItem, QStandardItem]] = {}
         self._source_of: dict[int, QStandardItem] = {}
         self._tiles: dict[int, int] = {}
+        self._totals: dict[int, int] = {}  # id(source item) -> tiles of its files
 
     def show_loading(self, paths: list[str]) -> None:
         self.removeRows(0, self.rowCount())
@@ -63,35 +97,50 @@ class DatasetTreeModel(QStandardItemModel):
         self.appendRow([item, QStandardItem("")])
 
     def set_entries(self, entries: list[FileEntry]) -> None:
+        """All files at once: the items are filled before they join the model (one insert per
+        source instead of a signal per row and property)."""
         self.removeRows(0, self.rowCount())
         self._file_items.clear()
         self._source_of.clear()
         self._tiles.clear()
-        sources: dict[str, QStandardItem] = {}
+        self._totals.clear()
+        sources: dict[str, tuple[QStandardItem, list[list[QStandardItem]]]] = {}
+        # Rows are copies of two prototypes: a copy made by Qt has no Python subclass to consult
+        # on each of its setters (half the cost of building the tree, which is thousands of items).
+        name_proto = QStandardItem()
+        name_proto.setEditable(False)
+        count_proto = QStandardItem("")
+        count_proto.setEditable(False)
+        count_proto.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         for file_id, entry in enumerate(entries):
-            parent = sources.get(entry.source)
-            if parent is None:
+            source = sources.get(entry.source)
+            if source is None:
                 parent = QStandardItem(_icon(QStyle.StandardPixmap.SP_DirIcon), entry.source)
                 parent.setEditable(False)
                 parent.setData(-1, FILE_ID_ROLE)
                 parent.setToolTip(entry.source)
-                count = QStandardItem("")
-                count.setEditable(False)
-                self.appendRow([parent, count])
-                sources[entry.source] = parent
-            name = QStandardItem(str(Path(entry.path).relative_to(entry.source)) if entry.path.startswith(entry.source) else entry.path)
-            name.setEditable(False)
+                source = sources[entry.source] = (parent, [])
+            parent, rows = source
+            name = name_proto.clone()
+            name.setText(_relative_name(entry.path, entry.source))
             name.setData(file_id, FILE_ID_ROLE)
-            count = QStandardItem("")
-            count.setEditable(False)
+            count = count_proto.clone()
             count.setData(file_id, FILE_ID_ROLE)
-            count.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            parent.appendRow([name, count])
+            rows.append([name, count])
             self._file_items[file_id] = (name, count)
             self._source_of[file_id] = parent
             self.update_entry(file_id, entry, update_totals=False)
-        for parent in sources.values():
-            self._update_total(parent)
+        for parent, rows in sources.values():
+            parent.insertColumns(0, 2)
+            parent.insertRows(0, len(rows))
+            for r, (name, count) in enumerate(rows):
+                parent.setChild(r, 0, name)
+                parent.setChild(r, 1, count)
+            total = QStandardItem("")
+            total.setEditable(False)
+            self.appendRow([parent, total])
+            self._totals[id(parent)] = sum(self._tiles[name.data(FILE_ID_ROLE)] for name, _ in rows)
+            self._show_total(parent)
 
     def index_of_file(self, file_id: int) -> QModelIndex:
         """The tree index of a file (a dict lookup: searching the tree costs O(files) per call)."""
@@ -103,14 +152,8 @@ class DatasetTreeModel(QStandardItemModel):
         if items is None:
             return
         name, count = items
-        state_icons = {
-            "indexed": QStyle.StandardPixmap.SP_FileIcon,
-            "pending": QStyle.StandardPixmap.SP_BrowserReload,
-            "damaged": QStyle.StandardPixmap.SP_MessageBoxWarning,
-            "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
-            "missing": QStyle.StandardPixmap.SP_MessageBoxCritical,
-        }
-        name.setIcon(_icon(state_icons.get(entry.state, QStyle.StandardPixmap.SP_FileIcon)))
+        name.setIcon(_icon(_STATE_ICONS.get(entry.state, QStyle.StandardPixmap.SP_FileIcon)))
+        before = self._tiles.get(file_id, 0)
         if entry.state == "pending":
             count.setText(f"{entry.listed_count:,}" if entry.listed_count is not None else "…")
             self._tiles[file_id] = entry.listed_count or 0
@@ -126,19 +169,26 @@ class DatasetTreeModel(QStandardItemModel):
         name.setToolTip("\n".join(tip))
         name.setForeground(QColor("#b00020") if entry.state in ("error", "missing", "damaged") else QColor())
         if update_totals:
-            self._update_total(self._source_of[file_id])
+            parent = self._source_of[file_id]
+            self._totals[id(parent)] = self._totals.get(id(parent), 0) + self._tiles[file_id] - before
+            self._show_total(parent)
 
-    def _update_total(self, parent: QStandardItem) -> None:
-        ids = [parent.child(r, 0).data(FILE_ID_ROLE) for r in range(parent.rowCount())]
-        total = sum(self._tiles.get(i, 0) for i in ids)
-        self.item(parent.row(), 1).setText(f"{total:,}")
+    def _show_total(self, parent: QStandardItem) -> None:
+        """The source's tile count (kept as a running sum: adding up its files costs O(files))."""
+        self.item(parent.row(), 1).setText(f"{self._totals.get(id(parent), 0):,}")
 
 
-class TileListModel(QAbstractListModel):
+class TileListModel(QStringListModel):
     """One row per tile of the selected files; thumbnails requested only for rows a view paints.
 
+    A QStringListModel of empty strings underneath, for its row count only: a view lays out a
+    new grid asking the model for every row's index, and with `rowCount` written in Python each
+    of those 200,000 questions for 100,000 tiles went through Python (and waited for the GIL
+    while workers decode). Everything else behaves as a read-only list model.
+
     `data()` returns a placeholder until the ThumbnailLoader answers, then `dataChanged` is emitted
-    for the batch. A bounded LRU keeps the pixmaps; stale answers (an older generation) are ignored.
+    once for the thumbnails that arrived within ANNOUNCE_MS. A bounded LRU keeps the pixmaps;
+    stale answers (an older generation) are ignored.
     """
 
     thumbnailsArrived = Signal(int)
@@ -162,6 +212,11 @@ class TileListModel(QAbstractListModel):
         self._flush.setSingleShot(True)
         self._flush.setInterval(0)
         self._flush.timeout.connect(self._send_requests)
+        self._arrived: list[tuple[int, int]] = []  # (generation, row) of thumbnails not announced yet
+        self._announce = QTimer(self)
+        self._announce.setSingleShot(True)
+        self._announce.setInterval(ANNOUNCE_MS)
+        self._announce.timeout.connect(self._announce_thumbnails)
         self._placeholder = self._make_placeholder()
 
     # --- content -------------------------------------------------------------------------------
@@ -169,14 +224,12 @@ class TileListModel(QAbstractListModel):
         self.beginResetModel()
         self.generation += 1
         self.entries = entries
-        files, records = [], []
-        for fid in file_ids:
-            n = entries[fid].count
-            files.append(np.full(n, fid, np.int32))
-            records.append(np.arange(n, dtype=np.int64))
-        self.file_of = np.concatenate(files) if files else np.zeros(0, np.int32)
-        self.record_of = np.concatenate(records) if records else np.zeros(0, np.int64)
+        counts = np.array([entries[fid].count for fid in file_ids], np.int64)
+        self.file_of = np.repeat(np.array(file_ids, np.int32), counts)
+        starts = np.cumsum(counts) - counts  # first row of each file
+        self.record_of = np.arange(len(self.file_of), dtype=np.int64) - np.repeat(starts, counts)
         self.rows = np.arange(len(self.file_of), dtype=np.int64)
+        self._set_row_count(len(self.rows))
         self._wanted.clear()
         self.loader.clear()
         self.endResetModel()
@@ -186,9 +239,24 @@ class TileListModel(QAbstractListModel):
         self.beginResetModel()
         self.generation += 1
         self.rows = np.arange(len(self.file_of), dtype=np.int64) if all_rows is None else np.unique(all_rows)
+        self._set_row_count(len(self.rows))
         self._wanted.clear()
         self.loader.clear()
         self.endResetModel()
+
+    def _set_row_count(self, n: int) -> None:
+        """Size the string list to `n` rows, within a model reset (whose signals tell the views)."""
+        have = QStringListModel.rowCount(self)
+        blocked = self.blockSignals(True)
+        try:
+            if n < have:
+                self.removeRows(n, have - n)
+            elif n > have:
+                # at the front: Qt inserts the strings one by one, and only at the front of a
+                # list is that not a move of all the strings after them
+                self.insertRows(0, n - have)
+        finally:
+            self.blockSignals(blocked)
 
     def is_filtered(self) -> bool:
         return len(self.rows) != len(self.file_of)
@@ -235,8 +303,14 @@ class TileListModel(QAbstractListModel):
         return self._cache.get(self.key(row)) is not None
 
     # --- Qt model ------------------------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.rows)
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        return QAbstractListModel.flags(self, index)  # selectable, not editable nor draggable
+
+    def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+        return False
+
+    def itemData(self, index: QModelIndex | QPersistentModelIndex) -> dict:  # noqa: N802
+        return QAbstractListModel.itemData(self, index)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):
@@ -265,6 +339,17 @@ class TileListModel(QAbstractListModel):
         if role == ALL_ROW_ROLE:
             return self.all_row(row)
         return None
+
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: Any) -> None:  # noqa: N802
+        """Every role a view asks for at once: the grid's delegate wants seven per painted tile,
+        and each call from Qt into Python may wait for the GIL while workers decode."""
+        for i in range(len(roleDataSpan)):
+            role_data = roleDataSpan[i]
+            value = self.data(index, role_data.role())
+            if value is None:
+                role_data.clearData()
+            else:
+                role_data.setData(value)
 
     def _caption(self, row: int) -> str:
         i = self.all_row(row)
@@ -305,8 +390,19 @@ class TileListModel(QAbstractListModel):
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         if changed:
-            self.dataChanged.emit(self.index(min(changed)), self.index(max(changed)), [Qt.ItemDataRole.DecorationRole])
-            self.thumbnailsArrived.emit(len(changed))
+            self._arrived += [(self.generation, row) for row in changed]
+            if not self._announce.isActive():
+                self._announce.start()
+
+    @Slot()
+    def _announce_thumbnails(self) -> None:
+        """One `dataChanged` for the thumbnails of the last few batches: each one repaints the
+        grid, and the loader answers in batches of 16."""
+        rows = [row for generation, row in self._arrived if generation == self.generation and row < len(self.rows)]
+        self._arrived = []
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [Qt.ItemDataRole.DecorationRole])
+            self.thumbnailsArrived.emit(len(rows))
 
     def _make_placeholder(self) -> QPixmap:
         pixmap = QPixmap(self.thumb_size, self.thumb_size)

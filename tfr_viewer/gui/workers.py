@@ -5,7 +5,8 @@
   `cancel()` sets the job's CancelToken.
 - `RequestWorker`: a long-lived thread serving a queue where only the newest requests matter
   (thumbnails of visible rows, the record of the current tile); stale requests are dropped.
-- `ThumbnailLoader`, `RecordReader`: the two request workers.
+- `ThumbnailLoader`, `RecordReader`, `ArrayBuilder`: the request workers (the last one builds
+  the map's arrays, so that no big numpy work runs on the GUI thread).
 - `IndexBuilderWorker`, `TFRecordWriterJob`, `open_dataset_job`: jobs for JobWorker.
 """
 
@@ -30,7 +31,7 @@ from PySide6.QtGui import QImage
 
 from ..core.errors import TFRecordError
 from ..core.dataset import manifest_total, read_manifest
-from ..core.images import decode_image, decode_thumbnail, image_info, sniff_format
+from ..core.images import decode_image, decode_thumbnail, image_info, load_decoders, sniff_format
 from ..core.index import IndexInfo, IndexResult, find_index, index_file
 from ..core.naming import natural_key
 from ..core.progress import CancelToken, Cancelled, Job, Progress
@@ -176,6 +177,7 @@ class RequestWorker(QObject):
     @Slot()
     def _loop(self) -> None:
         try:
+            self.prepare()
             while True:
                 batch = self._take(self.batch_size)
                 if not batch:
@@ -189,6 +191,9 @@ class RequestWorker(QObject):
             QThread.currentThread().quit()
 
     batch_size = 16
+
+    def prepare(self) -> None:
+        """One-time work in the worker's thread before the first request (at window start)."""
 
     def tfrecord(self, entry: "FileEntry") -> TFRecord:
         """An open TFRecord for this file, kept (a few at a time) for the next requests."""
@@ -249,6 +254,9 @@ class ThumbnailLoader(RequestWorker):
             self._pending = fresh if replace else self._pending + fresh
             self._cond.notify()
 
+    def prepare(self) -> None:
+        load_decoders()  # not with the first thumbnails, while the window shows a new folder
+
     def _still_wanted(self, request: ThumbRequest) -> bool:
         with self._visible_lock:
             generation, first, last = self._visible
@@ -287,6 +295,9 @@ class RecordReader(RequestWorker):
     ready = Signal(object)  # dict with details, or {'error': ...}
     batch_size = 1
 
+    def prepare(self) -> None:
+        load_decoders()
+
     def process(self, batch: list[RecordRequest]) -> None:
         request = batch[-1]
         details: dict[str, Any] = {"generation": request.generation, "row": request.row, "key": request.key}
@@ -318,6 +329,31 @@ class RecordReader(RequestWorker):
         except (TFRecordError, OSError) as exc:
             details["error"] = user_message(exc)
         self.ready.emit(details)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    generation: int
+    build: Callable[[], Any]  # numpy work on arrays the window hands over: no files, no widgets
+
+
+class ArrayBuilder(RequestWorker):
+    """Builds big arrays for the window off the GUI thread (the map's points); newest request wins.
+
+    `ready(generation, result)` hands the finished arrays over; an exception is the result
+    when the build failed.
+    """
+
+    ready = Signal(int, object)
+    batch_size = 1
+
+    def process(self, batch: list[BuildRequest]) -> None:
+        request = batch[-1]
+        try:
+            result: Any = request.build()
+        except Exception as exc:  # noqa: BLE001  (reported by the window)
+            result = exc
+        self.ready.emit(request.generation, result)
 
 
 # --- dataset opening and indexing -------------------------------------------------------------
@@ -446,18 +482,26 @@ def index_pool() -> ProcessPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
+            initializer, initargs = _lower_priority()
             _POOL = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=initializer,
+                initargs=initargs,
             )
         return _POOL
 
 
-def _lower_priority() -> None:
-    """Background indexing yields the CPU to the window (and to everything else the user runs)."""
-    try:
-        os.nice(10)
-    except (AttributeError, OSError):  # no nice() on this platform, or not permitted
-        pass
+def _lower_priority() -> tuple[Callable[..., Any] | None, tuple]:
+    """The indexing process's initializer: background indexing yields the CPU to the window
+    (and to everything else the user runs).
+
+    `os.nice` itself, not a function of this package: unpickling one would import this module,
+    i.e. Qt and numpy, at full priority while the window opens its first folder (and start
+    numpy's BLAS threads, which spin for a while, before the priority is lowered). With
+    `os.nice` the process imports its modules with its first file, at low priority.
+    """
+    return (os.nice, (10,)) if hasattr(os, "nice") else (None, ())
 
 
 def warm_index_pool() -> None:

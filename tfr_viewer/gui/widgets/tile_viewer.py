@@ -85,7 +85,8 @@ class TileViewer(QWidget):
             self._apply()
 
     def show_message(self, text: str) -> None:
-        self.item.setPixmap(QPixmap())
+        if not self.item.pixmap().isNull():  # each change of the scene repaints the whole window at once
+            self.item.setPixmap(QPixmap())
         self.title.setText(text)
 
     def clear(self) -> None:
