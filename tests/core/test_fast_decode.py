@@ -238,3 +238,23 @@ def test_records_larger_than_the_read_buffer_and_across_its_edges(tmp_path: Path
         assert [int(r["loc_x"][0]) for s in shards for r in s] == list(range(len(blobs)))
     with sf.TFRecord(str(path)) as tfr:
         assert [tfr[i]["image_raw"] for i in range(len(tfr))] == blobs
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    size=st.one_of(st.integers(65, 300), st.integers(16_370, 16_400), st.integers(2**21 - 20, 2**21 + 4)),
+    list_width=st.none() | st.integers(1, 5),
+    value_width=st.none() | st.integers(1, 5),
+)
+def test_bytes_span_agrees_with_the_runtime(size: int, list_width: int | None, value_width: int | None) -> None:
+    from tfr_viewer.core.example_pb2 import Feature
+    from tfr_viewer.core.records import single_bytes_span
+
+    value = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    try:
+        raw = _field(1, _field(1, value, value_width), list_width)
+        expected = Feature.FromString(raw).bytes_list.value[0]
+    except Exception:
+        return  # a width too small for the length, or one protobuf refuses: nothing to compare
+    span = single_bytes_span(raw)
+    assert span is not None and raw[span[0] : span[0] + span[1]] == expected

@@ -211,12 +211,21 @@ SMALL_FEATURE = 64  # serialized features up to this size are worth remembering 
 _SMALL_LIMIT = 4096
 
 
+_EIGHT_BYTES = struct.Struct("8B").unpack_from
+
+
 def single_bytes_span(raw: bytes) -> tuple[int, int] | None:
     """(start, size) of the one value inside a serialized `Feature{bytes_list{value: [x]}}`, or
     None when `raw` is anything else (then protobuf decodes it). For `raw` longer than
     `SMALL_FEATURE`, so the header bytes read here always exist. The varints are decoded
     inline: this runs once per image, and a call per varint cost as much as the rest."""
-    total, pos = len(raw), 0
+    total = len(raw)
+    # the usual tile (16 KiB to 2 MiB): both lengths are 3-byte varints, read with one unpack
+    tag, a1, a2, a3, value_tag, b1, b2, b3 = _EIGHT_BYTES(raw)
+    if tag == value_tag == 0x0A and a1 & a2 & b1 & b2 & 0x80 and a3 < 0x80 and b3 < 0x80:
+        if (a1 & 0x7F | (a2 & 0x7F) << 7 | a3 << 14) + 4 == total == (b1 & 0x7F | (b2 & 0x7F) << 7 | b3 << 14) + 8:
+            return 8, total - 8
+    pos = 0
     for _ in range(2):  # Feature.bytes_list, then BytesList.value: tag 1, a length to the end
         if raw[pos] != 0x0A:
             return None
