@@ -81,8 +81,14 @@ def field_order(
 # --- writing ------------------------------------------------------------------------------------
 
 
-def _varint(value: int) -> bytes:
-    value &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf stores negatives
+_ONE_BYTE = [bytes([b]) for b in range(128)]
+
+
+def encode_varint(value: int) -> bytes:
+    """A protobuf varint; negative numbers as int64 two's complement (10 bytes), as protobuf does."""
+    value &= 0xFFFFFFFFFFFFFFFF
+    if value < 0x80:
+        return _ONE_BYTE[value]
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
@@ -91,8 +97,9 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _len_field(number: int, body: bytes) -> bytes:
-    return _varint((number << 3) | 2) + _varint(len(body)) + body
+def len_field(number: int, body: bytes) -> bytes:
+    """A length-delimited field: tag, length, body."""
+    return encode_varint((number << 3) | 2) + encode_varint(len(body)) + body
 
 
 def _feature_bytes(value: Any, name: str) -> bytes:
@@ -108,14 +115,14 @@ def _feature_bytes(value: Any, name: str) -> bytes:
     kind = _value_kind(values, name)
     if kind == "bytes":
         body = b"".join(
-            _len_field(1, v.encode("utf-8") if isinstance(v, str) else bytes(v)) for v in values
+            len_field(1, v.encode("utf-8") if isinstance(v, str) else bytes(v)) for v in values
         )
-        return _len_field(1, body)
+        return len_field(1, body)
     if kind == "float":
         packed = struct.pack(f"<{len(values)}f", *values)
-        return _len_field(2, _len_field(1, packed) if values else b"")
-    packed = b"".join(_varint(int(v)) for v in values)
-    return _len_field(3, _len_field(1, packed) if values else b"")
+        return len_field(2, len_field(1, packed) if values else b"")
+    packed = b"".join(encode_varint(int(v)) for v in values)
+    return len_field(3, len_field(1, packed) if values else b"")
 
 
 def _value_kind(values: list, name: str) -> str:
@@ -156,10 +163,10 @@ def make_example(fields: Mapping[str, Any]) -> bytes:
     array is one bytes value (as Slideflow's loaders return them).
     """
     entries = b"".join(
-        _len_field(1, _len_field(1, name.encode("utf-8")) + _len_field(2, _feature_bytes(v, name)))
+        len_field(1, len_field(1, name.encode("utf-8")) + len_field(2, _feature_bytes(v, name)))
         for name, v in fields.items()
     )
-    return _len_field(1, entries)
+    return len_field(1, entries)
 
 
 # --- Slideflow-shaped records -------------------------------------------------------------------

@@ -38,6 +38,7 @@ from .index import IndexInfo, save_index
 from .naming import AUTO, location_parser, natural_key
 from .paths import AtomicOutput
 from .progress import CancelToken, Job, Progress
+from .records import encode_varint, len_field
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
 PROGRESS_EVERY = 64  # images between progress reports
@@ -186,40 +187,21 @@ def _encode(img: Image.Image, data: bytes, fmt: str, **params) -> bytes:
 # --- records ------------------------------------------------------------------------------------
 
 
-def _varint(value: int) -> bytes:
-    value &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf stores negatives
-    if value < 0x80:
-        return _BYTE[value]
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-_BYTE = [bytes([b]) for b in range(256)]
-
-
-def _field(number: int, body: bytes) -> bytes:
-    return _varint((number << 3) | 2) + _varint(len(body)) + body
-
-
 def _int_entry(key: bytes, value: int) -> bytes:
     """Map entry `key -> Feature(int64_list=[value])`, as `records.make_example` writes it."""
-    return _field(1, _field(1, key) + _field(2, _field(3, _field(1, _varint(value)))))
+    return len_field(1, len_field(1, key) + len_field(2, len_field(3, len_field(1, encode_varint(value)))))
 
 
 def _bytes_entry_head(key: bytes, size: int) -> bytes:
     """Map entry `key -> Feature(bytes_list=[<size bytes>])` up to (not including) the bytes."""
-    item_head = b"\x0a" + _varint(size)
+    item_head = b"\x0a" + encode_varint(size)
     list_size = len(item_head) + size
-    list_head = b"\x0a" + _varint(list_size)
+    list_head = b"\x0a" + encode_varint(list_size)
     feature_size = len(list_head) + list_size
-    key_field = _field(1, key)
-    feature_head = b"\x12" + _varint(feature_size)
+    key_field = len_field(1, key)
+    feature_head = b"\x12" + encode_varint(feature_size)
     entry_size = len(key_field) + len(feature_head) + feature_size
-    return b"\x0a" + _varint(entry_size) + key_field + feature_head + list_head + item_head
+    return b"\x0a" + encode_varint(entry_size) + key_field + feature_head + list_head + item_head
 
 
 @functools.lru_cache(maxsize=256)
@@ -248,7 +230,7 @@ def tile_record(image: bytes, slide: str | bytes, x: int, y: int) -> bytes:
     head = _bytes_entry_head(b"image_raw", len(image))
     tail = _slide_entry(slide_bytes) + _loc_entries(x, y)
     size = len(head) + len(image) + len(tail)
-    head = b"\x0a" + _varint(size) + head
+    head = b"\x0a" + encode_varint(size) + head
     length = _U64.pack(len(head) + len(image) + len(tail))
     crc = _crc(tail, _crc(image, _crc(head)))
     return b"".join((length, _masked(_crc(length)), head, image, tail, _masked(crc)))
