@@ -191,29 +191,28 @@ def _iter_records(
                     if name not in features:  # test first: indexing a protobuf map inserts the key
                         raise TFRecordError(f"record has no field {name!r}", path, i, offset)
                     record[name] = decode(features[name], name, expected, i)
-            elif len(features) == n_fields:
-                for name in names:  # decode() inlined for the two common cases: the hot path
-                    raw = features[name]
-                    if len(raw) > _SMALL:
-                        span = bytes_span(raw)
-                        if span is None:
-                            record[name] = decode(raw, name, None, i)
+            else:
+                if len(features) == n_fields:
+                    for name in names:  # decode() inlined for the two common cases: the hot path
+                        raw = features[name]
+                        if len(raw) > _SMALL:
+                            span = bytes_span(raw)
+                            if span is None:
+                                record[name] = decode(raw, name, None, i)
+                            else:
+                                record[name] = frombuffer(raw, uint8, span[1], span[0])
                         else:
-                            record[name] = frombuffer(raw, uint8, span[1], span[0])
-                    else:
-                        hit = small_get(raw)
-                        if hit is None:
-                            record[name] = decode(raw, name, None, i)
-                        else:
-                            record[name] = hit[1] if hit[2] else hit[1].copy()
-                if len(features) != n_fields:  # a name was missing (indexing inserted it)
+                            hit = small_get(raw)
+                            if hit is None:
+                                record[name] = decode(raw, name, None, i)
+                            else:
+                                record[name] = hit[1] if hit[2] else hit[1].copy()
+                # the first record, another number of names, or a name the record lacks (the
+                # lookup inserted it): learn this record's names
+                if len(features) != n_fields:
                     names = _stored_names(payload, path, i, offset)
                     record = {name: decode(features[name], name, None, i) for name in names}
-                    n_fields = len(names) or -1
-            else:  # the first record, or a different number of fields: learn the names
-                names = _stored_names(payload, path, i, offset)
-                record = {name: decode(features[name], name, None, i) for name in names}
-                n_fields = len(names) or -1  # no fields: check every such record
+                    n_fields = len(names) or -1  # no fields: check every such record
             if position is not None:
                 position[0] = offset + length
                 position[1] += 1
