@@ -1,7 +1,7 @@
 """Read-path figures: loader iteration, random access, index build, thumbnail decode.
 
 Usage: python benchmarks/read_bench.py [--files 10] [--tiles 2000]
-Prints records/s, best of 3 runs (warm page cache: every file is read once before timing).
+Prints records/s, best of 5 runs (warm page cache: every file is read once before timing).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tfr_viewer.core.images import decode_thumbnail  # noqa: E402
 from tfr_viewer.core.progress import run_job  # noqa: E402
 
 
-def timed(label: str, count: int, fn, repeats: int = 3) -> float:
+def timed(label: str, count: int, fn, repeats: int = 5) -> float:
     """Best of `repeats` runs: the steady-state rate, less the noise of a shared machine."""
     elapsed = min(_run_once(fn) for _ in range(repeats))
     rate = count / elapsed
@@ -53,7 +53,7 @@ def main() -> None:
     for p in paths:  # warm the page cache
         Path(p).read_bytes()
 
-    def baseline() -> None:  # framing + CRC + bare protobuf parse: the floor of any reader
+    def baseline() -> None:  # framing + CRC + bare protobuf parse in one thread (no read-ahead)
         for p in paths:
             with open(p, "rb") as f:
                 for _, _, payload in iter_frames(f, p):

@@ -7,8 +7,10 @@ ask for gigabytes.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import struct
+import threading
 from typing import BinaryIO, Iterator
 
 import crc32c
@@ -111,73 +113,118 @@ def iter_frames(
     records before it were already yielded. Reads 1 MiB blocks into one reused buffer and
     checks records where they lie (measured ~1.7x faster than three reads per record); plain
     reads, not mmap, so a file truncated under us gives short reads and a clear error rather
-    than SIGBUS. With `views=True` each payload is a memoryview into that buffer, valid only
-    until the next record is requested (saves copying every payload, for parse-at-once callers).
+    than SIGBUS (mmap also measured slower here: its page faults cost more than the copy).
+    With `views=True` each payload is a memoryview into that buffer, valid only until the next
+    record is requested or the iteration ends (saves copying every payload, for parse-at-once
+    callers). A thread that reads the next block ahead was tried and dropped: up to 20% faster
+    on two idle cores, up to 30% slower when they are busy (each hand-over wakes a thread).
     """
     size = source_size(f) if file_size is None else file_size
     stop = size if end is None else min(end, size)
     offset = start
     index = first_index
-    f.seek(offset)
     crc = _crc32c
     unpack_header, unpack_footer = HEADER.unpack_from, FOOTER.unpack_from
-    buf = bytearray(max(HEADER_SIZE, min(BLOCK_SIZE, stop - offset)))  # grows for a larger record
-    view = memoryview(buf)
-    have = pos = 0  # buf[pos:have] holds the file's bytes from `offset` on
-    while offset < stop:
-        if have - pos < HEADER_SIZE:
-            buf, view, have = _refill(f, buf, view, pos, have, HEADER_SIZE, stop - offset)
-            pos = 0
-            if have < HEADER_SIZE:
-                raise TFRecordError(
-                    f"truncated record header ({have} of {HEADER_SIZE} bytes)", path, index, offset
-                )
-        length, length_crc = unpack_header(buf, pos)  # _check_header inlined: once per record
-        if verify_crc:
-            value = crc(view[pos : pos + 8])
-            masked = (((value >> 15) | (value << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-        if (verify_crc and masked != length_crc) or length > size - offset - FRAMING_SIZE:
-            _check_header(buf, pos, offset, size, path, index, verify_crc)  # raises the error
-        record_length = length + FRAMING_SIZE
-        if have - pos < record_length:
-            buf, view, have = _refill(f, buf, view, pos, have, record_length, stop - offset)
-            pos = 0
-            if have < record_length:
-                raise TFRecordError("truncated record payload", path, index, offset)
-        payload = view[pos + HEADER_SIZE : pos + HEADER_SIZE + length]
-        if verify_crc:
-            value = crc(payload)
-            if (((value >> 15) | (value << 17)) + _MASK_DELTA) & 0xFFFFFFFF != unpack_footer(
-                buf, pos + HEADER_SIZE + length
-            )[0]:
-                raise TFRecordError("data CRC mismatch (corrupt payload)", path, index, offset)
-        pos += record_length
-        yield offset, record_length, payload if views else payload.tobytes()
-        offset += record_length
-        index += 1
+    f.seek(offset)
+    if stop - offset >= BLOCK_SIZE:
+        view, carry = _take_region(), CARRY_SIZE
+    else:  # a small file or range: read at once into a region of its size
+        view, carry = _aligned_region(max(HEADER_SIZE, stop - offset)), 0
+    pos = have = carry  # view[pos:have] holds the file's bytes from `offset` on
+    try:
+        while offset < stop:
+            if have - pos < HEADER_SIZE:
+                view, carry, pos, have = _refill(f, view, carry, pos, have, HEADER_SIZE, stop - offset)
+                if have - pos < HEADER_SIZE:
+                    raise TFRecordError(
+                        f"truncated record header ({have - pos} of {HEADER_SIZE} bytes)", path, index, offset
+                    )
+            length, length_crc = unpack_header(view, pos)  # _check_header inlined: once per record
+            if verify_crc:
+                value = crc(view[pos : pos + 8])
+                masked = (((value >> 15) | (value << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+            if (verify_crc and masked != length_crc) or length > size - offset - FRAMING_SIZE:
+                _check_header(view, pos, offset, size, path, index, verify_crc)  # raises the error
+            record_length = length + FRAMING_SIZE
+            if have - pos < record_length:
+                view, carry, pos, have = _refill(f, view, carry, pos, have, record_length, stop - offset)
+                if have - pos < record_length:
+                    raise TFRecordError("truncated record payload", path, index, offset)
+            payload = view[pos + HEADER_SIZE : pos + HEADER_SIZE + length]
+            if verify_crc:
+                value = crc(payload)
+                if (((value >> 15) | (value << 17)) + _MASK_DELTA) & 0xFFFFFFFF != unpack_footer(
+                    view, pos + HEADER_SIZE + length
+                )[0]:
+                    raise TFRecordError("data CRC mismatch (corrupt payload)", path, index, offset)
+            pos += record_length
+            yield offset, record_length, payload if views else payload.tobytes()
+            offset += record_length
+            index += 1
+    finally:
+        _give_back_region(view)
 
 
 def _refill(
-    f: BinaryIO, buf: bytearray, view: memoryview, pos: int, have: int, need: int, left: int
-) -> tuple[bytearray, memoryview, int]:
-    """Move the unread `buf[pos:have]` to the front and read after it until `need` bytes are
-    there (or the file ends). `left`: bytes from here to where reading stops. A record larger
-    than the buffer gets a new buffer of its size (its length was checked against the file)."""
+    f: BinaryIO, view: memoryview, carry: int, pos: int, have: int, need: int, left: int
+) -> tuple[memoryview, int, int, int]:
+    """Read on after the unread `view[pos:have]` until `need` bytes are there (or the file ends).
+
+    The unread bytes (a record cut by the end of the block) move to just before `carry`, and
+    the file is read into `view[carry:]`, which starts on a 64-byte boundary: a destination a
+    few bytes past the source's place in its 4 KiB page made the kernel's copy up to 3x slower
+    here, and a whole-block read from a block boundary never lands there. A record that does
+    not fit gets a region of its own (its length was checked against the file). `left`: bytes
+    from the cut record to where reading stops. Returns the new `view, carry, pos, have`.
+    """
     kept = have - pos
-    if need > len(buf):
-        bigger = bytearray(max(need, BLOCK_SIZE))
-        bigger[:kept] = view[pos:have]
-        buf, view = bigger, memoryview(bigger)
+    if kept > carry or need - kept > len(view) - carry:
+        bigger_carry = -(-kept // _ALIGN) * _ALIGN
+        bigger = _aligned_region(bigger_carry + max(BLOCK_SIZE, need - kept))
+        bigger[bigger_carry - kept : bigger_carry] = view[pos:have]
+        _give_back_region(view)
+        view, carry = bigger, bigger_carry
     elif kept:
-        buf[:kept] = view[pos:have].tobytes()  # the ranges may overlap: copy out first
-    want = min(len(buf), max(left, need))
-    have = kept
-    while have < want:
-        n = f.readinto(view[have:want])
+        view[carry - kept : carry] = view[pos:have].tobytes()  # the ranges may overlap: copy out first
+    want = min(len(view) - carry, max(left, need) - kept)
+    got = 0
+    while got < want:
+        n = f.readinto(view[carry + got : carry + want])
         if not n:
             break
-        have += n
-    return buf, view, have
+        got += n
+    return view, carry, carry - kept, carry + got
+
+
+_ALIGN = 64  # a cache line
+CARRY_SIZE = 256 << 10  # room before each block for the unread end of the block before
+_spare_regions: list[memoryview] = []  # kept between readers: fresh pages cost a fault each
+_spare_lock = threading.Lock()
+
+
+def _aligned_region(size: int) -> memoryview:
+    """`size` writable bytes starting on a 64-byte boundary."""
+    raw = bytearray(size + _ALIGN)
+    skip = -ctypes.addressof(ctypes.c_char.from_buffer(raw)) % _ALIGN
+    return memoryview(raw)[skip : skip + size]
+
+
+def _take_region() -> memoryview:
+    """A standard reading region (carry room + one block), kept from an earlier reader if any."""
+    size = CARRY_SIZE + BLOCK_SIZE
+    with _spare_lock:
+        while _spare_regions:
+            region = _spare_regions.pop()
+            if len(region) == size:
+                return region
+    return _aligned_region(size)
+
+
+def _give_back_region(region: memoryview) -> None:
+    if len(region) == CARRY_SIZE + BLOCK_SIZE:
+        with _spare_lock:
+            if len(_spare_regions) < 2:
+                _spare_regions.append(region)
 
 
 def read_frame(
