@@ -32,7 +32,7 @@ def _gui_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Fast inspector for TFRecord datasets of image tiles (Slideflow format). "
         f"With no subcommand, opens the window. Subcommands: {', '.join(SUBCOMMANDS)} "
-        f"(see '{PROG} SUBCOMMAND --help').",
+        f"(see '{PROG} SUBCOMMAND --help'). To open a path named like a subcommand, write ./NAME.",
     )
     parser.add_argument("paths", nargs="*", help="TFRecord files or folders to open")
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
@@ -104,7 +104,7 @@ def _command_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in args_list if not a.startswith("-")), None)
-    if first in SUBCOMMANDS and not os.path.exists(first):
+    if first in SUBCOMMANDS:  # a subcommand even beside a folder of that name (open it as ./NAME)
         args = _command_parser().parse_args(args_list)
         try:
             return COMMANDS[args.command](args)
@@ -243,6 +243,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     for path in args.paths:
         if not os.path.exists(path):
             raise UserError(f"no such file or folder: {path}")
+        if os.path.isfile(path) and not path.endswith(".tfrecords"):  # its folder would get a manifest
+            raise UserError(f"not a .tfrecords file: {path}")
     dataset = Dataset(args.paths, annotations=args.annotations)
     manifest = dataset.manifest()
     if args.json:
@@ -255,7 +257,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         _emit(args, data, "")
     else:
         dataset.summary()
-    return 0
+    return 1 if dataset.problems() else 0  # unreadable or empty files count, as for verify
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -268,15 +270,23 @@ def cmd_index(args: argparse.Namespace) -> int:
         if existing is not None:
             results.append({"path": path, "status": "valid", "index": str(existing.path), "records": len(existing)})
             continue
+        if os.path.getsize(path) == 0:  # reported like verify does, and no index is written for it
+            results.append({"path": path, "status": "error", "error": f"{path}: empty file: holds no records"})
+            continue
         try:
             info = _run_with_bar(iter_create_index(path), "indexing")
-            results.append(
-                {"path": path, "status": "built", "index": str(info.path) if info.path else None, "records": len(info)}
-            )
         except TFRecordError as exc:
             results.append({"path": path, "status": "error", "error": str(exc)})
+            continue
+        if info.path is None:  # gzip: offsets of the decompressed stream are of no use on disk
+            results.append({"path": path, "status": "no index", "records": len(info),
+                            "note": "gzip-compressed: read sequentially, no index written"})
+        else:
+            results.append({"path": path, "status": "built", "index": str(info.path), "records": len(info)})
     text = "\n".join(
-        f"{r['status']:>6}  {r['path']}" + (f"  ({r['records']} records)" if "records" in r else f"  {r.get('error')}")
+        f"{r['status']:>8}  {r['path']}"
+        + (f"  ({r['records']} records)" if "records" in r else f"  {r.get('error')}")
+        + (f"  {r['note']}" if "note" in r else "")
         for r in results
     )
     _emit(args, results, text)
@@ -341,9 +351,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         for i in args.indices or []:
             if not -len(tfr) <= i < len(tfr):
                 raise UserError(f"record index {i} out of range ({len(tfr)} records)")
-        written = _run_with_bar(iter_export_tiles(tfr, args.outdir, args.indices, args.format), "exporting")
-    _emit(args, {"written": written}, f"exported {len(written)} tile(s) to {args.outdir}")
-    return 0
+        report = _run_with_bar(iter_export_tiles(tfr, args.outdir, args.indices, args.format), "exporting")
+    lines = [f"exported {len(report.written)} tile(s) to {args.outdir}"]
+    lines += [f"skipped record {i}: {reason}" for i, reason in report.skipped]
+    _emit(args, {"written": report.written, "skipped": [{"index": i, "reason": r} for i, r in report.skipped]},
+          "\n".join(lines))
+    return 1 if report.skipped else 0
 
 
 def cmd_salvage(args: argparse.Namespace) -> int:

@@ -141,3 +141,80 @@ def test_corrupt_file_info_is_one_line(tmp_path: Path) -> None:
     bad.write_bytes(b"\x01" * 100)
     result = run("info", str(bad))
     assert result.returncode == 2 and "garbage.tfrecords" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_folder_named_like_a_subcommand_does_not_open_the_window(folder: Path, tmp_path: Path) -> None:
+    """`tfr-viewer export F export/` beside an `export/` folder exports (headless), as typed."""
+    work = tmp_path / "work"
+    (work / "export").mkdir(parents=True)
+    (work / "verify").write_text("a file named like a subcommand")
+    result = run("export", str(folder / "slide_000.tfrecords"), "export", "--indices", "0", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert len(list((work / "export").iterdir())) == 1
+    assert run("verify", str(folder / "slide_000.tfrecords"), cwd=work).returncode == 0
+
+
+def test_export_never_replaces_a_tile_it_wrote(tmp_path: Path) -> None:
+    """Every location (0, 0), as Slideflow's writer stores them, and an index asked twice."""
+    path = tmp_path / "zeros.tfrecords"
+    images = [make_jpeg(seed=i) for i in range(3)]
+    write_tfrecord_py(path, [{"image_raw": im, "slide": "S", "loc_x": 0, "loc_y": 0} for im in images])
+    out = tmp_path / "out"
+    first = json.loads(run("export", str(path), str(out), "--indices", "0", "0", "1", "2", "--json").stdout)
+    second = json.loads(run("export", str(path), str(out), "--json").stdout)
+    written = first["written"] + second["written"]
+    assert len(set(written)) == len(written) == 7
+    assert [Path(p).read_bytes() for p in first["written"]] == [images[0], images[0], images[1], images[2]]
+    assert [Path(p).read_bytes() for p in second["written"]] == images
+
+
+def test_export_skips_records_whose_image_does_not_decode(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.tfrecords"
+    good = make_jpeg(seed=1)
+    write_tfrecord_py(path, [
+        {"image_raw": b"not an image", "slide": "S", "loc_x": 1, "loc_y": 2},
+        {"image_raw": good, "slide": "S", "loc_x": 3, "loc_y": 4},
+        {"image_raw": b"\xff\xd8\xff\xe0truncated", "slide": "S", "loc_x": 5, "loc_y": 6},
+    ])
+    out = tmp_path / "out"
+    result = run("export", str(path), str(out), "--format", "png", "--json")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert [s["index"] for s in data["skipped"]] == [0, 2]
+    assert all("0x" not in s["reason"] for s in data["skipped"])
+    assert [p.name for p in out.iterdir()] == ["S_3-4.png"]
+    as_is = json.loads(run("export", str(path), str(tmp_path / "raw"), "--json").stdout)
+    assert [Path(p).read_bytes() for p in as_is["written"]] == [good]
+
+
+def test_summary_refuses_a_file_that_is_not_a_tfrecord(tmp_path: Path) -> None:
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    result = run("summary", str(other))
+    assert result.returncode == 2 and "not a .tfrecords file" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_summary_and_index_exit_1_on_an_empty_file(folder: Path) -> None:
+    (folder / "empty.tfrecords").write_bytes(b"")
+    summary = run("summary", str(folder), "--json")
+    assert summary.returncode == 1 and len(json.loads(summary.stdout)["problems"]) == 1
+    index = run("index", str(folder / "empty.tfrecords"))
+    assert index.returncode == 1 and "empty file" in index.stdout
+    assert not (folder / "empty.index.npz").exists()
+    assert (folder / "empty.tfrecords").read_bytes() == b""
+
+
+def test_index_of_a_gzip_file_says_none_is_written(tmp_path: Path, data_dir: Path) -> None:
+    shutil.copy(data_dir / "tf_extra" / "gzip.tfrecords", tmp_path / "gzip.tfrecords")
+    result = run("index", str(tmp_path / "gzip.tfrecords"))
+    assert result.returncode == 0 and "no index" in result.stdout and "gzip" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gzip.tfrecords"]
+
+
+def test_salvage_with_no_good_record_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "garbage.tfrecords"
+    bad.write_bytes(b"\x00" * 100)
+    result = run("salvage", str(bad), str(tmp_path / "copy.tfrecords"))
+    assert result.returncode != 0 and "no good record" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.tfrecords"]

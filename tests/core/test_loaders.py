@@ -334,3 +334,10 @@ def test_payload_of_unknown_fields_is_not_an_example(tmp_path: Path) -> None:
         for record in sf.tfrecord_loader(path):
             records.append(record)
     assert [list(r) for r in records] == [["a"], []]  # an empty payload is an empty Example
+
+
+def test_a_missing_file_is_reported_when_the_loader_is_made(tmp_path) -> None:
+    import tfr_viewer as sf
+
+    with pytest.raises(FileNotFoundError, match="no such TFRecord file"):
+        sf.tfrecord_loader(str(tmp_path / "absent.tfrecords"))

@@ -71,3 +71,9 @@ def test_natural_key_never_compares_numbers_with_text() -> None:
     names = ["a1b", "a1b2", "a", "1", "a1", "", "b", "1a", "01", "a01b"]
     sorted(names, key=natural_key)  # would raise TypeError if an int met a str
     assert sorted(["x9", "x10", "x9y"], key=natural_key) == ["x9", "x9y", "x10"]
+
+
+def test_natural_key_with_digit_like_characters() -> None:
+    """'²' and '①' are str.isdigit() but not int(): they sort as text, never raise."""
+    names = ["slide1²", "slide10", "slide2", "slide①3", "s²1"]
+    assert sorted(names, key=natural_key) == ["slide1²", "slide2", "slide10", "slide①3", "s²1"]

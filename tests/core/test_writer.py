@@ -237,6 +237,40 @@ def test_multi_one_file_per_folder_and_policies(tmp_path: Path) -> None:
         sf.io.write_tfrecords_multi(src, tmp_path / "out", existing="merge")
 
 
+@pytest.mark.parametrize("existing", ["error", "overwrite"])
+def test_multi_folders_that_would_share_an_output_file(tmp_path: Path, existing: str) -> None:
+    """Folders 'x' and 'x.tfrecords' (or 'A' and 'a' where case is ignored) would write one file:
+    the first in natural order is written, the other skipped with the reason, before any write."""
+    src = tmp_path / "nested"
+    _folder(src / "x", ["t_0-0.jpg"])
+    _folder(src / "x.tfrecords", ["t_0-0.jpg", "t_0-64.jpg"])
+    _folder(src / "X", ["t_64-0.jpg"])
+    _folder(src / "y", ["t_0-0.png"])
+    report = sf.io.write_tfrecords_multi(src, tmp_path / "out", existing=existing)
+    assert [(w.slide, w.tiles) for w in report.written] == [("X", 1), ("y", 1)]  # 'X' sorts before 'x'
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert set(reasons) == {"x", "x.tfrecords"}
+    assert all("would be the file of folder X" in r for r in reasons.values())
+    assert _everything(tmp_path / "out") == ["X.index.npz", "X.tfrecords", "y.index.npz", "y.tfrecords"]
+    assert sf.TFRecord(tmp_path / "out" / "X.tfrecords").locations == [(64, 0)]
+
+
+def test_create_index_names_the_file_by_its_stem_as_slideflow_does(tmp_path: Path) -> None:
+    """Slideflow calls create_index(path, '<name>.index'); numpy's savez adds '.npz'."""
+    src = tmp_path / "s1"
+    _folder(src, ["t_0-0.jpg", "t_64-0.jpg"])
+    out = tmp_path / "out"
+    sf.io.write_tfrecords_single(src, out, "s1", "s1", build_index=False)
+    tfr = out / "s1.tfrecords"
+    sf.io.tfrecord2idx.create_index(str(tfr), str(out / "s1.index"))
+    assert _everything(out) == ["s1.index.npz", "s1.tfrecords"]
+    with np.load(out / "s1.index.npz") as npz:
+        assert npz["arr_0"].tolist() == sf.io.tfrecord2idx.load_index(str(tfr)).tolist()
+        assert npz["locations"].tolist() == [[0, 0], [64, 0]]
+    sf.io.tfrecord2idx.create_index(str(tfr), str(out / "again.index.npz"))  # a full name stays as it is
+    assert _everything(out) == ["again.index.npz", "s1.index.npz", "s1.tfrecords"]
+
+
 def test_multi_destination_inside_the_source_is_not_a_slide(tmp_path: Path) -> None:
     src = tmp_path / "nested"
     _folder(src / "s1", ["t_0-0.jpg"])

@@ -78,3 +78,52 @@ def test_manifest_counts_list_files_before_their_index(qtbot, window, tmp_path: 
     opened = run_job(open_dataset_job([str(root)])(CancelToken()))
     assert [e.listed_count for e in opened.files] == [7, 8, 9]
     assert all(e.state == "pending" for e in opened.files)
+
+
+def _problem_lines(window) -> list[str]:
+    return [window.problems.item(i).text() for i in range(window.problems.count())]
+
+
+def test_problems_hold_the_latest_word_on_each_file(qtbot, window, tmp_path: Path) -> None:
+    """Truncated twice, then restored: no stale lines; Verify twice: one set of lines, not two."""
+    root = tmp_path / "flip"
+    root.mkdir()
+    path = root / "cut.tfrecords"
+    write_tiles(path, 12)
+    whole = path.read_bytes()
+    _open(qtbot, window, root)
+    for keep in (len(whole) * 2 // 3, len(whole) // 3):
+        path.write_bytes(whole[:keep])
+        window.refresh_files()
+        qtbot.waitUntil(lambda keep=keep: window.entries[0].state == "damaged" and window.entries[0].size == keep,
+                        timeout=20_000)
+        qtbot.waitUntil(lambda: not window.busy(), timeout=20_000)
+        assert len(_problem_lines(window)) == 1 and "cut.tfrecords" in _problem_lines(window)[0]
+    for _ in range(2):
+        window.verify_selected()
+        qtbot.waitUntil(lambda: not window.busy(), timeout=20_000)
+        lines = _problem_lines(window)
+        assert len(lines) == 1 and lines[0].startswith(str(path)), lines
+    assert window.statusBar().currentMessage() == "Verify: 0 of 1 file(s) OK"  # the result stays shown
+    path.write_bytes(whole)
+    window.refresh_files()
+    qtbot.waitUntil(lambda: window.entries[0].state == "indexed" and window.entries[0].count == 12, timeout=20_000)
+    assert _problem_lines(window) == []
+    assert window.problems_label.text() == "Problems: none"
+
+
+def test_the_current_tile_stays_when_its_file_grows(qtbot, window, tmp_path: Path) -> None:
+    root = tmp_path / "grow"
+    root.mkdir()
+    path = root / "live.tfrecords"
+    write_tiles(path, 10)
+    _open(qtbot, window, root)
+    window.grid.setCurrentIndex(window.tile_model.index(7))
+    assert window.tile_model.key(window.grid.currentIndex().row()) == (0, 7)
+    with open(path, "ab") as f:
+        for i in range(10, 13):
+            f.write(frame_record(make_example({"image_raw": make_jpeg(32, 32, seed=i), "slide": "live", "loc_x": i, "loc_y": 0})))
+    window.refresh_files()
+    qtbot.waitUntil(lambda: window.tile_model.rowCount() == 13, timeout=20_000)
+    assert window.tile_model.key(window.grid.currentIndex().row()) == (0, 7)
+    qtbot.waitUntil(lambda: "loc_x\tint64\t1\t480" in window.metadata.text(), timeout=5000)  # record 7's x

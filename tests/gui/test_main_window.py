@@ -238,3 +238,82 @@ def test_colour_map_by_a_numeric_field(qtbot, window, tmp_path: Path) -> None:
     assert window.color_legend.text().startswith("record: 0")
     window.color_by.setCurrentIndex(window.color_by.findData("slide"))
     assert window.color_legend.text() == ""
+
+
+def test_dark_theme_keeps_file_names_and_problems_readable(qtbot, window, tmp_path: Path) -> None:
+    """Healthy names follow the palette's text colour (an explicit empty colour painted black);
+    problem red is lighter on a dark background, for items made before and after the switch."""
+    from tfr_viewer.gui.models import FILE_ID_ROLE
+
+    root = tmp_path / "mixed"
+    root.mkdir()
+    write_tiles(root / "good.tfrecords", 4)
+    (root / "bad.tfrecords").write_bytes(b"not a tfrecord at all, just text")
+    with qtbot.waitSignal(window.indexingFinished, timeout=20_000):
+        window.open_path(str(root))
+
+    def name_items() -> dict[str, object]:
+        items = {}
+        model = window.tree_model
+        for r in range(model.rowCount()):
+            source = model.item(r, 0)
+            for c in range(source.rowCount()):
+                child = source.child(c, 0)
+                if child.data(FILE_ID_ROLE) is not None:
+                    items[Path(window.entries[child.data(FILE_ID_ROLE)].path).name] = child
+        return items
+
+    try:
+        window.set_theme("dark")
+        items = name_items()
+        assert items["good.tfrecords"].data(Qt.ItemDataRole.ForegroundRole) is None
+        dark_red = items["bad.tfrecords"].foreground().color()
+        assert dark_red.lightness() > 128
+        assert window.problems.item(0).foreground().color() == dark_red
+        assert window.map.backgroundBrush().color().lightness() < 64
+        window.set_theme("light")
+        assert window.map.backgroundBrush().color().lightness() > 240
+        assert name_items()["bad.tfrecords"].foreground().color().lightness() < 128
+    finally:
+        window.set_theme("light")
+
+
+def test_export_reports_tiles_whose_image_does_not_decode(qtbot, window, tmp_path: Path) -> None:
+    from tfr_viewer.core.framing import frame_record
+    from tfr_viewer.core.records import make_example
+
+    from ..helpers import make_jpeg
+
+    root = tmp_path / "exp"
+    root.mkdir()
+    with open(root / "x.tfrecords", "wb") as f:
+        for i, image in enumerate([b"not an image", make_jpeg(32, 32, seed=1)]):
+            f.write(frame_record(make_example({"image_raw": image, "slide": "x", "loc_x": i, "loc_y": 0})))
+    open_and_wait(qtbot, window, root)
+    job = window.export_tiles([(0, 0), (0, 1)], str(tmp_path / "out"))
+    qtbot.waitUntil(lambda: not job.thread.isRunning() and not window.busy(), timeout=10_000)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["x_1-0.jpg"]
+    assert "1 tile(s) not exported" in window.errors.history[-1]
+    assert window.statusBar().currentMessage().endswith("; 1 skipped")
+
+
+def test_the_map_says_when_tiles_have_no_locations(qtbot, window, tmp_path: Path, data_dir: Path) -> None:
+    import shutil
+
+    root = tmp_path / "noloc"
+    root.mkdir()
+    shutil.copy(data_dir / "tf_extra" / "noloc.tfrecords", root / "noloc.tfrecords")
+    write_tiles(root / "with.tfrecords", 5)
+    with qtbot.waitSignal(window.indexingFinished, timeout=20_000):
+        window.open_path(str(root))
+    ids = {Path(e.path).name: i for i, e in enumerate(window.entries)}
+    with qtbot.waitSignal(window.mapFilled, timeout=10_000):
+        window.select_files([ids["noloc.tfrecords"]])
+    assert window.map_note.isVisibleTo(window) and "No tile locations" in window.map_note.text()
+    with qtbot.waitSignal(window.mapFilled, timeout=10_000):
+        window.select_files(sorted(ids.values()))
+    n = window.entries[ids["noloc.tfrecords"]].count
+    assert f"The map shows 5 of {5 + n} tiles: 1 file(s) have no loc_x/loc_y fields." == window.map_note.text()
+    with qtbot.waitSignal(window.mapFilled, timeout=10_000):
+        window.select_files([ids["with.tfrecords"]])
+    assert not window.map_note.isVisibleTo(window)

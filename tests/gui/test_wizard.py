@@ -152,6 +152,60 @@ def test_cancel_midway_leaves_nothing(qtbot, wizard, tmp_path: Path) -> None:
     assert not dest.exists() or list(dest.iterdir()) == []
 
 
+def test_no_way_back_once_converting(qtbot, wizard, tmp_path: Path) -> None:
+    """Back from a run would leave its job writing while a second run starts: the destination
+    page commits, so Back is gone during and after the run and one job writes the file."""
+    _images(tmp_path / "many", 400, junk=False)
+    dest = tmp_path / "out"
+    _to_run(qtbot, wizard, tmp_path / "many", dest)
+    assert wizard.destination_page.isCommitPage()
+    assert wizard.button(QWizard.WizardButton.CommitButton).text() == "Convert"
+    wizard.next()
+    assert wizard.currentPage() is wizard.run_page
+    back = wizard.button(QWizard.WizardButton.BackButton)
+    assert not (back.isVisible() and back.isEnabled())
+    wizard.back()
+    assert wizard.currentPage() is wizard.run_page
+    assert len(wizard._jobs) == 1
+    with qtbot.waitSignal(wizard.run_page.finished, timeout=60_000):
+        wizard.run_page.cancel()
+    if wizard.run_page.outcome == "cancelled":  # the usual case
+        assert not dest.exists() or list(dest.iterdir()) == []
+    else:  # the run beat the cancel: one whole file, written once
+        assert wizard.run_page.outcome == "done"
+        assert sorted(p.name for p in dest.iterdir()) == ["many.index.npz", "many.tfrecords"]
+        assert len(sf.TFRecord(dest / "many.tfrecords")) == 400
+
+
+def test_an_output_name_with_folders_is_refused_before_the_run(qtbot, wizard, tmp_path: Path) -> None:
+    _images(tmp_path / "s", 2, junk=False)
+    with qtbot.waitSignal(wizard.source_page.scanned, timeout=10_000):
+        wizard.source_page.set_source(str(tmp_path / "s"))
+    wizard.next()
+    page = wizard.options_page
+    for bad in ("../escaped", "a/b", ".."):
+        page.filename.setText(bad)
+        assert not page.isComplete()
+        assert "plain name" in page.name_problem.text()
+    page.filename.setText("fine_name")
+    assert page.isComplete() and page.name_problem.text() == ""
+
+
+def test_a_failed_run_says_failed(qtbot, wizard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A destination that turns out unwritable: the run page says Failed, not Finished."""
+    _images(tmp_path / "s", 3, junk=False)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the destination folder should be")
+    _to_run(qtbot, wizard, tmp_path / "s", blocker / "out")
+    monkeypatch.setattr(wizard.destination_page, "isComplete", lambda: True)  # free space probe passes
+    with qtbot.waitSignal(wizard.run_page.finished, timeout=30_000):
+        wizard.next()
+    assert wizard.run_page.outcome == "failed"
+    assert wizard.run_page.current.text().startswith("Failed")
+    assert wizard.run_page.errors.count() == 1
+    assert not wizard.run_page.isComplete()
+
+
 def test_opened_from_the_main_window_menu(qtbot, tmp_path: Path) -> None:
     from tfr_viewer.gui.main_window import MainWindow
     from tfr_viewer.gui.settings import Settings

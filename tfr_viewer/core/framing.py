@@ -84,6 +84,11 @@ def _check_header(
     """The payload length of the header at `header[pos:pos+12]`, checked before any allocation."""
     length, length_crc = HEADER.unpack_from(header, pos)
     if verify_crc and masked_crc32c(header[pos : pos + 8]) != length_crc:
+        if offset == 0:  # the very first header: most often a file that is no TFRecord at all
+            raise TFRecordError(
+                "length CRC mismatch in the first record header: not a TFRecord file, or its start is corrupt",
+                path, index, offset,
+            )
         raise TFRecordError("length CRC mismatch (corrupt record header)", path, index, offset)
     available = size - offset - FRAMING_SIZE
     if length > available:

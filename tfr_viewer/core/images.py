@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 
 import numpy as np
@@ -13,6 +14,13 @@ from .errors import TFRecordError
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def _reason(exc: BaseException) -> str:
+    """Pillow's error in words a user can read (its messages can name an in-memory object)."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image format Pillow can read"
+    return re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc)) or type(exc).__name__
 
 
 def load_decoders() -> None:
@@ -37,7 +45,7 @@ def _open(data: bytes | bytearray | memoryview) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(bytes(data)))
     except (*_DECODE_ERRORS, Image.DecompressionBombWarning) as exc:
-        raise TFRecordError(f"image bytes do not decode ({exc})") from None
+        raise TFRecordError(f"image bytes do not decode ({_reason(exc)})") from None
 
 
 def _to_rgb_array(img: Image.Image) -> np.ndarray:
@@ -70,7 +78,7 @@ def decode_image(data: bytes | bytearray | memoryview) -> np.ndarray:
         img.load()
         return _to_rgb_array(img)
     except _DECODE_ERRORS as exc:
-        raise TFRecordError(f"image bytes do not decode ({exc})") from None
+        raise TFRecordError(f"image bytes do not decode ({_reason(exc)})") from None
 
 
 def decode_thumbnail(data: bytes | bytearray | memoryview, max_side: int) -> np.ndarray:
@@ -85,7 +93,7 @@ def decode_thumbnail(data: bytes | bytearray | memoryview, max_side: int) -> np.
         img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
         return _to_rgb_array(img)
     except _DECODE_ERRORS as exc:
-        raise TFRecordError(f"image bytes do not decode ({exc})") from None
+        raise TFRecordError(f"image bytes do not decode ({_reason(exc)})") from None
 
 
 def image_info(data: bytes | bytearray | memoryview) -> dict:

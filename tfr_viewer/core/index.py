@@ -298,7 +298,13 @@ def iter_create_index(
 
 
 def create_index(tfrecord: str | os.PathLike, index_file: str | os.PathLike | None = None) -> IndexInfo:
-    """Build and write the index of one TFRecord (Slideflow's `tfrecord2idx.create_index`)."""
+    """Build and write the index of one TFRecord (Slideflow's `tfrecord2idx.create_index`).
+
+    `index_file` is named as Slideflow names it, by its stem: `create_index(p, 'x.index')` writes
+    `x.index.npz` (numpy's savez adds `.npz`, and Slideflow reads a bare `.index` as text).
+    """
+    if index_file is not None and not os.fspath(index_file).endswith(".npz"):
+        index_file = os.fspath(index_file) + ".npz"
     return run_job(iter_create_index(tfrecord, index_file=index_file))
 
 

@@ -139,6 +139,8 @@ def tfrecord_loader(
     when called, not at the first record.
     """
     path = os.fspath(data_path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such TFRecord file: {path}")
     wanted = _normalise_description(description)
     plan = _plan(path, _check_index(index, path), _check_shard(shard), _check_clip(clip))
     return _iter_records(plan, wanted, verify_crc, None)

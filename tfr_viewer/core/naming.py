@@ -12,7 +12,7 @@ LOCATION_PRESETS: dict[str, str] = {
     "*x123_y456*": r"x(?P<x>-?\d+)[_-]?y(?P<y>-?\d+)",
 }
 AUTO = "auto"
-_NUMBER = re.compile(r"(\d+)")
+_NUMBER = re.compile(r"([0-9]+)")
 
 
 @functools.lru_cache(maxsize=64)
@@ -64,5 +64,7 @@ def parse_location(filename: str, pattern: str | None = AUTO) -> tuple[int, int]
 def natural_key(name: str) -> tuple[list, str]:
     """Sort key where 'tile_2' comes before 'tile_10' (case-insensitive; names that differ only
     in case or leading zeros keep a fixed order)."""
-    parts = [int(part) if part.isdigit() else part.lower() for part in _NUMBER.split(name)]
+    # split() alternates text and the captured numbers: numbers sit at odd places, so '²' or
+    # '①' (isdigit() but not int()) stay text, and text is only ever compared with text
+    parts = [int(part) if i % 2 else part.lower() for i, part in enumerate(_NUMBER.split(name))]
     return parts, name

@@ -195,6 +195,8 @@ def salvage(
         if not overwrite:
             raise FileExistsError(f"{dest} already exists (use overwrite to replace it)")
     report = verify(src, check_images=check_images)
+    if not report.good_offsets:  # an empty copy would only look like a repaired file
+        raise TFRecordError("no good record to salvage: nothing was written", src)
     offsets: list[tuple[int, int]] = []
     position = 0
     with open_source(src) as f, AtomicOutput(dest) as out:

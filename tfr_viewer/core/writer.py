@@ -565,8 +565,14 @@ def iter_write_tfrecords_multi(
     report = WriteReport(skipped=loose)
     groups: list[tuple[Path, str, list[Path]]] = []
     clashes = []
+    claimed: dict[str, Path] = {}  # output name (case-folded: one file where case is ignored) -> folder
     for folder in folders:
         dest = dest_root / tfrecord_filename(folder.name)
+        first = claimed.setdefault(dest.name.casefold(), folder)
+        if first != folder:  # e.g. folders 'x' and 'x.tfrecords', or 'A' and 'a'
+            report.skipped.append(SkippedFile(
+                str(folder), f"its output {dest.name} would be the file of folder {first.name}: rename one"))
+            continue
         if dest.exists() and policy != "overwrite":
             if policy == "skip":
                 report.skipped.append(SkippedFile(str(folder), f"{dest.name} already exists"))

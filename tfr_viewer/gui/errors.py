@@ -6,7 +6,14 @@ import sys
 import traceback
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QMessageBox, QStatusBar, QWidget
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication, QMessageBox, QStatusBar, QWidget
+
+
+def problem_color() -> QColor:
+    """The red of problem text, readable on the current theme's background."""
+    dark = QApplication.palette().color(QPalette.ColorRole.Base).lightness() < 128
+    return QColor("#ff7b7b" if dark else "#b00020")
 
 
 class ErrorBridge(QObject):

@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from ..core.index import IndexResult
-from .errors import ErrorBridge
+from .errors import ErrorBridge, problem_color
 from .models import FILE_ID_ROLE, DatasetTreeModel, TileListModel
 from .settings import Settings
 from .widgets.location_map import LocationMap, MapPoints, map_points
@@ -129,6 +129,8 @@ class MainWindow(QMainWindow):
         self.entries: list[FileEntry] = []
         self.generation = 0
         self._jobs: set[JobWorker] = set()
+        self._progress_message = ""  # the status bar line the last progress report showed
+        self._problem_items: dict[str, list[QListWidgetItem]] = {}  # per file: its lines in Problems
         self._jobs_to_start: list[JobWorker] = []
         self._start_timer = QTimer(self)
         self._start_timer.setSingleShot(True)
@@ -272,6 +274,11 @@ class MainWindow(QMainWindow):
         map_bar.addWidget(self.color_legend, 1)
         map_layout.addLayout(map_bar)
         map_layout.addWidget(self.map, 1)
+        self.map_note = QLabel("")  # says why the map shows fewer tiles than the grid, or none
+        self.map_note.setObjectName("mapNote")
+        self.map_note.setWordWrap(True)
+        self.map_note.setVisible(False)
+        map_layout.addWidget(self.map_note)
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
         self.right_splitter.addWidget(map_box)
         self.right_splitter.addWidget(self.viewer)
@@ -283,7 +290,8 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(left)
         self.splitter.addWidget(center)
         self.splitter.addWidget(self.right_splitter)
-        self.splitter.setStretchFactor(1, 1)
+        for column, stretch in enumerate((2, 5, 3)):  # a narrow window narrows every column, the grid most
+            self.splitter.setStretchFactor(column, stretch)
         self.splitter.setSizes([300, 700, 440])
 
         self.welcome = self._build_welcome()
@@ -428,6 +436,7 @@ class MainWindow(QMainWindow):
         self.metadata.clear()
         self.viewer.clear()
         self.problems.clear()
+        self._problem_items.clear()
         self._update_problems_label()
         self.tree_model.show_loading(paths)
         self.stack.setCurrentWidget(self.splitter)
@@ -460,7 +469,7 @@ class MainWindow(QMainWindow):
         self.tree.expandAll()
         for entry in self.entries:
             if entry.error:
-                self._add_problem(entry)
+                self._show_entry_problem(entry)
         if not self.entries:
             self.status_label.setText("No .tfrecords files found")
         first = next((i for i, e in enumerate(self.entries) if e.state == "indexed"), None)
@@ -521,7 +530,7 @@ class MainWindow(QMainWindow):
                     entry.state, entry.index = "missing", None
                     entry.error = f"{entry.path}: the file was deleted or moved"
                     entry.version += 1
-                    self._add_problem(entry)
+                    self._show_entry_problem(entry)
                     self.tree_model.update_entry(status.file_id, entry)
                     reshow |= status.file_id in self.selected_files
             elif (status.size, status.mtime_ns) != (entry.size, entry.mtime_ns) and entry.state != "pending":
@@ -561,11 +570,16 @@ class MainWindow(QMainWindow):
         self._tree_updates.add(file_id)
         if not self._tree_timer.isActive():
             self._tree_timer.start()
-        if entry.error:
-            self._add_problem(entry)
+        self._show_entry_problem(entry)
         if file_id in self.selected_files:
+            current = self.grid.currentIndex()
+            key = self.tile_model.key(current.row()) if current.isValid() else None
             self.tile_model.forget_file(file_id)
             self._show_files(self.selected_files)
+            if key is not None:  # stay on the tile the user was looking at, if it still exists
+                all_row = self.tile_model.all_row_of(*key)
+                if all_row is not None:
+                    self.select_all_row(all_row)
 
     @Slot()
     def _update_tree(self) -> None:
@@ -585,13 +599,28 @@ class MainWindow(QMainWindow):
             self._update_tree()
             self.indexingFinished.emit()
 
-    def _add_problem(self, entry: FileEntry) -> None:
-        text = entry.error if entry.error and entry.path in entry.error else f"{entry.path}: {entry.error}"
-        item = QListWidgetItem(text)
-        item.setToolTip(entry.error or "")
-        item.setData(Qt.ItemDataRole.UserRole, entry.path)
-        item.setForeground(QColor("#b00020"))
-        self.problems.addItem(item)
+    def _show_entry_problem(self, entry: FileEntry) -> None:
+        """The file's problem from its last indexing, or none (a file that reads well again)."""
+        if entry.error:
+            text = entry.error if entry.path in entry.error else f"{entry.path}: {entry.error}"
+            self._set_problems(entry.path, [text])
+        elif entry.path in self._problem_items:
+            self._set_problems(entry.path, [])
+
+    def _set_problems(self, path: str, lines: list[str]) -> None:
+        """The Problems list holds the latest word on each file: its lines are replaced, not added to."""
+        for item in self._problem_items.pop(path, []):
+            self.problems.takeItem(self.problems.row(item))
+        items = []
+        for text in lines:
+            item = QListWidgetItem(text)
+            item.setToolTip(text)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setForeground(problem_color())
+            self.problems.addItem(item)
+            items.append(item)
+        if items:
+            self._problem_items[path] = items
         self._update_problems_label()
 
     def _update_problems_label(self) -> None:
@@ -639,8 +668,10 @@ class MainWindow(QMainWindow):
     def _on_progress(self, done: int, total: int, message: str) -> None:
         label = getattr(self.sender(), "label", "Working")
         self.progress.set_progress(done, total, label)
-        if message:
-            self.statusBar().showMessage(f"{label}: {Path(message).name}", 2000)
+        shown = self.statusBar().currentMessage()
+        if message and (not shown or shown == self._progress_message):  # a result or error stays shown
+            self._progress_message = f"{label}: {Path(message).name}"
+            self.statusBar().showMessage(self._progress_message, 2000)
 
     @Slot()
     def _on_job_finished(self) -> None:
@@ -651,7 +682,8 @@ class MainWindow(QMainWindow):
         if not self._jobs:
             self.progress.setVisible(False)
             self.cancel_button.setVisible(False)
-            self.statusBar().clearMessage()
+            if self.statusBar().currentMessage() == self._progress_message:
+                self.statusBar().clearMessage()  # progress only: a job's result message stays
 
     def busy(self) -> bool:
         return bool(self._jobs)
@@ -758,6 +790,7 @@ class MainWindow(QMainWindow):
     def _show_map(self, points: MapPoints | None) -> None:
         self._map_pending = False
         self._map_rows = points.rows if points is not None else np.zeros(0, np.int64)
+        self._update_map_note()
         if points is not None:
             self.map.show_points(points)
         else:
@@ -766,6 +799,23 @@ class MainWindow(QMainWindow):
         if current.isValid():
             self.map.set_current(self.tile_model.all_row(current.row()))
         self.mapFilled.emit()
+
+    def _update_map_note(self) -> None:
+        tiles = len(self.tile_model.file_of)
+        mapped = sum(len(locs) for _, locs, _ in self._map_parts())
+        shown = [self.entries[f] for f in self.selected_files if self.entries[f].count]
+        waiting = sum(e.index is None for e in shown)
+        without = sum(e.index is not None and e.index.locations is None for e in shown)
+        if not tiles or mapped == tiles:
+            note = ""
+        elif not mapped and not waiting:
+            note = "No tile locations: the selected file(s) have no loc_x/loc_y fields."
+        else:
+            reasons = [f"{without} file(s) have no loc_x/loc_y fields"] if without else []
+            reasons += [f"{waiting} file(s) are still being indexed"] if waiting else []
+            note = f"The map shows {mapped:,} of {tiles:,} tiles: {'; '.join(reasons) or 'some files have no locations'}."
+        self.map_note.setText(note)
+        self.map_note.setVisible(bool(note))
 
     # --- colouring the map ----------------------------------------------------------------------
     def _reset_color_choices(self) -> None:
@@ -968,9 +1018,16 @@ class MainWindow(QMainWindow):
         return self._run(worker, "Exporting tiles")
 
     @Slot(object)
-    def _on_exported(self, written: list) -> None:
-        folder = Path(written[0]).parent if written else ""
-        self.statusBar().showMessage(f"Exported {len(written)} tile(s) to {folder}", 8000)
+    def _on_exported(self, report: Any) -> None:
+        folder = Path(report.written[0]).parent if report.written else ""
+        if report.skipped:
+            self.errors.report(
+                f"{len(report.skipped)} tile(s) not exported: their image is missing or does not decode",
+                "\n".join(reason for _, reason in report.skipped),
+            )
+        self.statusBar().showMessage(
+            f"Exported {len(report.written)} tile(s) to {folder}"
+            + (f"; {len(report.skipped)} skipped" if report.skipped else ""), 10000)
 
     def export_map(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export map", "map.png", "PNG images (*.png)")
@@ -989,15 +1046,11 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_verified(self, reports: list) -> None:
         bad = [r for r in reports if not r.ok]
-        for report in bad:
-            for problem in report.problems:
-                item = QListWidgetItem(
-                    f"{Path(report.path).name}: record {problem.index}, byte offset {problem.offset}: {problem.reason}"
-                )
-                item.setData(Qt.ItemDataRole.UserRole, report.path)
-                item.setForeground(QColor("#b00020"))
-                self.problems.addItem(item)
-        self._update_problems_label()
+        for report in reports:  # verify read every record: its word replaces the file's problems
+            self._set_problems(report.path, [
+                f"{report.path}, record {problem.index}, byte offset {problem.offset}: {problem.reason}"
+                for problem in report.problems
+            ])
         good = len(reports) - len(bad)
         self.statusBar().showMessage(f"Verify: {good} of {len(reports)} file(s) OK", 10000)
 
@@ -1029,12 +1082,18 @@ class MainWindow(QMainWindow):
                 (QPalette.ColorRole.Text, "#e8e8e8"), (QPalette.ColorRole.Button, "#3a3a3e"),
                 (QPalette.ColorRole.ButtonText, "#e8e8e8"), (QPalette.ColorRole.Highlight, "#3d7bd9"),
                 (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.ToolTipBase, "#2b2b2e"),
-                (QPalette.ColorRole.ToolTipText, "#e8e8e8"),
+                (QPalette.ColorRole.ToolTipText, "#e8e8e8"), (QPalette.ColorRole.PlaceholderText, "#9a9aa0"),
             ]:
                 palette.setColor(role, QColor(color))
             app.setPalette(palette)
         else:
             app.setPalette(app.style().standardPalette())
+        self.map.set_dark(theme == "dark")
+        for row in range(self.problems.count()):  # problem red that reads on the new background
+            self.problems.item(row).setForeground(problem_color())
+        for file_id, entry in enumerate(self.entries):
+            if entry.state in ("error", "missing", "damaged"):
+                self.tree_model.update_entry(file_id, entry, update_totals=False)
 
     def show_about(self) -> None:
         import google.protobuf

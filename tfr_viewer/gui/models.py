@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QStyle
 
+from .errors import problem_color
 from .workers import FileEntry, ThumbnailLoader, ThumbRequest
 
 ANNOUNCE_MS = 30  # thumbnails that arrive within this time repaint the grid once
@@ -167,7 +168,10 @@ class DatasetTreeModel(QStandardItemModel):
         if entry.error:
             tip.append(f"problem: {entry.error}")
         name.setToolTip("\n".join(tip))
-        name.setForeground(QColor("#b00020") if entry.state in ("error", "missing", "damaged") else QColor())
+        if entry.state in ("error", "missing", "damaged"):
+            name.setForeground(problem_color())
+        else:  # the palette's text colour (an empty QColor paints black, unreadable when dark)
+            name.setData(None, Qt.ItemDataRole.ForegroundRole)
         if update_totals:
             parent = self._source_of[file_id]
             self._totals[id(parent)] = self._totals.get(id(parent), 0) + self._tiles[file_id] - before
@@ -286,6 +290,11 @@ class TileListModel(QStringListModel):
 
     def all_row(self, row: int) -> int:
         return int(self.rows[row])
+
+    def all_row_of(self, file_id: int, record: int) -> int | None:
+        """The overall number of a file's record among the shown files (None: not shown)."""
+        rows = np.flatnonzero(self.file_of == file_id)
+        return int(rows[record]) if 0 <= record < len(rows) else None
 
     def row_of_all(self, all_row: int) -> int | None:
         pos = int(np.searchsorted(self.rows, all_row))

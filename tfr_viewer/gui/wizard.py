@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from ..core.console import human_size
 from ..core.naming import AUTO, compile_location_pattern, parse_location
 from ..core.scan_images import SourceScan, iter_scan_source
-from ..core.writer import WriteReport, iter_write_tfrecords_multi, iter_write_tfrecords_single
+from ..core.writer import WriteReport, iter_write_tfrecords_multi, iter_write_tfrecords_single, tfrecord_filename
 from .workers import JobWorker, TFRecordWriterJob
 
 LOCATION_CHOICES = [
@@ -180,9 +180,13 @@ class OptionsPage(QWizardPage):
         self.quality.setValue(90)
         self.build_index = QCheckBox("Write an index (.index.npz) beside each TFRecord")
         self.build_index.setChecked(True)
+        self.name_problem = QLabel("")
+        self.name_problem.setObjectName("nameProblem")
+        self.name_problem.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Slide name:", self.slide)
         form.addRow("Output file name:", self.filename)
+        form.addRow("", self.name_problem)
         form.addRow("Tile locations:", self.locations)
         form.addRow("Custom pattern:", self.regex)
         reencode_row = QHBoxLayout()
@@ -200,6 +204,7 @@ class OptionsPage(QWizardPage):
         self.regex.textChanged.connect(self.update_preview)
         self.slide.textChanged.connect(self._slide_changed)
         self.filename.textEdited.connect(lambda: setattr(self, "_filename_edited", True))
+        self.filename.textChanged.connect(self._filename_changed)
         self._filename_edited = False
 
     def initializePage(self) -> None:  # noqa: N802
@@ -221,6 +226,22 @@ class OptionsPage(QWizardPage):
             self.filename.setText(text)
         self.completeChanged.emit()
 
+    def filename_problem(self) -> str:
+        """Why the output name cannot be used ('' when it can): checked here, not at run time."""
+        name = self.filename.text().strip()
+        if not self.filename.isEnabled() or not name:
+            return ""
+        try:
+            tfrecord_filename(name)
+        except ValueError:
+            return "⚠ The output file name must be a plain name, without folders (no / or ..)."
+        return ""
+
+    @Slot()
+    def _filename_changed(self) -> None:
+        self.name_problem.setText(self.filename_problem())
+        self.completeChanged.emit()
+
     def location_pattern(self) -> str | None:
         value = self.locations.currentData()
         return self.regex.text() if value == "custom" else value
@@ -236,7 +257,10 @@ class OptionsPage(QWizardPage):
                 compile_location_pattern(pattern)
             for name in names:
                 loc = parse_location(name, pattern)
-                rows.append([name, f"x {loc[0]}, y {loc[1]}" if loc else "no match → (0, 0), reported as a warning"])
+                if pattern is None:
+                    rows.append([name, "x 0, y 0 (locations not read from names)"])
+                else:
+                    rows.append([name, f"x {loc[0]}, y {loc[1]}" if loc else "no match → (0, 0), reported as a warning"])
             self.pattern_error = None
         except ValueError as exc:
             rows = [["", f"⚠ {exc}"]]
@@ -250,7 +274,7 @@ class OptionsPage(QWizardPage):
         scan = self.owner.source_page.scan
         if scan is not None and scan.layout == "single" and not (self.slide.text().strip() and self.filename.text().strip()):
             return False
-        return self.pattern_error is None
+        return self.pattern_error is None and not self.filename_problem()
 
 
 class DestinationPage(QWizardPage):
@@ -280,6 +304,9 @@ class DestinationPage(QWizardPage):
         layout.addWidget(self.space)
         layout.addStretch(1)
         self._ok = False
+        # Converting starts from here and cannot be undone by Back: a run going back to its options
+        # would leave its job writing while a second one starts (start the wizard again instead).
+        self.setCommitPage(True)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Destination folder", self.path.text())
@@ -365,6 +392,8 @@ class RunPage(QWizardPage):
         self.report = None
         self.outcome = ""
         self.errors.clear()
+        self.current.setText("Starting…")
+        self.rate.setText("")
         self._started = time.monotonic()
         job = TFRecordWriterJob(self.owner.make_job(), self)
         job.progress.connect(self._on_progress)
@@ -411,10 +440,15 @@ class RunPage(QWizardPage):
     @Slot()
     def _on_finished(self) -> None:
         self.cancel_button.setEnabled(False)
+        self.overall.setRange(0, 1)
         if self.outcome == "done":
-            self.overall.setRange(0, 1)
             self.overall.setValue(1)
             self.current.setText("Finished.")
+            if self.report is not None:  # the final count, not a rate with "0 s left"
+                self.rate.setText(f"{self.report.tiles:,} images in {time.monotonic() - self._started:,.1f} s")
+        elif self.outcome == "failed":
+            self.overall.setValue(0)
+            self.current.setText("Failed: see the problems below. No partial TFRecord was left behind.")
         self.job = None
         self.completeChanged.emit()
         self.finished.emit()
@@ -492,6 +526,7 @@ class ConvertWizard(QWizard):
         self.setObjectName("convertWizard")
         self.setWindowTitle("Convert images to TFRecords")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
+        self.setButtonText(QWizard.WizardButton.CommitButton, "Convert")
         self.resize(820, 620)
         self.open_in_viewer = open_in_viewer
         self._jobs: set[JobWorker] = set()
@@ -504,6 +539,11 @@ class ConvertWizard(QWizard):
             self.addPage(page)
         if source:
             self.source_page.set_source(source)
+
+    def back(self) -> None:
+        """No way back from the run or its result (the Back button is gone there too)."""
+        if self.currentPage() not in (self.run_page, self.result_page):
+            super().back()
 
     def track(self, job: JobWorker) -> None:
         self._jobs.add(job)

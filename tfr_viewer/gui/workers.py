@@ -615,21 +615,24 @@ def read_field_job(entries: list[FileEntry], file_ids: list[int], name: str) -> 
 
 def export_tiles_job(
     entries: list[FileEntry], keys: list[tuple[int, int]], folder: str
-) -> Callable[[CancelToken], Job[list[str]]]:
-    """Job: write the chosen tiles as image files (see `core.export`)."""
-    from ..core.export import iter_export_tiles
+) -> Callable[[CancelToken], Job[Any]]:
+    """Job: write the chosen tiles as image files (see `core.export`); returns an `ExportReport`
+    whose skipped records name their file."""
+    from ..core.export import ExportReport, iter_export_tiles
 
     by_file: dict[int, list[int]] = {}
     for file_id, record in keys:
         by_file.setdefault(file_id, []).append(record)
 
-    def job(token: CancelToken) -> Generator[Progress, None, list[str]]:
-        written: list[str] = []
+    def job(token: CancelToken) -> Generator[Progress, None, ExportReport]:
+        report = ExportReport()
         for file_id, records in by_file.items():
             entry = entries[file_id]
             with TFRecord(entry.path, create_index=False, index=entry.index) as tfr:
-                written += yield from iter_export_tiles(tfr, folder, records, None, token)
-        return written
+                part = yield from iter_export_tiles(tfr, folder, records, None, token)
+            report.written += part.written
+            report.skipped += [(i, f"{entry.path}, record {i}: {reason}") for i, reason in part.skipped]
+        return report
 
     return job
 

@@ -265,6 +265,15 @@ class LocationMap(pg.PlotWidget):
         self.scene().sigMouseClicked.connect(self._on_scene_click)
         self._viewbox.rectSelected.connect(self._on_rect)
 
+    def set_dark(self, dark: bool) -> None:
+        """Background, axes and grid for a dark or a light window."""
+        self.setBackground("#1f1f22" if dark else "w")
+        ink = "#c8c8cc" if dark else "#505050"
+        for name in ("left", "bottom"):
+            axis = self.getPlotItem().getAxis(name)
+            axis.setPen(ink)  # the grid lines take this colour too, translucent
+            axis.setTextPen(ink)
+
     # --- data ----------------------------------------------------------------------------------
     def set_points(self, xy: np.ndarray, rows: np.ndarray, groups: np.ndarray | None = None) -> None:
         """Replace every point at once (on this thread: big selections use `show_points`)."""
