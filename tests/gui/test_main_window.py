@@ -152,6 +152,7 @@ def test_corrupt_file_in_problems_and_good_tiles_still_show(qtbot, window, tmp_p
     assert entry.state == "damaged" and 0 < entry.count < 10
     window.select_files([bad_id])
     assert window.tile_model.rowCount() == entry.count
+    assert window.grid_label.text().endswith("1 file(s) with a problem (see Problems)")
     qtbot.waitUntil(lambda: window.tile_model.has_thumbnail(0), timeout=5000)
     assert bad.read_bytes() == bytes(data)  # never modified
 

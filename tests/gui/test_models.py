@@ -62,3 +62,21 @@ def test_unhandled_roles_return_none_many_times(tmp_path: Path) -> None:
             assert index.data(Qt.ItemDataRole.WhatsThisRole) is None
     finally:
         loader.stop()
+
+
+def test_a_click_on_shared_spot_selects_the_point_that_shows(qtbot) -> None:
+    """Two files cut on one grid share coordinates: the click takes the dot drawn on top."""
+    from tfr_viewer.gui.widgets.location_map import LocationMap
+
+    view = LocationMap()
+    qtbot.addWidget(view)
+    view.resize(400, 400)
+    view.show()
+    xy = np.array([[100, 100], [200, 200], [100, 100], [300, 300]], np.float64)
+    view.set_points(xy, np.array([10, 11, 12, 13]), np.array([1, 1, 0, 0]))
+    assert view.nearest_row(100, 100) == 10  # group 1 is drawn after group 0
+    view.set_color_values(np.array([0.0, 1.0, 5.0, 2.0]))
+    assert view.nearest_row(100, 100) == 12  # by value: the highest bin is drawn last
+    view.set_color_values(None)
+    assert view.nearest_row(100, 100) == 10
+    assert view.nearest_row(5000, 5000) is None

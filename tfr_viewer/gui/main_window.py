@@ -883,6 +883,9 @@ class MainWindow(QMainWindow):
         shown, total = len(self.tile_model.rows), len(self.tile_model.file_of)
         files = len(self.selected_files)
         text = f"{total:,} tiles in {files} file(s)" if shown == total else f"{shown:,} of {total:,} tiles (map area)"
+        troubled = sum(1 for f in self.selected_files if self.entries[f].error)
+        if troubled:
+            text += f" · {troubled} file(s) with a problem (see Problems)"
         selected = self._selected_count()
         if selected > 1:
             text += f" · {selected:,} selected"

@@ -260,6 +260,7 @@ class LocationMap(pg.PlotWidget):
         self._xy = np.zeros((0, 2), np.float64)
         self._rows = np.zeros(0, np.int64)
         self._groups = np.zeros(0, np.int64)
+        self._draw_groups = self._groups
         self._group_layers = PointLayers()  # the points coloured by group, kept for recolouring
         self._values: np.ndarray | None = None
         self.scene().sigMouseClicked.connect(self._on_scene_click)
@@ -282,6 +283,7 @@ class LocationMap(pg.PlotWidget):
     def show_points(self, points: MapPoints) -> None:
         """Replace every point with ones built ahead by `map_points` (possibly in a worker)."""
         self._xy, self._rows, self._groups = points.xy, points.rows, points.groups
+        self._draw_groups = points.groups  # the colour layer of each point, in drawing order
         self._points.size = 5.0 if len(self._rows) < 20_000 else 3.0
         self._values = None
         self._group_layers = points.layers
@@ -303,12 +305,14 @@ class LocationMap(pg.PlotWidget):
         values = self._values
         if values is None or len(values) != len(self._rows) or not len(values):
             self._points.set_layers(self._group_layers)
+            self._draw_groups = self._groups
             return None
         finite = np.isfinite(values)
         lo, hi = (float(values[finite].min()), float(values[finite].max())) if finite.any() else (0.0, 0.0)
         scaled = np.zeros(len(values)) if hi <= lo else (np.where(finite, values, lo) - lo) / (hi - lo)
         bins = np.minimum((scaled * len(RAMP)).astype(np.int64), len(RAMP) - 1)
         self._points.set_points(self._xy, bins, RAMP)
+        self._draw_groups = bins
         return lo, hi
 
     def clear_points(self) -> None:
@@ -357,8 +361,12 @@ class LocationMap(pg.PlotWidget):
             return None
         px, py = self._viewbox.viewPixelSize()
         d2 = ((self._xy[:, 0] - x) / px) ** 2 + ((self._xy[:, 1] - y) / py) ** 2
-        i = int(np.argmin(d2))
-        return int(self._rows[i]) if d2[i] <= max_pixels**2 else None
+        nearest = np.flatnonzero(d2 == d2.min())
+        if d2[nearest[0]] > max_pixels**2:
+            return None
+        # of points on one spot, the one that shows: last in drawing order (colour layer, then row)
+        i = nearest[np.lexsort((nearest, self._draw_groups[nearest]))[-1]]
+        return int(self._rows[i])
 
     def _on_scene_click(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton or event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
