@@ -192,3 +192,22 @@ def test_index_of_another_file_of_the_same_size_is_rebuilt(tmp_path: Path) -> No
     tfr = sf.TFRecord(path)
     assert len(tfr) == 2
     assert [tfr[i]["image_raw"] for i in range(2)] == [r["image_raw"] for r in second]
+
+
+def test_index_of_a_file_with_the_same_size_count_and_end_records_is_rebuilt(tmp_path: Path) -> None:
+    """Same size, same count, same first and last record lengths: the headers sampled between
+    them do not match the old index, so it is rebuilt instead of reading records at wrong offsets."""
+    small, big = make_jpeg(16, 16, seed=1), make_jpeg(64, 64, seed=2)
+    a = tmp_path / "a.tfrecords"
+    b = tmp_path / "b.tfrecords"
+    images_a = [small, big, small, big, small, big, small]
+    images_b = [small, small, big, big, small, big, small]  # the same tiles in another order
+    write_tfrecord_py(a, [{"image_raw": im, "slide": "s", "loc_x": 0, "loc_y": 0} for im in images_a])
+    write_tfrecord_py(b, [{"image_raw": im, "slide": "s", "loc_x": 0, "loc_y": 0} for im in images_b])
+    assert a.stat().st_size == b.stat().st_size
+    sf.io.tfrecord2idx.create_index(str(a))
+    (tmp_path / "b.index.npz").write_bytes((tmp_path / "a.index.npz").read_bytes())
+    with sf.TFRecord(b) as tfr:
+        assert [tfr[i]["image_raw"] for i in range(len(tfr))] == images_b
+    with np.load(tmp_path / "b.index.npz") as rebuilt, np.load(tmp_path / "a.index.npz") as original:
+        assert rebuilt["arr_0"][:, 1].tolist() != original["arr_0"][:, 1].tolist()

@@ -46,11 +46,13 @@ def test_several_problems_and_semantic_ones(tmp_path: Path) -> None:
     good = [frame_py(example_py(tile_record(i))) for i in range(3)]
     no_image = frame_py(example_py({"slide": "s", "loc_x": 1, "loc_y": 1}))
     not_image = frame_py(example_py({"image_raw": b"nope", "slide": "s"}))
-    path.write_bytes(good[0] + no_image + good[1] + not_image + good[2])
+    two_images = frame_py(example_py({"image_raw": [tile_record(0)["image_raw"]] * 2, "slide": "s"}))
+    path.write_bytes(good[0] + no_image + good[1] + not_image + good[2] + two_images)
     report = sf.verify(path)
-    assert [(p.index, p.reason) for p in report.problems] == [(1, "missing required field 'image_raw'")]
+    assert [(p.index, p.reason) for p in report.problems] == [
+        (1, "missing required field 'image_raw'"), (5, "field 'image_raw' holds 2 values, not one")]
     with_images = sf.verify(path, check_images=True)
-    assert [p.index for p in with_images.problems] == [1, 3] and with_images.records_ok == 3
+    assert [p.index for p in with_images.problems] == [1, 3, 5] and with_images.records_ok == 3
 
 
 def test_truncated_tail_and_garbage_and_empty(tmp_path: Path) -> None:

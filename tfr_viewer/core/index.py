@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import TFRecordError
-from .framing import FRAMING_SIZE, iter_frames
+from .framing import FRAMING_SIZE, HEADER, HEADER_SIZE, iter_frames, masked_crc32c
 from .progress import CancelToken, Job, Progress, run_job
 from .records import _parse
 from .paths import atomic_write_bytes, cache_path_for
@@ -151,19 +151,27 @@ def find_index(tfrecord: str | os.PathLike) -> IndexInfo | None:
     return None
 
 
+SAMPLED_HEADERS = 9  # record headers an index is checked against before it is trusted
+
+
 def _ends_match(tfrecord: str | os.PathLike, offsets: np.ndarray) -> bool:
-    """Whether the first and last records' length fields agree with the index: catches an index
-    left from another file of the same size. Two 8-byte reads; gzip files are not checked."""
+    """Whether record headers agree with the index: the first, the last and some between, each
+    a length field with a valid CRC that matches the index's length. Catches an index left from
+    another file of the same size (and count); a few 12-byte reads. Gzip files are not checked."""
     if not len(offsets):
         return True
+    picks = np.unique(np.linspace(0, len(offsets) - 1, min(SAMPLED_HEADERS, len(offsets))).astype(np.int64))
     try:
         with open(tfrecord, "rb") as f:
             if f.read(2) == GZIP_MAGIC:
                 return True
-            for start, length in (offsets[0], offsets[-1]):
+            for start, length in offsets[picks]:
                 f.seek(int(start))
-                field = f.read(8)
-                if len(field) < 8 or int.from_bytes(field, "little") != int(length) - FRAMING_SIZE:
+                header = f.read(HEADER_SIZE)
+                if len(header) < HEADER_SIZE:
+                    return False
+                field, field_crc = HEADER.unpack(header)
+                if field != int(length) - FRAMING_SIZE or masked_crc32c(header[:8]) != field_crc:
                     return False
     except OSError:
         return False

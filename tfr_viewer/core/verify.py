@@ -119,6 +119,8 @@ def _check_record(payload: bytes, path: str, index: int, offset: int, check_imag
         values = raw.get(name)
         if not values or not isinstance(values[0], bytes):
             return f"missing required field {name!r}"
+        if len(values) != 1:  # a tile is one image of one slide (TFRecord[i] cannot read more)
+            return f"field {name!r} holds {len(values)} values, not one"
     if check_images:
         try:
             decode_image(raw["image_raw"][0])
