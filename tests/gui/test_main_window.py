@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, Qt, QTimer
+from PySide6.QtCore import QEvent, QItemSelectionModel, QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QListView, QTreeView
 
@@ -318,3 +318,191 @@ def test_the_map_says_when_tiles_have_no_locations(qtbot, window, tmp_path: Path
     with qtbot.waitSignal(window.mapFilled, timeout=10_000):
         window.select_files([ids["with.tfrecords"]])
     assert not window.map_note.isVisibleTo(window)
+
+
+def test_viewer_keys_act_only_in_the_viewer(qtbot, window, folder: Path) -> None:
+    """PgDown in the grid pages the grid, '+' there does not zoom the viewer, Ctrl+C there does
+    not copy the metadata; in the viewer PgDown steps to the next tile."""
+    open_and_wait(qtbot, window, folder)
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.tile_model.index(0))
+    zoom = window.viewer.zoom_factor()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Plus)
+    assert window.viewer.zoom_factor() == zoom
+    QApplication.clipboard().setText("untouched")
+    qtbot.keyClick(window.grid, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.clipboard().text() == "untouched"
+    qtbot.keyClick(window.grid, Qt.Key.Key_PageDown)
+    assert window.grid.currentIndex().row() > 1  # a page of tiles, not one step
+    window.grid.setCurrentIndex(window.tile_model.index(3))
+    qtbot.keyClick(window.grid, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "record 3" in window.viewer.title.text(), timeout=5000)
+    window.viewer.view.setFocus()
+    qtbot.keyClick(window.viewer.view, Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: window.grid.currentIndex().row() == 4, timeout=5000)
+
+
+def test_viewer_wheel_zoom_keeps_the_point_under_the_mouse(qtbot) -> None:
+    """Zooming scales from the present view: the image point under the mouse stays under it (a
+    reset to 1:1 before each zoom threw the scroll position away)."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QImage, QWheelEvent
+    from PySide6.QtTest import QTest
+
+    from tfr_viewer.gui.widgets.tile_viewer import TileViewer
+
+    viewer = TileViewer()
+    qtbot.addWidget(viewer)
+    viewer.resize(500, 400)
+    viewer.show()
+    qtbot.waitExposed(viewer)
+    image = QImage(256, 256, QImage.Format.Format_RGB32)
+    image.fill(0x336699)
+    viewer.show_image(image, "test")
+    viewer.zoom_by(4.0)
+    spot = QPoint(40, 40)
+    port = viewer.view.viewport()
+    QTest.mouseMove(port, spot)
+    qtbot.waitUntil(port.underMouse, timeout=2000)  # the wheel anchors under the mouse
+    for step in range(3):
+        before = viewer.view.mapToScene(spot)
+        wheel = QWheelEvent(QPointF(spot), QPointF(port.mapToGlobal(spot)), QPoint(0, 0), QPoint(0, 120),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(port, wheel)
+        after = viewer.view.mapToScene(spot)
+        assert abs(after.x() - before.x()) < 3 and abs(after.y() - before.y()) < 3, (step, before, after)
+
+
+def test_thumbnail_size_and_show_all_keep_the_current_tile(qtbot, window, folder: Path) -> None:
+    open_and_wait(qtbot, window, folder)
+    grid = window.grid
+    grid.setCurrentIndex(window.tile_model.index(9))
+    grid.selectionModel().select(window.tile_model.index(3), QItemSelectionModel.SelectionFlag.Select)
+    window.set_thumb_size(64)
+    assert grid.currentIndex().row() == 9
+    assert sorted(i.row() for i in grid.selectionModel().selectedIndexes()) == [3, 9]
+    rows = np.array([window.tile_model.all_row(r) for r in (2, 9, 11)])
+    window.apply_region(rows)
+    grid.setCurrentIndex(window.tile_model.index(1))  # the 2nd of the 3 shown: tile 9
+    window.clear_region()
+    assert not window.tile_model.is_filtered()
+    assert window.tile_model.key(grid.currentIndex().row()) == window.tile_model.key(9)
+
+
+def test_verify_marks_a_damaged_file_in_the_tree(qtbot, window, tmp_path: Path) -> None:
+    """Damage whose index still matches (a flipped payload byte) shows after Verify like damage
+    found by indexing: warning icon, problem tooltip, the grid label's note."""
+    from tfr_viewer.gui.models import FILE_ID_ROLE
+
+    root = tmp_path / "flipped"
+    root.mkdir()
+    write_tiles(root / "a.tfrecords", 6)
+    write_tiles(root / "c.tfrecords", 6)
+    data = bytearray((root / "c.tfrecords").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (root / "c.tfrecords").write_bytes(bytes(data))
+    open_and_wait(qtbot, window, root)
+    window.select_files([0, 1])
+    window.verify_selected()
+    qtbot.waitUntil(lambda: not window.busy(), timeout=20_000)
+    assert window.statusBar().currentMessage() == "Verify: 1 of 2 file(s) OK"
+    source = window.tree_model.item(0, 0)
+    items = {Path(window.entries[source.child(r, 0).data(FILE_ID_ROLE)].path).name: source.child(r, 0)
+             for r in range(source.rowCount())}
+    assert "problem: " in items["c.tfrecords"].toolTip() and "problem" not in items["a.tfrecords"].toolTip()
+    assert items["c.tfrecords"].foreground().color().lightness() < 128  # problem red (light theme)
+    assert items["a.tfrecords"].data(Qt.ItemDataRole.ForegroundRole) is None
+    assert window.grid_label.text().endswith("1 file(s) with a problem (see Problems)")
+
+
+def test_a_gone_recent_path_leaves_the_list_and_the_left_splitter_is_kept(qtbot, window, folder: Path, tmp_path: Path) -> None:
+    from tfr_viewer.gui.main_window import MainWindow
+    from tfr_viewer.gui.settings import Settings
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    write_tiles(gone / "x.tfrecords", 2)
+    open_and_wait(qtbot, window, gone)
+    open_and_wait(qtbot, window, folder)
+    assert window.settings.get("recent/paths")[:2] == [str(folder), str(gone)]
+    for child in gone.iterdir():
+        child.unlink()
+    gone.rmdir()
+    with qtbot.waitSignal(window.loaded, timeout=15_000):
+        window.open_path(str(gone))
+    assert window.settings.get("recent/paths") == [str(folder)]
+    window.left_splitter.setSizes([300, 400])
+    sizes = window.left_splitter.sizes()
+    window.close()
+    again = MainWindow(Settings(), dialogs=False)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    restored = again.left_splitter.sizes()
+    assert abs(restored[0] / sum(restored) - sizes[0] / sum(sizes)) < 0.02  # the default is 600:160
+    again.close()
+
+
+def test_the_slide_filter_hides_rows_but_keeps_what_is_shown(qtbot, window, tmp_path: Path) -> None:
+    root = tmp_path / "cohort"
+    root.mkdir()
+    for name in ("tumor_1", "tumor_2", "normal_1"):
+        write_tiles(root / f"{name}.tfrecords", 3)
+    open_and_wait(qtbot, window, root)
+    ids = {Path(e.path).stem: i for i, e in enumerate(window.entries)}
+    window.select_files([ids["normal_1"]])
+    qtbot.waitUntil(lambda: window.selected_files == [ids["normal_1"]], timeout=5000)
+    window.slide_filter.setText("tumor")  # hides the shown file: the grid keeps it
+    assert window.selected_files == [ids["normal_1"]] and window.tile_model.rowCount() == 3
+    folder_row = window.tree_proxy.index(0, 0)
+    window.tree.selectionModel().select(
+        folder_row, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+    assert window.selected_files == sorted([ids["tumor_1"], ids["tumor_2"]])  # only the rows shown
+    window.slide_filter.setText("cohort")  # the folder's name: its files show under it
+    assert window.tree_proxy.rowCount(window.tree_proxy.index(0, 0)) == 3
+    window.slide_filter.setText("")
+
+
+def test_dark_theme_greys_out_disabled_controls(qtbot, window) -> None:
+    from PySide6.QtGui import QPalette
+
+    try:
+        window.set_theme("dark")
+        palette = QApplication.palette()
+        for role in (QPalette.ColorRole.ButtonText, QPalette.ColorRole.Text, QPalette.ColorRole.WindowText):
+            enabled = palette.color(QPalette.ColorGroup.Active, role)
+            disabled = palette.color(QPalette.ColorGroup.Disabled, role)
+            assert enabled.lightness() - disabled.lightness() > 60
+    finally:
+        window.set_theme("light")
+
+
+def test_colouring_by_a_field_survives_a_damaged_file(qtbot, window, tmp_path: Path) -> None:
+    """A record that fails its CRC stops that file's values there; the rest are coloured and the
+    problem is said, instead of no colouring at all."""
+    from tfr_viewer.core.framing import frame_record
+    from tfr_viewer.core.index import create_index
+    from tfr_viewer.core.records import make_example
+
+    from ..helpers import make_jpeg
+
+    root = tmp_path / "scored"
+    root.mkdir()
+    for name, base in (("a", 0), ("c", 100)):
+        with open(root / f"{name}.tfrecords", "wb") as f:
+            for i in range(10):
+                f.write(frame_record(make_example(
+                    {"image_raw": make_jpeg(16, 16, seed=i), "slide": name, "loc_x": i * 64, "loc_y": base,
+                     "score": base + i})))
+        create_index(root / f"{name}.tfrecords")
+    data = bytearray((root / "c.tfrecords").read_bytes())
+    data[len(data) * 3 // 4] ^= 0xFF  # a payload byte of a late record: the index still matches
+    (root / "c.tfrecords").write_bytes(bytes(data))
+    open_and_wait(qtbot, window, root)
+    window.select_files([0, 1])
+    qtbot.waitUntil(lambda: window.map.point_count() == 20, timeout=10_000)
+    window.grid.setCurrentIndex(window.tile_model.index(1))
+    qtbot.waitUntil(lambda: window.color_by.findData("score") >= 0, timeout=5000)
+    window.color_by.setCurrentIndex(window.color_by.findData("score"))
+    qtbot.waitUntil(lambda: window.color_legend.text().startswith("score: 0 "), timeout=10_000)
+    assert "could not be read whole" in window.errors.history[-1] and "c.tfrecords" in window.errors.history[-1]

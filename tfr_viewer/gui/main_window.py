@@ -150,7 +150,9 @@ class MainWindow(QMainWindow):
         self.tree_proxy = QSortFilterProxyModel(self)
         self.tree_proxy.setSourceModel(self.tree_model)
         self.tree_proxy.setRecursiveFilteringEnabled(True)
+        self.tree_proxy.setAutoAcceptChildRows(True)  # a folder that matches shows its files
         self.tree_proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self._filtering = False  # the slide filter is changing the tree's rows
 
         self.watcher = QFileSystemWatcher(self)
         self.watcher.fileChanged.connect(self._on_file_changed)
@@ -211,7 +213,7 @@ class MainWindow(QMainWindow):
         self.slide_filter.setObjectName("slideFilter")
         self.slide_filter.setPlaceholderText("Filter slides (Ctrl+F)")
         self.slide_filter.setClearButtonEnabled(True)
-        self.slide_filter.textChanged.connect(self.tree_proxy.setFilterFixedString)
+        self.slide_filter.textChanged.connect(self._filter_slides)
         self.problems = QListWidget()
         self.problems.setObjectName("problemsList")
         self.problems.setWordWrap(True)
@@ -441,8 +443,11 @@ class MainWindow(QMainWindow):
         self.tree_model.show_loading(paths)
         self.stack.setCurrentWidget(self.splitter)
         self.setWindowTitle(f"tfr-viewer — {', '.join(Path(p).name or p for p in paths)}")
-        for path in paths:
-            self.settings.add_recent(os.path.abspath(path))
+        for path in paths:  # a path that is gone leaves Recent instead of moving to its top
+            if os.path.exists(path):
+                self.settings.add_recent(os.path.abspath(path))
+            else:
+                self.settings.remove_recent(os.path.abspath(path))
         job = JobWorker(open_dataset_job(paths), "Opening", self)
         job.generation = generation
         job.result.connect(self._on_opened)
@@ -724,15 +729,28 @@ class MainWindow(QMainWindow):
     def _tree_index(self, file_id: int) -> QModelIndex:
         return self.tree_proxy.mapFromSource(self.tree_model.index_of_file(file_id))
 
+    @Slot(str)
+    def _filter_slides(self, text: str) -> None:
+        """Filter the tree's names; what the grid shows stays (the filter only hides rows), and
+        the shown files are selected again among the rows that remain."""
+        self._filtering = True
+        try:
+            self.tree_proxy.setFilterFixedString(text)
+            if self.selected_files:
+                self.select_files(self.selected_files)
+        finally:
+            self._filtering = False
+
     def _on_tree_selection(self, *_: Any) -> None:
+        if self._filtering:
+            return
         ids: list[int] = []
         for index in self.tree.selectionModel().selectedRows(0):
             file_id = self.tree_proxy.mapToSource(index).data(FILE_ID_ROLE)
             if file_id is None:
                 continue
-            if file_id == -1:  # a source folder: all its files
-                source_item = self.tree_model.itemFromIndex(self.tree_proxy.mapToSource(index))
-                ids += [source_item.child(r, 0).data(FILE_ID_ROLE) for r in range(source_item.rowCount())]
+            if file_id == -1:  # a source folder: its files the slide filter shows
+                ids += [self.tree_proxy.index(r, 0, index).data(FILE_ID_ROLE) for r in range(self.tree_proxy.rowCount(index))]
             else:
                 ids.append(int(file_id))
         ids = sorted(set(ids))
@@ -869,9 +887,13 @@ class MainWindow(QMainWindow):
         self._run(worker, f"Reading {choice}")
 
     @Slot(object)
-    def _on_field_values(self, values: np.ndarray) -> None:
+    def _on_field_values(self, result: tuple) -> None:
         if getattr(self.sender(), "generation", None) != (self.generation, tuple(self.selected_files), self.color_by.currentData()):
             return
+        values, problems = result
+        if problems:  # the readable tiles are coloured; the others keep the lowest colour
+            self.errors.report(f"{len(problems)} file(s) could not be read whole for colouring: {problems[0]}",
+                               "\n".join(problems), dialog=False)
         self._ensure_map_filled()
         self._show_color_values(values[self._map_rows], self.color_by.currentData())
 
@@ -963,8 +985,13 @@ class MainWindow(QMainWindow):
             self.grid.set_current_row_quietly(0)
 
     def clear_region(self) -> None:
+        """Show every tile again, staying on the current one."""
         if self.tile_model.is_filtered():
+            current = self.grid.currentIndex()
+            keep = self.tile_model.all_row(current.row()) if current.isValid() else None
             self.tile_model.set_filter(None)
+            if keep is not None:
+                self.select_all_row(keep)
         self.clear_map_filter.setVisible(False)
         self._update_status()
 
@@ -1034,6 +1061,8 @@ class MainWindow(QMainWindow):
 
     def export_map(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export map", "map.png", "PNG images (*.png)")
+        if path and not path.lower().endswith(".png"):
+            path += ".png"
         if path and not self.map.export_png(path):
             self.errors.report(f"Could not write {path}")
 
@@ -1049,11 +1078,16 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_verified(self, reports: list) -> None:
         bad = [r for r in reports if not r.ok]
+        file_ids = {entry.path: i for i, entry in enumerate(self.entries)}
         for report in reports:  # verify read every record: its word replaces the file's problems
-            self._set_problems(report.path, [
-                f"{report.path}, record {problem.index}, byte offset {problem.offset}: {problem.reason}"
-                for problem in report.problems
-            ])
+            lines = [f"{report.path}, record {problem.index}, byte offset {problem.offset}: {problem.reason}"
+                     for problem in report.problems]
+            self._set_problems(report.path, lines)
+            file_id = file_ids.get(report.path)
+            if lines and file_id is not None and not self.entries[file_id].error:
+                self.entries[file_id].error = lines[0]  # the tree and the grid label show it too
+                self.tree_model.update_entry(file_id, self.entries[file_id], update_totals=False)
+        self._update_status()
         good = len(reports) - len(bad)
         self.statusBar().showMessage(f"Verify: {good} of {len(reports)} file(s) OK", 10000)
 
@@ -1065,9 +1099,20 @@ class MainWindow(QMainWindow):
         self._start_indexing([self.entries[i] for i in ids])
 
     def set_thumb_size(self, size: int) -> None:
+        """New thumbnails for the same tiles: the current tile and the selection stay."""
+        keep = self.grid.currentIndex().row()
+        ranges = [(r.top(), r.bottom()) for r in self.grid.selectionModel().selection()]
         self.settings.set("view/thumb_size", size)
-        self.tile_model.set_thumb_size(size)
+        self.tile_model.set_thumb_size(size)  # a model reset: it forgets current and selection
         self.grid.set_thumb_size(size, self.tile_model.show_captions)
+        selection = QItemSelection()
+        for top, bottom in ranges:
+            selection.select(self.tile_model.index(top), self.tile_model.index(bottom))
+        self.grid.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if 0 <= keep < self.tile_model.rowCount():
+            index = self.tile_model.index(keep)
+            self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.grid.scrollTo(index)
 
     def set_captions(self, on: bool) -> None:
         self.settings.set("view/captions", bool(on))
@@ -1088,6 +1133,8 @@ class MainWindow(QMainWindow):
                 (QPalette.ColorRole.ToolTipText, "#e8e8e8"), (QPalette.ColorRole.PlaceholderText, "#9a9aa0"),
             ]:
                 palette.setColor(role, QColor(color))
+            for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+                palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7a7a80"))  # greyed out
             app.setPalette(palette)
         else:
             app.setPalette(app.style().standardPalette())
@@ -1114,7 +1161,7 @@ class MainWindow(QMainWindow):
 
     # --- window lifetime -------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
+        if any(u.isLocalFile() for u in event.mimeData().urls()):  # a web link cannot be opened
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802
@@ -1138,6 +1185,9 @@ class MainWindow(QMainWindow):
         right = self.settings.get("window/right_splitter")
         if right:
             self.right_splitter.restoreState(right)
+        left = self.settings.get("window/left_splitter")
+        if left:
+            self.left_splitter.restoreState(left)
         size = self.settings.get("view/thumb_size")
         self.tile_model.show_captions = self.settings.get("view/captions")
         if size != self.tile_model.thumb_size:
@@ -1162,6 +1212,7 @@ class MainWindow(QMainWindow):
         self.settings.set("window/geometry", self.saveGeometry())
         self.settings.set("window/splitter", self.splitter.saveState())
         self.settings.set("window/right_splitter", self.right_splitter.saveState())
+        self.settings.set("window/left_splitter", self.left_splitter.saveState())
         self.settings.sync()
         self.shutdown()
         super().closeEvent(event)

@@ -153,7 +153,8 @@ class DatasetTreeModel(QStandardItemModel):
         if items is None:
             return
         name, count = items
-        name.setIcon(_icon(_STATE_ICONS.get(entry.state, QStyle.StandardPixmap.SP_FileIcon)))
+        shown_state = "damaged" if entry.error and entry.state == "indexed" else entry.state  # e.g. found by Verify
+        name.setIcon(_icon(_STATE_ICONS.get(shown_state, QStyle.StandardPixmap.SP_FileIcon)))
         before = self._tiles.get(file_id, 0)
         if entry.state == "pending":
             count.setText(f"{entry.listed_count:,}" if entry.listed_count is not None else "…")
@@ -168,7 +169,7 @@ class DatasetTreeModel(QStandardItemModel):
         if entry.error:
             tip.append(f"problem: {entry.error}")
         name.setToolTip("\n".join(tip))
-        if entry.state in ("error", "missing", "damaged"):
+        if shown_state in ("error", "missing", "damaged"):
             name.setForeground(problem_color())
         else:  # the palette's text colour (an empty QColor paints black, unreadable when dark)
             name.setData(None, Qt.ItemDataRole.ForegroundRole)

@@ -16,6 +16,7 @@ DEFAULTS: dict[str, tuple[type, Any]] = {
     "window/state": (bytes, b""),
     "window/splitter": (bytes, b""),
     "window/right_splitter": (bytes, b""),
+    "window/left_splitter": (bytes, b""),
     "recent/paths": (list, []),
     "view/thumb_size": (int, 96),
     "view/captions": (bool, False),
@@ -69,6 +70,9 @@ class Settings:
         recent.insert(0, path)
         self.set("recent/paths", recent[:MAX_RECENT])
         return recent[:MAX_RECENT]
+
+    def remove_recent(self, path: str) -> None:
+        self.set("recent/paths", [p for p in self.get("recent/paths") if p != path])
 
     def sync(self) -> None:
         self.qsettings.sync()

@@ -589,26 +589,33 @@ class TFRecordWriterJob(JobWorker):
 # --- jobs for the window's tools ----------------------------------------------------------------
 
 
-def read_field_job(entries: list[FileEntry], file_ids: list[int], name: str) -> Callable[[CancelToken], Job[np.ndarray]]:
-    """Job: one numeric field of every record of these files, in tile order (NaN where absent)."""
+def read_field_job(
+    entries: list[FileEntry], file_ids: list[int], name: str
+) -> Callable[[CancelToken], Job[tuple[np.ndarray, list[str]]]]:
+    """Job: one numeric field of every record of these files, in tile order (NaN where absent or
+    unreadable), and the problems met: a damaged file leaves NaN from its bad record on."""
     from ..core.loaders import tfrecord_loader
 
-    def job(token: CancelToken) -> Generator[Progress, None, np.ndarray]:
+    def job(token: CancelToken) -> Generator[Progress, None, tuple[np.ndarray, list[str]]]:
         total = sum(entries[f].count for f in file_ids)
         out = np.full(total, np.nan)
+        problems: list[str] = []
         pos = 0
         for f in file_ids:
             entry = entries[f]
             offsets = entry.index.offsets if entry.index is not None else None
-            for i, record in enumerate(tfrecord_loader(entry.path, offsets, clip=entry.count)):
-                if i % 512 == 0:
-                    token.raise_if_cancelled()
-                value = record.get(name)
-                if value is not None and getattr(value, "size", 0) == 1 and value.dtype.kind in "iuf":
-                    out[pos + i] = float(value[0])
+            try:
+                for i, record in enumerate(tfrecord_loader(entry.path, offsets, clip=entry.count)):
+                    if i % 512 == 0:
+                        token.raise_if_cancelled()
+                    value = record.get(name)
+                    if value is not None and getattr(value, "size", 0) == 1 and value.dtype.kind in "iuf":
+                        out[pos + i] = float(value[0])
+            except (TFRecordError, OSError) as exc:
+                problems.append(str(exc))
             pos += entry.count
             yield Progress(pos, total, entry.path)
-        return out
+        return out, problems
 
     return job
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -69,7 +70,8 @@ class MetadataPanel(QWidget):
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy all fields as tab-separated text (Ctrl+C)")
         self.copy_button.clicked.connect(self.copy_to_clipboard)
-        QShortcut(QKeySequence.StandardKey.Copy, self.table, self.copy_to_clipboard)
+        copy = QShortcut(QKeySequence.StandardKey.Copy, self.table, self.copy_to_clipboard)
+        copy.setContext(Qt.ShortcutContext.WidgetShortcut)  # Ctrl+C in the tree or grid is theirs
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
         top.addWidget(self.copy_button)

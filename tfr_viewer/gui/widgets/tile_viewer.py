@@ -68,7 +68,10 @@ class TileViewer(QWidget):
             (QKeySequence(Qt.Key.Key_Plus), lambda: self.zoom_by(1.25)),
             (QKeySequence(Qt.Key.Key_Minus), lambda: self.zoom_by(0.8)),
         ]:
-            QShortcut(key, self, slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut = QShortcut(key, self, slot)
+            # set after construction: a context given to the constructor is dropped (PySide6 6.11),
+            # and these keys must not act while the grid or the tree has the focus
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
@@ -120,8 +123,14 @@ class TileViewer(QWidget):
         self._zoom = self.view.transform().m11()
 
     def _apply(self) -> None:
-        self.view.resetTransform()
-        self.view.scale(self._zoom, self._zoom)
+        """Scale from the present zoom (not from a reset): the view's anchor, the point under
+        the mouse for the wheel, stays where it is."""
+        current = self.view.transform().m11()
+        if current > 0:
+            self.view.scale(self._zoom / current, self._zoom / current)
+        else:
+            self.view.resetTransform()
+            self.view.scale(self._zoom, self._zoom)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
