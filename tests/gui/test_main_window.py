@@ -340,6 +340,10 @@ def test_viewer_keys_act_only_in_the_viewer(qtbot, window, folder: Path) -> None
     window.viewer.view.setFocus()
     qtbot.keyClick(window.viewer.view, Qt.Key.Key_PageDown)
     qtbot.waitUntil(lambda: window.grid.currentIndex().row() == 4, timeout=5000)
+    qtbot.keyClick(window.viewer.view, Qt.Key.Key_Escape)  # back to the grid: arrows step again
+    assert window.grid.hasFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Right)
+    assert window.grid.currentIndex().row() == 5
 
 
 def test_viewer_wheel_zoom_keeps_the_point_under_the_mouse(qtbot) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from importlib import resources
 
@@ -56,7 +57,24 @@ def run_gui(
         window.open_paths(paths)
     elif screenshot or quit_after_load:
         QTimer.singleShot(500, window.loaded.emit)
+    _close_on_terminal_signals(window)
     return app.exec()
+
+
+def _close_on_terminal_signals(window) -> None:
+    """Ctrl+C in the terminal (SIGINT) or SIGTERM closes the window like its close button: the
+    workers and the indexing processes are stopped, and settings are saved. Python runs signal
+    handlers only between bytecodes, so a timer wakes it now and then inside Qt's event loop."""
+    def close(*_args) -> None:
+        window.close()
+        QApplication.instance().quit()
+
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), close)
+    waker = QTimer(window)
+    waker.timeout.connect(lambda: None)
+    waker.start(250)
 
 
 def _finish_after_load(window, screenshot: str | None, quit_after: bool) -> None:
@@ -69,6 +87,7 @@ def _finish_after_load(window, screenshot: str | None, quit_after: bool) -> None
         state["done"] = True
         if screenshot:
             window.grab().save(screenshot)
+            print(f"screenshot saved: {screenshot}", flush=True)  # for scripts waiting on it
         if quit_after:
             window.close()
             QApplication.instance().quit()

@@ -700,7 +700,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Cancelled", 3000)
 
     def _on_escape(self) -> None:
-        if self._jobs:
+        focus = QApplication.focusWidget()
+        if focus is not None and self.viewer.isAncestorOf(focus):  # back from the tile to the grid
+            self.grid.setFocus()
+        elif self._jobs:
             self.cancel_background()
         elif self.tile_model.is_filtered():
             self.clear_region()
