@@ -17,16 +17,26 @@ def _open(qtbot, window, path: Path) -> None:
         window.open_path(str(path))
 
 
-def test_file_growing_while_open_shows_new_tiles(qtbot, window, tmp_path: Path) -> None:
-    root = tmp_path / "growing"
+def _open_live_file(qtbot, window, root: Path, n: int) -> Path:
+    """A folder with one file of n tiles, opened in the window."""
     root.mkdir()
     path = root / "live.tfrecords"
-    write_tiles(path, 10)
+    write_tiles(path, n)
     _open(qtbot, window, root)
-    assert window.tile_model.rowCount() == 10
-    with open(path, "ab") as f:  # another process appends records
-        for i in range(10, 15):
+    return path
+
+
+def _append(path: Path, first: int, last: int) -> None:
+    """What another process writing the file does: records `first`..`last - 1` appended."""
+    with open(path, "ab") as f:
+        for i in range(first, last):
             f.write(frame_record(make_example({"image_raw": make_jpeg(32, 32, seed=i), "slide": "live", "loc_x": i, "loc_y": 0})))
+
+
+def test_file_growing_while_open_shows_new_tiles(qtbot, window, tmp_path: Path) -> None:
+    path = _open_live_file(qtbot, window, tmp_path / "growing", 10)
+    assert window.tile_model.rowCount() == 10
+    _append(path, 10, 15)
     qtbot.waitUntil(lambda: window.entries[0].count == 15 and window.entries[0].state == "indexed", timeout=20_000)
     qtbot.waitUntil(lambda: window.tile_model.rowCount() == 15 and window.map.point_count() == 15, timeout=5000)
 
@@ -113,16 +123,10 @@ def test_problems_hold_the_latest_word_on_each_file(qtbot, window, tmp_path: Pat
 
 
 def test_the_current_tile_stays_when_its_file_grows(qtbot, window, tmp_path: Path) -> None:
-    root = tmp_path / "grow"
-    root.mkdir()
-    path = root / "live.tfrecords"
-    write_tiles(path, 10)
-    _open(qtbot, window, root)
+    path = _open_live_file(qtbot, window, tmp_path / "grow", 10)
     window.grid.setCurrentIndex(window.tile_model.index(7))
     assert window.tile_model.key(window.grid.currentIndex().row()) == (0, 7)
-    with open(path, "ab") as f:
-        for i in range(10, 13):
-            f.write(frame_record(make_example({"image_raw": make_jpeg(32, 32, seed=i), "slide": "live", "loc_x": i, "loc_y": 0})))
+    _append(path, 10, 13)
     window.refresh_files()
     qtbot.waitUntil(lambda: window.tile_model.rowCount() == 13, timeout=20_000)
     assert window.tile_model.key(window.grid.currentIndex().row()) == (0, 7)
