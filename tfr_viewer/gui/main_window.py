@@ -1145,7 +1145,7 @@ class MainWindow(QMainWindow):
         for row in range(self.problems.count()):  # problem red that reads on the new background
             self.problems.item(row).setForeground(problem_color())
         for file_id, entry in enumerate(self.entries):
-            if entry.state in ("error", "missing", "damaged"):
+            if entry.error:  # the files shown in problem red
                 self.tree_model.update_entry(file_id, entry, update_totals=False)
 
     def show_about(self) -> None:
