@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         self.generation = 0
         self._jobs: set[JobWorker] = set()
         self._progress_message = ""  # the status bar line the last progress report showed
+        self._opening_paths: list[str] = []
         self._problem_items: dict[str, list[QListWidgetItem]] = {}  # per file: its lines in Problems
         self._jobs_to_start: list[JobWorker] = []
         self._start_timer = QTimer(self)
@@ -443,11 +444,7 @@ class MainWindow(QMainWindow):
         self.tree_model.show_loading(paths)
         self.stack.setCurrentWidget(self.splitter)
         self.setWindowTitle(f"tfr-viewer — {', '.join(Path(p).name or p for p in paths)}")
-        for path in paths:  # a path that is gone leaves Recent instead of moving to its top
-            if os.path.exists(path):
-                self.settings.add_recent(os.path.abspath(path))
-            else:
-                self.settings.remove_recent(os.path.abspath(path))
+        self._opening_paths = [os.path.abspath(p) for p in paths]  # Recent learns when they opened
         job = JobWorker(open_dataset_job(paths), "Opening", self)
         job.generation = generation
         job.result.connect(self._on_opened)
@@ -461,6 +458,8 @@ class MainWindow(QMainWindow):
             return
         self.tree_model.show_error(message)
         self.errors.report(message, details)
+        for path in self._opening_paths:  # a path that is gone leaves Recent, not moves to its top
+            self.settings.remove_recent(path)
         self.loaded.emit()
 
     @Slot(object)
@@ -468,6 +467,8 @@ class MainWindow(QMainWindow):
         if getattr(self.sender(), "generation", None) != self.generation:
             return
         self.entries = result.files
+        for path in self._opening_paths:
+            self.settings.add_recent(path)
         self._file_ids = {id(entry): i for i, entry in enumerate(self.entries)}
         self._tree_updates.clear()
         self.tree_model.set_entries(self.entries)
