@@ -102,7 +102,7 @@ def test_reading_from_a_single_tfrecord(tfrecord: str) -> None:
     slide = bytes(record["slide"]).decode("utf-8")
     assert image.shape == (256, 256, 3) and slide == "SLIDE_NAME"
     seen = 0
-    for record in sf.tfrecord_loader(tfr, index):
+    for record in loader:  # as on the page: the same loader, read from the first record again
         image = sf.io.decode_image(bytes(record["image_raw"]))
         slide = bytes(record["slide"]).decode("utf-8")
         seen += 1

@@ -278,13 +278,37 @@ def test_weighted_sampling_follows_the_weights(tmp_path: Path) -> None:
 def test_weights_three_to_one_before_any_file_runs_out(tmp_path: Path) -> None:
     files = [_small_file(tmp_path, name, 7000) for name in ("big_a", "big_b")]
     paths, indices = zip(*files)
-    loader = sf.multi_tfrecord_loader(paths, indices, weights=[3, 1], infinite=False, seed=99)
+    loader = iter(sf.multi_tfrecord_loader(paths, indices, weights=[3, 1], infinite=False, seed=99))
     counts = collections.Counter(_key(next(loader))[0] for _ in range(6000))
     assert abs(counts["big_a"] / 6000 - 0.75) < 0.02  # sd of the share is 0.0056
     chi2 = (counts["big_a"] - 4500) ** 2 / 4500 + (counts["big_b"] - 1500) ** 2 / 1500
     assert chi2 < 10.8  # 99.9th percentile, 1 degree of freedom
-    rest = list(loader)  # then every remaining record, each exactly once
+    rest = list(loader)  # then every remaining record of this pass, each exactly once
     assert len(rest) == 14000 - 6000
+
+
+def test_loaders_are_iterables_whose_every_pass_starts_again(tmp_path: Path) -> None:
+    """Slideflow's page reads `next(iter(loader))`, then loops over `loader` for all records."""
+    path, index = _file(tmp_path, "again", 5)
+    expected = [_key(r) for r in sf.tfrecord_loader(path, index)]
+    assert len(set(expected)) == 5
+    for idx in (index, None):
+        loader = sf.tfrecord_loader(path, idx)
+        assert _key(next(iter(loader))) == expected[0]
+        assert [_key(r) for r in loader] == expected  # the loop reads the first record again
+        assert [_key(r) for r in loader] == expected
+        assert [_key(next(loader)) for _ in range(2)] == expected[:2]  # next() walks one pass
+        assert _key(next(loader)) == expected[2]
+        loader.close()
+        assert _key(next(loader)) == expected[0]
+    shard = sf.tfrecord_loader(path, index, shard=(1, 2))
+    assert [_key(r) for r in shard] == [_key(r) for r in shard] == expected[3:]
+    files = [_file(tmp_path, f"m{i}", 4) for i in range(3)]
+    paths, indices = zip(*files)
+    multi = sf.multi_tfrecord_loader(paths, indices, seed=11, infinite=False)
+    first = [_key(r) for r in multi]
+    assert len(first) == 12 and [_key(r) for r in multi] == first  # same seed: the same draw again
+    assert _key(next(iter(multi))) == first[0]
 
 
 def test_same_seed_same_order(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,33 @@ _KIND_BY_TYPE = {"byte": "bytes_list", "int": "int64_list", "float": "float_list
 _TYPE_BY_KIND = {v: k for k, v in _KIND_BY_TYPE.items()}
 MAX_OPEN_FILES = 64  # multi loader: readers kept open at once (the rest resume from their offset)
 _DRAWS = 4096  # multi loader: random choices drawn per numpy call
+
+
+class RecordLoader:
+    """What the loaders return: an iterable of records whose every `iter()` is a fresh pass.
+
+    Slideflow's loaders are iterables, not one-shot generators: its page reads
+    `next(iter(loader))` and then loops `for record in loader` over all records. `next(loader)`
+    also works here (Slideflow has no such call): it continues one pass kept by the loader.
+    """
+
+    def __init__(self, start_pass: Callable[[], Iterator[dict[str, Any]]]) -> None:
+        self._start_pass = start_pass
+        self._pass: Iterator[dict[str, Any]] | None = None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self._start_pass()
+
+    def __next__(self) -> dict[str, Any]:
+        if self._pass is None:
+            self._pass = self._start_pass()
+        return next(self._pass)
+
+    def close(self) -> None:
+        """Close the pass `next(loader)` walks (passes of `for` loops close with their loop)."""
+        if self._pass is not None:
+            self._pass.close()  # type: ignore[attr-defined]
+            self._pass = None
 
 
 @dataclass(frozen=True)
@@ -120,8 +147,12 @@ def tfrecord_loader(
     shard: tuple[int, int] | None = None,
     clip: int | None = None,
     verify_crc: bool = True,
-) -> Iterator[dict[str, Any]]:
+) -> RecordLoader:
     """Parsed records of one TFRecord, in file order, as Slideflow's loader returns them.
+
+    Returns an iterable: each `iter(loader)` (each `for` loop) reads from the first record
+    again, as Slideflow's `ExampleIterator` does, so `next(iter(loader))` followed by
+    `for record in loader` reads every record; `next(loader)` walks one pass kept inside.
 
     `image_raw`, `slide` and other single bytes fields come back as uint8 arrays of the bytes
     (several bytes values: a list of them), int fields as int64 arrays (`loc_x` -> `array([768])`),
@@ -143,7 +174,7 @@ def tfrecord_loader(
         raise FileNotFoundError(f"no such TFRecord file: {path}")
     wanted = _normalise_description(description)
     plan = _plan(path, _check_index(index, path), _check_shard(shard), _check_clip(clip))
-    return _iter_records(plan, wanted, verify_crc, None)
+    return RecordLoader(lambda: _iter_records(plan, wanted, verify_crc, None))
 
 
 def _iter_records(
@@ -337,8 +368,11 @@ def multi_tfrecord_loader(
     seed: int | None = None,
     description: Description = None,
     verify_crc: bool = True,
-) -> Iterator[dict[str, Any]]:
+) -> RecordLoader:
     """Interleave several TFRecords: each record comes from a file picked at random by weight.
+
+    Returns an iterable like `tfrecord_loader`'s (Slideflow's `RandomSampler`): each
+    `iter(loader)` starts a new draw over all files (the same order again when `seed` is set).
 
     Weights need not sum to 1 (uniform when None); zero, negative, NaN or a wrong count raise
     ValueError. With `infinite=True` an exhausted file starts again (an empty one is dropped);
@@ -361,7 +395,7 @@ def multi_tfrecord_loader(
         _plan(p, _check_index(idx, p), checked_shard, c)
         for p, idx, c in zip(paths, indices, _per_file_clip(clip, paths))
     ]
-    return _interleave(plans, weight_array, infinite, seed, wanted, verify_crc)
+    return RecordLoader(lambda: _interleave(plans, weight_array, infinite, seed, wanted, verify_crc))
 
 
 class _Cursor:
