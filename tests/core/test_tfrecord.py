@@ -120,6 +120,33 @@ def test_older_index_forms(tfr_path: Path) -> None:
     np.testing.assert_array_equal(found.offsets, info.offsets)
 
 
+def test_index_is_named_after_the_name_without_its_last_extension(tmp_path: Path) -> None:
+    """As Slideflow names it (its path_to_name): `a.tfrecord` -> `a.index.npz`, both ways."""
+    single = tmp_path / "a.tfrecord"
+    write_tfrecord_py(single, [tile_record(i) for i in range(3)])
+    written = sf.io.tfrecord2idx.create_index(single)
+    assert written == str(tmp_path / "a.index.npz") and os.path.isfile(written)
+    assert not (tmp_path / "a.tfrecord.index.npz").exists()
+    assert sf.TFRecord(single).index_info.path == Path(written)
+    dotted = tmp_path / "case.v2.tfrecords"
+    write_tfrecord_py(dotted, [tile_record(i) for i in range(2)])
+    np.savetxt(tmp_path / "case.v2.index", sf.TFRecord(dotted, create_index=False).index_info.offsets, fmt="%d")
+    assert index_mod.find_index(dotted).path == tmp_path / "case.v2.index"  # another tool's index is found
+    bare = tmp_path / "noext"
+    write_tfrecord_py(bare, [tile_record(0)])
+    assert sf.io.tfrecord2idx.create_index(bare) == str(tmp_path / "noext.index.npz")
+
+
+def test_index_of_records_without_locations_stores_an_empty_locations_array(tmp_path: Path) -> None:
+    path = tmp_path / "noloc.tfrecords"
+    write_tfrecord_py(path, [{"image_raw": make_jpeg(seed=i), "slide": "s"} for i in range(3)])
+    sf.io.tfrecord2idx.create_index(path)
+    with np.load(tmp_path / "noloc.index.npz") as archive:
+        assert sorted(archive.files) == ["arr_0", "locations"] and archive["locations"].size == 0
+        assert archive["arr_0"].shape == (3, 2)
+    assert sf.TFRecord(path).locations is None
+
+
 def test_zero_byte_index_means_no_records(tmp_path: Path) -> None:
     empty = tmp_path / "empty.tfrecords"
     empty.write_bytes(b"")

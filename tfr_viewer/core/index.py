@@ -44,8 +44,12 @@ class IndexInfo:
 
 
 def _stem(tfrecord: str | os.PathLike) -> str:
+    """The path without the file name's last extension, as Slideflow names indexes
+    (`a.tfrecords` and `a.tfrecord` -> `a`); a name without one (or only one) is kept."""
     path = os.fspath(tfrecord)
-    return path[: -len(".tfrecords")] if path.endswith(".tfrecords") else path
+    folder, name = os.path.split(path)
+    base, dot, _ = name.rpartition(".")
+    return os.path.join(folder, base) if dot and base else path
 
 
 def index_path(tfrecord: str | os.PathLike) -> Path:
@@ -248,12 +252,12 @@ def iter_scan(
 
 
 def index_bytes(offsets: np.ndarray, locations: np.ndarray | None) -> bytes:
-    """The `.index.npz` file content exactly as Slideflow writes it (np.savez, int64)."""
+    """The `.index.npz` file content as Slideflow writes it (np.savez, int64): `locations` is
+    always there, empty when the records have none (Slideflow's `TFRecord` needs the key)."""
     buf = io.BytesIO()
-    if locations is not None:
-        np.savez(buf, offsets.astype(np.int64), locations=locations.astype(np.int64))
-    else:
-        np.savez(buf, offsets.astype(np.int64))
+    if locations is None:
+        locations = np.zeros(0, dtype=np.int64)
+    np.savez(buf, offsets.astype(np.int64), locations=locations.astype(np.int64))
     return buf.getvalue()
 
 

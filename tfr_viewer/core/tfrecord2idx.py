@@ -11,9 +11,11 @@ from .index import index_path, load_index, load_locations
 __all__ = ["create_index", "load_index", "load_locations", "find_index", "index_path"]
 
 
-def create_index(tfrecord: str | os.PathLike, index_file: str | os.PathLike | None = None) -> None:
-    """Build and write `<name>.index.npz` (arr_0 + locations), as Slideflow does."""
-    _create_index(tfrecord, index_file)
+def create_index(tfrecord: str | os.PathLike, index_file: str | os.PathLike | None = None) -> str | None:
+    """Build and write `<name>.index.npz` (arr_0 + locations), as Slideflow does; returns the
+    path written (None for a gzip file, whose index is kept in memory only)."""
+    info = _create_index(tfrecord, index_file)
+    return None if info.path is None else str(info.path)
 
 
 def find_index(tfrecord: str | os.PathLike) -> str | None:
