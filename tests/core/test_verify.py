@@ -96,3 +96,29 @@ def test_resync_over_a_long_damaged_stretch(tmp_path: Path) -> None:
     assert report.records_ok == 3 and len(report.problems) == 1
     with open(path, "rb") as f:
         assert sum(1 for _ in iter_frames(f, path, start=len(records[0]) + len(filler))) == 2
+
+
+@pytest.mark.parametrize("payload_size", [None, 256])  # 256: the record's first length byte is zero
+def test_resync_jumps_over_runs_of_zero_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, payload_size) -> None:
+    """A zero-filled tail (crash, preallocation) is skipped at C speed, not byte by byte: no
+    header inside a zero run can be valid, so none is CRC-checked."""
+    from tfr_viewer.core import verify as verify_mod
+
+    if payload_size is None:
+        records = [frame_py(example_py(tile_record(i))) for i in range(3)]
+    else:
+        payload = next(
+            p for k in range(payload_size) if len(p := example_py({"image_raw": b"x" * k, "slide": "s"})) == payload_size
+        )
+        records = [frame_py(payload)] * 3
+        assert records[1][0] == 0  # length 256: the header starts with a zero byte
+    path = tmp_path / "zeros.tfrecords"
+    path.write_bytes(records[0] + bytes(3 << 20) + records[1] + records[2] + bytes(1 << 20))
+    checked = []
+    real = verify_mod.masked_crc32c
+    monkeypatch.setattr(verify_mod, "masked_crc32c", lambda data: checked.append(1) or real(data))
+    report = sf.verify(path)
+    assert len(checked) < 1000  # byte by byte it was one check per zero byte: millions
+    assert [p.offset for p in report.problems][:1] == [len(records[0])]
+    good = [o for o, _ in report.good_offsets]
+    assert good[:3] == [0, len(records[0]) + (3 << 20), len(records[0]) + (3 << 20) + len(records[1])]

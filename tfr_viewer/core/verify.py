@@ -9,6 +9,7 @@ The file is only ever read.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +24,8 @@ from .records import parse_example
 from .source import open_source, source_size
 
 REQUIRED_FIELDS = ("image_raw", "slide")
+_ZERO_HEADER = bytes(HEADER_SIZE)
+_NONZERO = re.compile(rb"[^\x00]")
 RESYNC_WINDOW = 8 << 20
 PROGRESS_EVERY = 256
 
@@ -92,6 +95,14 @@ def _resync(f: BinaryIO, start: int, size: int, verify_crc: bool = True) -> int 
             search = candidate + 1
             if candidate + HEADER_SIZE > len(window):
                 break
+            if window[candidate : candidate + HEADER_SIZE] == _ZERO_HEADER:
+                # a run of zero bytes (a crash or preallocation tail): no header inside it is
+                # valid (the CRC of a zero length is not zero), so jump to the bytes after it
+                after = _NONZERO.search(window, candidate)
+                if after is None:
+                    break
+                search = max(search, after.start() - HEADER_SIZE + 1)
+                continue
             length, length_crc = HEADER.unpack_from(window, candidate)
             if masked_crc32c(window[candidate : candidate + 8]) != length_crc:
                 continue
