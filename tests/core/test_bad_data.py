@@ -142,3 +142,57 @@ def test_errors_name_record_when_reading_good_records_first(tmp_path: Path) -> N
             for offset, _, _ in framing.iter_frames(f, path):
                 seen.append(offset)
     assert seen == starts[:5]
+
+
+def _gzip_file(tmp_path: Path, name: str, n: int = N) -> tuple[Path, list[bytes]]:
+    import gzip
+
+    plain = tmp_path / "plain.tfrecords"
+    payloads = write_tfrecord_py(plain, [tile_record(i) for i in range(n)])
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(plain.read_bytes()))
+    return path, payloads
+
+
+def test_truncated_gzip_yields_the_records_before_the_cut_then_names_it(tmp_path: Path) -> None:
+    path, payloads = _gzip_file(tmp_path, "cut.tfrecords")
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.7)])  # an interrupted copy
+    got = []
+    with pytest.raises(sf.TFRecordError, match=r"cut.tfrecords, record \d+, byte offset \d+: .*gzip stream is truncated"):
+        for record in sf.tfrecord_loader(path):
+            got.append(bytes(record["image_raw"]))
+    assert 0 < len(got) < N and got == [tile_record(i)["image_raw"] for i in range(len(got))]
+    report = sf.verify(path)
+    assert report.records_ok == len(got) and not report.ok
+    assert any("gzip stream is truncated" in p.reason for p in report.problems)
+    assert path.read_bytes() == data[: int(len(data) * 0.7)]  # never written to
+
+
+def test_gzip_members_and_zero_padding_read_as_one_stream(tmp_path: Path) -> None:
+    import gzip
+
+    path, _ = _gzip_file(tmp_path, "whole.tfrecords")
+    plain = (tmp_path / "plain.tfrecords").read_bytes()
+    half = len(frame_py(example_py(tile_record(0)))) * 2
+    joined = tmp_path / "joined.tfrecords"
+    joined.write_bytes(gzip.compress(plain[:half]) + gzip.compress(plain[half:]) + bytes(512))
+    assert [r["image_raw"] for r in sf.TFRecord(joined)] == [tile_record(i)["image_raw"] for i in range(N)]
+    assert sf.verify(joined).ok
+
+
+def test_gzip_bomb_is_refused_before_it_takes_the_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    from tfr_viewer.core import source
+
+    monkeypatch.setattr(source, "MIN_GZIP_ALLOWANCE", 1 << 20)
+    bomb = tmp_path / "bomb.tfrecords"
+    bomb.write_bytes(gzip.compress(bytes(8 << 20)))  # 8 MiB of zeros in ~8 KB: over 64x
+    with pytest.raises(sf.TFRecordError, match="bomb.tfrecords: gzip stream inflates to more than"):
+        sf.TFRecord(bomb)
+    assert not sf.verify(bomb).ok
+    garbage = tmp_path / "garbage.tfrecords"
+    garbage.write_bytes(b"\x1f\x8b" + bytes(range(200)))
+    with pytest.raises(sf.TFRecordError, match="garbage.tfrecords: corrupt gzip stream"):
+        list(sf.tfrecord_loader(garbage))

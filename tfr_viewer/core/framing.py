@@ -16,7 +16,7 @@ from typing import BinaryIO, Iterator
 import crc32c
 
 from .errors import TFRecordError
-from .source import source_size
+from .source import source_damage, source_size
 
 HEADER = struct.Struct("<QI")
 FOOTER = struct.Struct("<I")
@@ -166,6 +166,14 @@ def iter_frames(
             yield offset, record_length, payload if views else payload.tobytes()
             offset += record_length
             index += 1
+        damage = source_damage(f)
+        if damage is not None and offset >= size:  # a gzip stream cut short: after its good records
+            raise TFRecordError(damage, path, index, offset)
+    except TFRecordError as exc:
+        damage = source_damage(f)
+        if damage is None or "exceeds" not in exc.reason and "truncated" not in exc.reason:
+            raise
+        raise TFRecordError(f"{exc.reason}: {damage}", exc.path, exc.index, exc.offset) from None
     finally:
         _give_back_region(view)
 

@@ -6,7 +6,6 @@ and gzip-compressed TFRecords are handled once for every reader.
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import zlib
@@ -23,11 +22,33 @@ def is_gzip(path: str | os.PathLike) -> bool:
         return f.read(2) == GZIP_MAGIC
 
 
+GZIP_CHUNK = 1 << 20
+MAX_GZIP_RATIO = 64  # tiles are JPEG/PNG: a real gzip TFRecord inflates ~1x; a bomb ~1000x
+MIN_GZIP_ALLOWANCE = 64 << 20
+
+
+class GzipSource(io.BytesIO):
+    """The decompressed bytes of a gzip TFRecord. `damage` (None when the stream was whole)
+    says why decompression stopped early; readers report it where the good bytes end."""
+
+    def __init__(self, data: bytes, damage: str | None) -> None:
+        super().__init__(data)
+        self.damage = damage
+
+
+def source_damage(f: BinaryIO) -> str | None:
+    """Why the bytes of `f` end early (a truncated or corrupt gzip stream), else None."""
+    return getattr(f, "damage", None)
+
+
 def open_source(path: str | os.PathLike) -> BinaryIO:
     """A seekable binary file object for a TFRecord, gzip already decompressed in memory.
 
-    Raises `TFRecordError` for a gzip stream that is corrupt or truncated, and `OSError`
-    for files that cannot be opened.
+    A gzip stream is inflated piece by piece: one that would grow past `MAX_GZIP_RATIO` times
+    its size (and `MIN_GZIP_ALLOWANCE`) raises `TFRecordError` before taking that memory, and a
+    truncated or corrupt one keeps the bytes before the damage (see `GzipSource`), as
+    TensorFlow's reader yields the records before it. Raises `TFRecordError` when not a byte
+    could be inflated, and `OSError` for files that cannot be opened.
     """
     f = open(path, "rb")
     try:
@@ -35,15 +56,49 @@ def open_source(path: str | os.PathLike) -> BinaryIO:
         f.seek(0)
         if magic != GZIP_MAGIC:
             return f
-        try:
-            data = gzip.decompress(f.read())
-        except (OSError, EOFError, zlib.error) as exc:
-            raise TFRecordError(f"corrupt gzip stream ({exc})", path) from None
-        f.close()
-        return io.BytesIO(data)
+        with f:
+            return _inflate(f, path)
     except BaseException:
         f.close()
         raise
+
+
+def _inflate(f: BinaryIO, path: str | os.PathLike) -> GzipSource:
+    limit = max(MIN_GZIP_ALLOWANCE, MAX_GZIP_RATIO * os.fstat(f.fileno()).st_size)
+    out = bytearray()
+    inflater = zlib.decompressobj(wbits=31)
+    pending = b""
+    damage = None
+    while damage is None:
+        if not pending:
+            pending = f.read(GZIP_CHUNK)
+            if not pending:
+                if not inflater.eof:
+                    damage = "gzip stream is truncated (the file ends inside it)"
+                break
+        if inflater.eof:  # another gzip member follows (what `cat a.gz b.gz` makes), or padding
+            if not pending.strip(b"\x00"):
+                pending = b""
+                continue
+            if not pending.startswith(GZIP_MAGIC[:1]):
+                damage = "unexpected bytes after the end of the gzip stream"
+                break
+            inflater = zlib.decompressobj(wbits=31)
+        try:
+            out += inflater.decompress(pending, GZIP_CHUNK)
+        except zlib.error as exc:
+            damage = f"corrupt gzip stream ({exc})"
+            break
+        pending = inflater.unconsumed_tail or inflater.unused_data
+        if len(out) > limit:
+            raise TFRecordError(
+                f"gzip stream inflates to more than {limit:,} bytes ({MAX_GZIP_RATIO}x the file): "
+                "refused, it looks like a decompression bomb",
+                path,
+            )
+    if damage is not None and not out:
+        raise TFRecordError(damage, path)
+    return GzipSource(bytes(out), damage)
 
 
 def source_size(f: BinaryIO) -> int:

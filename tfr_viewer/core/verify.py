@@ -21,7 +21,7 @@ from .index import create_index
 from .paths import AtomicOutput
 from .progress import CancelToken, Job, Progress, run_job
 from .records import parse_example
-from .source import open_source, source_size
+from .source import open_source, source_damage, source_size
 
 REQUIRED_FIELDS = ("image_raw", "slide")
 _ZERO_HEADER = bytes(HEADER_SIZE)
@@ -184,6 +184,9 @@ def iter_verify(
             index += 1
             if index % PROGRESS_EVERY == 0:
                 yield Progress(offset, size, path)
+        damage = source_damage(f)
+        if damage is not None:  # a gzip stream cut short: its good records were counted above
+            report.problems.append(Problem(index, size, damage))
         report.bytes_scanned = size
         yield Progress(size, size, path)
     return report
