@@ -311,6 +311,13 @@ def test_loaders_are_iterables_whose_every_pass_starts_again(tmp_path: Path) -> 
     assert _key(next(iter(multi))) == first[0]
 
 
+def test_index_with_negative_offsets_or_short_lengths_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path, index = _file(tmp_path, "badidx", 3)
+    for bad in (index - [100, 0], index * [1, 0]):
+        with pytest.raises(sf.TFRecordError, match="badidx.tfrecords: index holds a negative offset or a length"):
+            sf.tfrecord_loader(path, bad)
+
+
 def test_same_seed_same_order(tmp_path: Path) -> None:
     files = [_file(tmp_path, f"r{i}", 8) for i in range(3)]
     paths, indices = zip(*files)

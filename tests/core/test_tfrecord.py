@@ -48,6 +48,42 @@ def test_get_record_by_xy(tfr_path: Path) -> None:
     assert (slide, image) == ("slide_a", make_jpeg(seed=12))
     with pytest.raises(KeyError, match=r"\(5, 5\)"):
         tfr.get_record_by_xy(5, 5)
+    assert tfr.get_record_by_xy(np.int64(128), 64.0) == (slide, image)  # whole numbers of any type
+    with pytest.raises(KeyError, match=r"\(128.5, 64\)"):  # not the tile at 128: no tile is there
+        tfr.get_record_by_xy(128.5, 64)
+    with pytest.raises(TypeError):
+        tfr.get_record_by_xy("128", "64")
+
+
+def test_index_without_locations_has_them_read_from_the_records(tfr_path: Path) -> None:
+    """Slideflow's `.index.npy` and text `.index` hold offsets only; the tiles still have places."""
+    offsets = sf.TFRecord(tfr_path, create_index=False).index_info.offsets
+    expected = sf.TFRecord(tfr_path, create_index=False).locations
+    stem = str(tfr_path)[: -len(".tfrecords")]
+    np.save(stem + ".index.npy", offsets)
+    tfr = sf.TFRecord(tfr_path)
+    assert tfr.index_info.path == Path(stem + ".index.npy") and tfr.index_info.locations is None
+    assert tfr.locations == expected and tfr.locations[12] == (128, 64)
+    assert tfr.get_record_by_xy(128, 64) == ("slide_a", make_jpeg(seed=12))
+    assert not Path(stem + ".index.npz").exists()  # found index kept as it is, nothing written
+
+
+def test_index_given_as_array_or_path_is_checked_not_trusted(tfr_path: Path, tmp_path: Path) -> None:
+    sf.io.tfrecord2idx.create_index(tfr_path)
+    arr = sf.io.tfrecord2idx.load_index(tfr_path)
+    index_file = tfr_path.parent / "slide_a.index.npz"
+    assert len(sf.TFRecord(tfr_path, index=arr)) == len(sf.TFRecord(tfr_path, index=str(index_file))) == 30
+    assert sf.TFRecord(tfr_path, index=index_file).locations[12] == (128, 64)
+    shifted = arr.copy()
+    shifted[:, 0] += 1
+    with pytest.raises(sf.TFRecordError, match="slide_a.tfrecords: the index given does not fit this file"):
+        sf.TFRecord(tfr_path, index=shifted)
+    with pytest.raises(sf.TFRecordError, match="slide_a.tfrecords: the index given does not fit"):
+        sf.TFRecord(tfr_path, index=arr[:-1])
+    with pytest.raises(sf.TFRecordError, match=r"\(n, 2\) integer array"):
+        sf.TFRecord(tfr_path, index=np.zeros((3, 3)))
+    with pytest.raises(sf.TFRecordError, match="cannot use the index given"):
+        sf.TFRecord(tfr_path, index=tmp_path / "missing.index.npz")
 
 
 def test_create_index_false_writes_nothing(tfr_path: Path) -> None:

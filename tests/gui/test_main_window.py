@@ -134,6 +134,29 @@ def test_file_without_index_is_indexed_while_window_responds(qtbot, window, tmp_
     assert window.tile_model.rowCount() == 1500 and window.map.point_count() == 1500
 
 
+def test_slideflow_offsets_only_index_still_puts_tiles_on_the_map(qtbot, window, tmp_path: Path) -> None:
+    """Slideflow writes `.index.npy` (offsets, no locations) when SF_ALLOW_ZIP=0."""
+    root = tmp_path / "npy"
+    root.mkdir()
+    path = root / "s.tfrecords"
+    write_tiles(path, 40, index=False, px=16)
+    np.save(root / "s.index.npy", find_index_or_build(path).offsets)
+    npy_bytes = (root / "s.index.npy").read_bytes()
+    with qtbot.waitSignal(window.indexingFinished, timeout=20_000):
+        window.open_path(str(root))
+    with qtbot.waitSignal(window.mapFilled, timeout=5000):
+        window.select_files([0])
+    assert window.map.point_count() == 40
+    assert (root / "s.index.npy").read_bytes() == npy_bytes  # Slideflow's own index is left as it is
+
+
+def find_index_or_build(path: Path):
+    from tfr_viewer.core.index import iter_scan
+    from tfr_viewer.core.progress import run_job
+
+    return run_job(iter_scan(path))
+
+
 def test_corrupt_file_in_problems_and_good_tiles_still_show(qtbot, window, tmp_path: Path) -> None:
     root = tmp_path / "damaged"
     root.mkdir()

@@ -194,7 +194,8 @@ def load_locations(tfrecord: str | os.PathLike) -> np.ndarray | None:
     return None if info is None else info.locations
 
 
-def _location(payload: bytes, path: str, index: int) -> tuple[int, int] | None:
+def record_location(payload: bytes, path: str, index: int) -> tuple[int, int] | None:
+    """(loc_x, loc_y) of one record, None when it lacks either field."""
     feature = _parse(payload, path, index).features.feature
     if "loc_x" not in feature or "loc_y" not in feature:
         return None
@@ -228,7 +229,7 @@ def iter_scan(
             ):
                 offsets.append((offset, length))
                 if locations is not None:
-                    loc = _location(payload, path, i)
+                    loc = record_location(payload, path, i)
                     if loc is None:
                         locations = None
                     else:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import TFRecordError
 from .example_pb2 import RawExample
-from .framing import iter_frames
+from .framing import FRAMING_SIZE, iter_frames
 from .records import SMALL_FEATURE as _SMALL, parse_feature, single_bytes_span, stored_names
 from .source import open_source, source_size
 
@@ -95,6 +95,8 @@ def _check_index(index: Any, path: str) -> np.ndarray | None:
         arr = arr.reshape(1, 2)
     if arr.ndim != 2 or arr.shape[1] != 2 or not np.issubdtype(arr.dtype, np.integer):
         raise TFRecordError(f"index must be an (n, 2) integer array, got shape {arr.shape} {arr.dtype}", path)
+    if len(arr) and (arr[:, 0].min() < 0 or arr[:, 1].min() < FRAMING_SIZE):
+        raise TFRecordError("index holds a negative offset or a length shorter than a record's framing", path)
     return arr.astype(np.int64, copy=False)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy as np
 from .errors import TFRecordError
 from .framing import iter_frames, read_frame
 from .images import sniff_format
-from .index import IndexInfo, ensure_index
+from .index import IndexInfo, ensure_index, index_problem, read_index_file, record_location
 from .records import RawRecord, field_order, parse_example, parse_public
 from .source import open_source, source_size
 
@@ -29,7 +30,7 @@ class TFRecord:
         path: str | os.PathLike,
         create_index: bool = True,
         verify_crc: bool = True,
-        index: IndexInfo | None = None,
+        index: IndexInfo | np.ndarray | str | os.PathLike | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self.verify_crc = verify_crc
@@ -39,9 +40,10 @@ class TFRecord:
             self._size = source_size(self._file)
             if self._size == 0:
                 raise TFRecordError("empty file: holds no records", self.path)
-            self.index_info = index if index is not None else ensure_index(
-                self.path, create=create_index, verify_crc=verify_crc
-            )
+            if index is None:
+                self.index_info = ensure_index(self.path, create=create_index, verify_crc=verify_crc)
+            else:
+                self.index_info = self._given_index(index)
         except BaseException:
             self._file.close()
             raise
@@ -51,6 +53,33 @@ class TFRecord:
         self._img_format: str | None = None
         self._xy_lookup: dict[tuple[int, int], int] | None = None
         self._small_features: dict = {}  # see records.parse_public
+        self._locations_read = False
+
+    def _given_index(self, index: IndexInfo | np.ndarray | str | os.PathLike) -> IndexInfo:
+        """An index passed in: an `IndexInfo`, the `arr_0` array or an index file's path (as
+        Slideflow takes them). The array or file is checked against this file, never trusted."""
+        if isinstance(index, IndexInfo):
+            return index
+        where = None
+        if isinstance(index, (str, os.PathLike)):
+            where = Path(index)
+            try:
+                offsets, locations = read_index_file(where)
+            except (OSError, ValueError) as exc:
+                raise TFRecordError(f"cannot use the index given ({exc})", self.path) from None
+        else:
+            offsets, locations = np.asarray(index), None
+            if offsets.shape == (2,):  # a one-record file, as Slideflow allows
+                offsets = offsets.reshape(1, 2)
+            if offsets.ndim != 2 or offsets.shape[1:] != (2,) or offsets.dtype.kind not in "iu":
+                raise TFRecordError(
+                    f"index must be an (n, 2) integer array, got shape {offsets.shape} {offsets.dtype}", self.path
+                )
+        offsets = offsets.astype(np.int64)
+        problem = index_problem(offsets, locations, self._size)
+        if problem is not None:
+            raise TFRecordError(f"the index given does not fit this file: {problem}", self.path)
+        return IndexInfo(offsets, locations, where)
 
     # --- metadata ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -78,10 +107,35 @@ class TFRecord:
 
     @property
     def locations(self) -> list[tuple[int, int]] | None:
-        """(loc_x, loc_y) tile centres of every record, or None when the file has none."""
-        if self.locations_array is None:
+        """(loc_x, loc_y) tile centres of every record, or None when the file has none.
+
+        From the index; an index without locations (`.index.npy`, a text `.index`) has them
+        read from the records once, as Slideflow falls back to reading them.
+        """
+        locations = self._location_array()
+        if locations is None:
             return None
-        return [(int(x), int(y)) for x, y in self.locations_array]
+        return [(int(x), int(y)) for x, y in locations]
+
+    def _location_array(self) -> np.ndarray | None:
+        if self.locations_array is None and not self._locations_read and len(self):
+            self._locations_read = True
+            self.locations_array = self._read_locations()
+        return self.locations_array
+
+    def _read_locations(self) -> np.ndarray | None:
+        """Every record's location, read in one pass; None at the first record without one."""
+        found: list[tuple[int, int]] = []
+        with open_source(self.path) as f:
+            frames = iter_frames(f, self.path, verify_crc=self.verify_crc, views=True)
+            for i, (_, _, payload) in enumerate(frames):
+                if i >= len(self):
+                    break
+                location = record_location(payload, self.path, i)
+                if location is None:
+                    return None
+                found.append(location)
+        return np.asarray(found, dtype=np.int64).reshape(-1, 2)
 
     def record_info(self, i: int) -> tuple[int, int]:
         """(byte offset, record length including framing) of record `i`, from the index."""
@@ -143,18 +197,22 @@ class TFRecord:
                 yield record
 
     def get_record_by_xy(self, x: int, y: int) -> tuple[str, bytes]:
-        """(slide, image bytes) of the tile centred at (x, y); unknown location -> KeyError."""
-        if self.locations_array is None:
+        """(slide, image bytes) of the tile centred at (x, y); unknown location -> KeyError.
+
+        Locations are whole numbers: (10.5, 20) names no tile (KeyError), a string is a TypeError.
+        """
+        key = (_coordinate(x), _coordinate(y))
+        locations = self._location_array()
+        if locations is None:
             raise KeyError(f"{self.path} has no tile locations; cannot look up ({x}, {y})")
         if self._xy_lookup is None:
             lookup: dict[tuple[int, int], int] = {}
-            for i, (lx, ly) in enumerate(self.locations_array.tolist()):
+            for i, (lx, ly) in enumerate(locations.tolist()):
                 lookup.setdefault((lx, ly), i)
             self._xy_lookup = lookup
-        try:
-            i = self._xy_lookup[(int(x), int(y))]
-        except KeyError:
-            raise KeyError(f"no tile at location ({x}, {y}) in {self.path}") from None
+        i = self._xy_lookup.get(key) if None not in key else None
+        if i is None:
+            raise KeyError(f"no tile at location ({x}, {y}) in {self.path}")
         record = self[i]
         slide = record.get("slide", "")
         return slide, record["image_raw"]
@@ -172,3 +230,12 @@ class TFRecord:
 
     def __repr__(self) -> str:
         return f"TFRecord({self.path!r}, length={len(self)})"
+
+
+def _coordinate(value: Any) -> int | None:
+    """A location coordinate as an int; None for a number that is not whole (no tile is there)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"tile coordinates are numbers, not {type(value).__name__}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return int(value) if float(value).is_integer() else None

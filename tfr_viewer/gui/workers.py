@@ -81,6 +81,12 @@ def _start(worker: QObject, run: Callable[[], None], parent: QObject | None) -> 
     return thread
 
 
+def _has_all_it_tells(info: IndexInfo) -> bool:
+    """True unless the index is one of Slideflow's older forms (`.index.npy`, text `.index`),
+    which hold offsets only: such a file is indexed again in the background for its locations."""
+    return info.path is None or info.path.name.endswith(".npz") or info.locations is not None
+
+
 class JobWorker(QObject):
     """Runs `factory(cancel_token)` -> job generator in its own thread."""
 
@@ -430,7 +436,7 @@ def open_dataset_job(paths: list[str]) -> Callable[[CancelToken], Job[OpenedData
             except (OSError, TFRecordError) as exc:
                 entry.state, entry.error = "error", user_message(exc)
                 continue
-            if info is not None:
+            if info is not None and _has_all_it_tells(info):
                 entry.index, entry.state = info, "indexed"
             else:
                 if entry.source not in manifests:
