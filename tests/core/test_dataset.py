@@ -126,3 +126,22 @@ def test_rebuild_index_with_progress(tmp_path: Path) -> None:
 def test_missing_source_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         sf.Dataset(tmp_path / "nope")
+
+
+def test_the_same_dataset_sees_a_file_that_grew(tmp_path: Path) -> None:
+    _make(tmp_path / "g", {"s1": 3, "s2": 2})
+    ds = sf.Dataset(tmp_path / "g")
+    assert ds.num_tiles == 5
+    path = tmp_path / "g" / "s1.tfrecords"
+    write_tfrecord_py(path, [tile_record(i, "s1") for i in range(4)])  # rewritten by another tool
+    assert ds.num_tiles == 6 and ds.manifest()[str(path)] == {"total": 4, "clipped": 4}
+    stored = json.loads((tmp_path / "g" / "manifest.json").read_text())
+    assert stored["s1.tfrecords"]["total"] == 4
+
+
+def test_overlapping_sources_list_each_file_once(tmp_path: Path) -> None:
+    _make(tmp_path / "o", {"s1": 3})
+    _make(tmp_path / "o" / "sub", {"s2": 2})
+    ds = sf.Dataset([tmp_path / "o", tmp_path / "o" / "sub", tmp_path / "o" / "s1.tfrecords"])
+    assert sorted(Path(p).name for p in ds.tfrecords()) == ["s1.tfrecords", "s2.tfrecords"]
+    assert ds.num_tiles == 5 and len(ds.manifest()) == 2

@@ -32,6 +32,19 @@ class _Source:
     files: tuple[str, ...]  # absolute paths
 
 
+def _file_stats(paths: list[str]) -> dict[str, tuple[int, int] | None]:
+    """(size, mtime_ns) of each file, None for one that cannot be read."""
+    stats: dict[str, tuple[int, int] | None] = {}
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            stats[path] = None
+        else:
+            stats[path] = (st.st_size, st.st_mtime_ns)
+    return stats
+
+
 def _discover(sources: Sequence[str | os.PathLike]) -> list[_Source]:
     found: list[_Source] = []
     loose: dict[Path, list[str]] = {}
@@ -49,7 +62,14 @@ def _discover(sources: Sequence[str | os.PathLike]) -> list[_Source]:
             raise FileNotFoundError(f"no such file or folder: {path}")
     for root, files in loose.items():
         found.append(_Source(root, tuple(sorted(set(files), key=natural_key))))
-    return found
+    seen: set[str] = set()  # overlapping sources (a folder and its subfolder or files): each file once
+    unique = []
+    for source in found:
+        files = tuple(f for f in source.files if f not in seen)
+        seen.update(files)
+        if files or not source.files:
+            unique.append(_Source(source.root, files))
+    return unique
 
 
 class Dataset:
@@ -80,6 +100,7 @@ class Dataset:
         self.filters = dict(filters or {})
         self.clip_to = clip
         self._manifest: dict[str, dict] | None = None
+        self._manifest_stats: dict[str, tuple[int, int] | None] = {}
         self._problems: dict[str, str] = {}
 
     # --- derived datasets ----------------------------------------------------------------------
@@ -166,8 +187,12 @@ class Dataset:
         self._manifest = None
 
     def _load_manifest(self) -> dict[str, dict]:
-        if self._manifest is None:
+        """The counts, re-checked against the files' sizes and times at every call (a file that
+        grew or changed since is counted again), as the manifest promises."""
+        stats = _file_stats(self._all_files())
+        if self._manifest is None or stats != self._manifest_stats:
             self._manifest = run_job(self.iter_update_manifest())
+            self._manifest_stats = stats
         return self._manifest
 
     def iter_update_manifest(self, cancel: CancelToken | None = None) -> Job[dict[str, dict]]:
