@@ -94,6 +94,14 @@ def test_missing_image_raw(tmp_path: Path) -> None:
     _expect(path, "record 0.*no image_raw")
 
 
+def test_several_image_raw_values_are_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "two.tfrecords"
+    write_tfrecord_py(path, [{"image_raw": [make_jpeg(seed=0), make_jpeg(seed=1)], "slide": "s"}])
+    _expect(path, "two.tfrecords, record 0.*image_raw holds 2 values, not one image")
+    with pytest.raises(sf.TFRecordError, match="record 0.*image_raw holds 2 values"):
+        list(sf.TFRecord(path))
+
+
 def test_image_raw_that_is_not_an_image(tmp_path: Path) -> None:
     path = tmp_path / "notimage.tfrecords"
     write_tfrecord_py(path, [{"image_raw": b"hello", "slide": "s", "loc_x": 1, "loc_y": 2}])

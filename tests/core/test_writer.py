@@ -124,9 +124,12 @@ def test_junk_is_skipped_with_reasons(tmp_path: Path) -> None:
     (src / "really_jpeg_64-0.png").write_bytes(jpeg)  # bytes decide, not the extension
     (src / ".hidden.jpg").write_bytes(jpeg)
     (src / "sub").mkdir()
+    (src / ".DS_Store").write_bytes(b"finder")  # hidden and not an image: not worth a line
     report = sf.io.write_tfrecords_single(src, tmp_path / "out", "x", "x")
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
-    assert set(reasons) == {"notes.txt", "empty.jpg", "text.jpg", "broken.png", "cut.jpg"}
+    assert set(reasons) == {"notes.txt", "empty.jpg", "text.jpg", "broken.png", "cut.jpg", ".hidden.jpg", "sub"}
+    assert reasons[".hidden.jpg"] == "hidden file (its name starts with a dot)"
+    assert reasons["sub"] == "a folder inside the slide folder (its files are not read)"
     assert reasons["notes.txt"] == "not an image file (unknown extension)"
     assert reasons["empty.jpg"] == "zero-byte file"
     assert reasons["text.jpg"].startswith("not a decodable image")

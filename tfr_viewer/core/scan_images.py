@@ -15,7 +15,7 @@ from pathlib import Path
 from .images import sniff_format
 from .naming import natural_key
 from .progress import CancelToken, Job, Progress
-from .writer import IMAGE_EXTENSIONS, SkippedFile
+from .writer import HIDDEN_REASON, IMAGE_EXTENSIONS, SUBFOLDER_REASON, SkippedFile
 
 
 @dataclass
@@ -56,7 +56,13 @@ def _scan_folder(folder: Path, slide: SlideScan, skipped: list[SkippedFile], can
         skipped.append(SkippedFile(str(folder), f"unreadable folder ({exc.strerror or exc})"))
         return 0
     for entry in entries:
-        if entry.name.startswith(".") or entry.is_dir():
+        if entry.is_dir():
+            if not entry.name.startswith("."):
+                skipped.append(SkippedFile(entry.path, SUBFOLDER_REASON))
+            continue
+        if entry.name.startswith("."):
+            if Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS:  # e.g. macOS '._tile.jpg' copies
+                skipped.append(SkippedFile(entry.path, HIDDEN_REASON))
             continue
         seen += 1
         if cancel is not None and seen % 256 == 0:

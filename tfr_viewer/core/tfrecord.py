@@ -178,9 +178,16 @@ class TFRecord:
         i = self._check_index(i)
         order = self._fields if self._fields is not None else self.fields
         record = parse_public(self._payload(i, view=True), order, self.path, i, self._small_features)
-        if not isinstance(record.get("image_raw"), bytes):
-            raise TFRecordError("record has no image_raw bytes", self.path, i)
+        self._check_image(record, i)
         return record
+
+    def _check_image(self, record: dict[str, Any], i: int) -> None:
+        image = record.get("image_raw")
+        if isinstance(image, bytes):
+            return
+        if isinstance(image, list) and image:
+            raise TFRecordError(f"image_raw holds {len(image)} values, not one image", self.path, i)
+        raise TFRecordError("record has no image_raw bytes", self.path, i)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Records in file order, read sequentially with a handle of their own."""
@@ -192,8 +199,7 @@ class TFRecord:
                 if i >= len(self):
                     break
                 record = parse_public(payload, order, self.path, i, self._small_features)
-                if not isinstance(record.get("image_raw"), bytes):
-                    raise TFRecordError("record has no image_raw bytes", self.path, i)
+                self._check_image(record, i)
                 yield record
 
     def get_record_by_xy(self, x: int, y: int) -> tuple[str, bytes]:

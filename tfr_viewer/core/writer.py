@@ -96,23 +96,34 @@ class SkipImage(Exception):
 # --- inputs -------------------------------------------------------------------------------------
 
 
-def folder_entries(folder: str | os.PathLike) -> list[os.DirEntry]:
-    """Visible entries of a folder in natural order; OSError names the folder."""
+SUBFOLDER_REASON = "a folder inside the slide folder (its files are not read)"
+HIDDEN_REASON = "hidden file (its name starts with a dot)"
+
+
+def folder_entries(folder: str | os.PathLike, hidden: bool = False) -> list[os.DirEntry]:
+    """Entries of a folder in natural order (hidden ones only when asked); OSError names the folder."""
     try:
         entries = sorted(os.scandir(folder), key=lambda e: natural_key(e.name))
     except OSError as exc:
         raise OSError(exc.errno, f"cannot read folder {folder}: {exc.strerror or exc}") from None
-    return [e for e in entries if not e.name.startswith(".")]
+    return entries if hidden else [e for e in entries if not e.name.startswith(".")]
 
 
 def list_images(folder: str | os.PathLike) -> tuple[list[Path], list[SkippedFile]]:
     """Image files of one folder in natural order (extensions in any case), and the other
-    files with why they are left out. Sub-folders are not entered."""
+    files with why they are left out: sub-folders (not entered) and hidden images (such as
+    macOS's '._tile.jpg' copies) are listed too; other hidden files are not."""
     images, skipped = [], []
-    for entry in folder_entries(folder):
-        if entry.is_dir():
+    for entry in folder_entries(folder, hidden=True):
+        is_image_name = Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS
+        if entry.name.startswith("."):
+            if is_image_name and not entry.is_dir():
+                skipped.append(SkippedFile(entry.path, HIDDEN_REASON))
             continue
-        if Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS:
+        if entry.is_dir():
+            skipped.append(SkippedFile(entry.path, SUBFOLDER_REASON))
+            continue
+        if is_image_name:
             images.append(Path(entry.path))
         else:
             skipped.append(SkippedFile(entry.path, "not an image file (unknown extension)"))
