@@ -183,6 +183,22 @@ def test_index_of_records_without_locations_stores_an_empty_locations_array(tmp_
     assert sf.TFRecord(path).locations is None
 
 
+def test_index_whose_locations_do_not_pair_up_is_kept_and_read_as_no_locations(tmp_path: Path) -> None:
+    """Records with loc_x only: another tool stores (n, 1) locations. The offsets are right, so
+    the index is used as it is and never rewritten."""
+    path = tmp_path / "onlyx.tfrecords"
+    write_tfrecord_py(path, [{"image_raw": make_jpeg(seed=i), "slide": "s", "loc_x": i} for i in range(3)])
+    offsets = sf.TFRecord(path, create_index=False).index_info.offsets
+    index_file = tmp_path / "onlyx.index.npz"
+    np.savez(index_file, offsets, locations=np.array([[0], [1], [2]]))
+    before = index_file.read_bytes()
+    tfr = sf.TFRecord(path)
+    assert tfr.index_info.path == index_file and tfr.locations is None
+    np.testing.assert_array_equal(sf.io.tfrecord2idx.load_index(path), offsets)
+    sf.io.tfrecord2idx.create_index(path)
+    assert index_file.read_bytes() == before
+
+
 def test_zero_byte_index_means_no_records(tmp_path: Path) -> None:
     empty = tmp_path / "empty.tfrecords"
     empty.write_bytes(b"")

@@ -76,8 +76,8 @@ def candidate_index_paths(tfrecord: str | os.PathLike) -> list[Path]:
 def read_index_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     """Arrays from one index file in any of the three forms; ValueError if it is unreadable.
 
-    A zero-byte index means "no records" (as in Slideflow); a missing or empty `locations` array
-    means "no locations".
+    A zero-byte index means "no records" (as in Slideflow); a missing or empty `locations` array,
+    or one not shaped (n, 2) like the offsets, means "no locations".
     """
     path = Path(path)
     if path.stat().st_size == 0:
@@ -107,7 +107,9 @@ def read_index_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | N
         locations = np.asarray(locations)
         if locations.dtype.kind not in "iuf":
             raise ValueError(f"index {path.name} locations dtype {locations.dtype}")
-        locations = locations.astype(np.int64)
+        # locations that do not pair up with the records (e.g. (n, 1) when records hold only
+        # loc_x) are no locations; the offsets stay good, so the file is not rewritten
+        locations = locations.astype(np.int64) if locations.shape == (len(offsets), 2) else None
     return offsets.astype(np.int64), locations
 
 
