@@ -186,32 +186,67 @@ def _run_with_bar(job, label: str):
 # --- subcommands -------------------------------------------------------------------------------
 
 
-def cmd_info(args: argparse.Namespace) -> int:
-    from .core.images import image_info
+def _open_tolerant(path: str):
+    """A TFRecord of a possibly damaged file: its valid index, else one read with the damage
+    noted (`index_info.error`), so the good records are still there to show."""
     from .core.index import find_index, iter_scan
     from .core.tfrecord import TFRecord
 
+    index = find_index(path) or _run_with_bar(iter_scan(path, tolerate_errors=True), "reading")
+    if index.error is not None and not len(index):  # nothing readable: one line, exit 2
+        raise index.error
+    return TFRecord(path, create_index=False, index=index)
+
+
+def _first_good_record(tfr) -> tuple[int, dict, dict] | None:
+    """(index, record, image info) of the first record that reads and whose image opens."""
+    from .core.errors import TFRecordError
+    from .core.images import image_info
+
+    for i in range(len(tfr)):
+        try:
+            record = tfr[i]
+            return i, record, image_info(record["image_raw"])
+        except TFRecordError:
+            continue
+    return None
+
+
+def cmd_info(args: argparse.Namespace) -> int:
     path = args.path
     if os.path.isdir(path):
         raise UserError(f"{path} is a folder; use '{PROG} summary {path}'")
     if not os.path.isfile(path):
         raise UserError(f"no such file: {path}")
-    index = find_index(path) or _run_with_bar(iter_scan(path), "reading")
-    with TFRecord(path, create_index=False, index=index) as tfr:
+    from .core.images import sniff_format
+    from .core.records import field_order
+
+    problems: list[str] = []
+    with _open_tolerant(path) as tfr:
+        index = tfr.index_info
+        if index.error is not None:
+            problems.append(str(index.error))
         data: dict[str, Any] = {
             "path": os.path.abspath(path),
             "size": os.path.getsize(path),
             "records": len(tfr),
-            "fields": tfr.fields,
-            "img_format": tfr.img_format,
+            "fields": [],
+            "img_format": None,
             "index": str(index.path) if index.path else None,
             "locations": None,
         }
-        if len(tfr):
-            first = tfr[0]
-            info = image_info(first["image_raw"])
-            data["slide"] = first.get("slide")
-            data["tile_size"] = [info["width"], info["height"]]
+        first = _first_good_record(tfr)
+        if first is not None:
+            i, record, image = first
+            data["fields"] = field_order(tfr.read_payload(i), path, i)
+            data["img_format"] = sniff_format(record["image_raw"])
+            data["slide"] = record.get("slide")
+            data["tile_size"] = [image["width"], image["height"]]
+            if i:
+                unread = "record 0" if i == 1 else f"records 0 to {i - 1}"
+                problems.append(f"{path}: {unread} cannot be read (see verify); described from record {i}")
+        elif len(tfr):
+            problems.append(f"{path}: no record with an image that opens")
         if tfr.locations_array is not None and len(tfr):
             loc = tfr.locations_array
             data["locations"] = {
@@ -220,6 +255,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                 "min_y": int(loc[:, 1].min()),
                 "max_y": int(loc[:, 1].max()),
             }
+    data["problems"] = problems
     lines = [
         f"File:        {data['path']}",
         f"Records:     {data['records']}",
@@ -233,8 +269,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"Locations:   x {loc['min_x']}..{loc['max_x']}, y {loc['min_y']}..{loc['max_y']}" if loc else "Locations:   none"
     )
     lines.append(f"Index:       {data['index'] or 'none (in memory only)'}")
+    lines += [f"Problem:     {problem}" for problem in problems]
     _emit(args, data, "\n".join(lines))
-    return 0
+    return 1 if problems else 0
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -343,15 +380,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .core.export import iter_export_tiles
-    from .core.tfrecord import TFRecord
 
     if not os.path.isfile(args.tfrecord):
         raise UserError(f"no such file: {args.tfrecord}")
-    with TFRecord(args.tfrecord) as tfr:
+    with _open_tolerant(args.tfrecord) as tfr:
         for i in args.indices or []:
             if not -len(tfr) <= i < len(tfr):
                 raise UserError(f"record index {i} out of range ({len(tfr)} records)")
         report = _run_with_bar(iter_export_tiles(tfr, args.outdir, args.indices, args.format), "exporting")
+        damage = tfr.index_info.error
+    if damage is not None and damage.index not in {i for i, _ in report.skipped}:
+        report.skipped.append((damage.index if damage.index is not None else len(tfr), damage.reason))
     lines = [f"exported {len(report.written)} tile(s) to {args.outdir}"]
     lines += [f"skipped record {i}: {reason}" for i, reason in report.skipped]
     _emit(args, {"written": report.written, "skipped": [{"index": i, "reason": r} for i, r in report.skipped]},

@@ -240,3 +240,50 @@ def test_sigterm_closes_the_window_cleanly(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, stderr
     assert "leaked" not in stderr and "Traceback" not in stderr
+
+
+def _flip_inside_record(folder: Path, record: int) -> Path:
+    """One flipped payload byte: the record's CRC fails, its framing (and all others) are sound."""
+    path = folder / "slide_000.tfrecords"
+    offsets = sf.io.tfrecord2idx.load_index(path)
+    data = bytearray(path.read_bytes())
+    data[int(offsets[record, 0]) + 200] ^= 0xFF
+    path.write_bytes(bytes(data))
+    for index in folder.glob("slide_000.index*"):
+        index.unlink()
+    return path
+
+
+def test_one_damaged_record_does_not_hide_the_records_after_it(folder: Path, tmp_path: Path) -> None:
+    path = _flip_inside_record(folder, 5)
+    damaged = path.read_bytes()
+    count = len(sf.TFRecord(folder / "slide_001.tfrecords"))  # (the other file, for the summary)
+    out = tmp_path / "out"
+    exported = run("export", str(path), str(out), "--json")
+    assert exported.returncode == 1, exported.stderr
+    data = json.loads(exported.stdout)
+    assert [s["index"] for s in data["skipped"]] == [5] and "data CRC mismatch" in data["skipped"][0]["reason"]
+    assert len(data["written"]) == 23
+    info = run("info", str(path), "--json")
+    assert info.returncode == 1
+    details = json.loads(info.stdout)
+    assert details["records"] == 24 and details["img_format"] == "jpeg" and details["locations"] is not None
+    assert any("record 5" in p and "data CRC mismatch" in p for p in details["problems"])
+    summary = json.loads(run("summary", str(folder), "--json").stdout)
+    totals = {Path(t["path"]).name: t["total"] for t in summary["tfrecords"]}
+    assert totals == {"slide_000.tfrecords": 24, "slide_001.tfrecords": count}
+    assert path.read_bytes() == damaged  # read, never written
+
+
+def test_export_names_use_whole_number_locations_only(tmp_path: Path) -> None:
+    path = tmp_path / "odd.tfrecords"
+    images = [make_jpeg(seed=i) for i in range(3)]
+    write_tfrecord_py(path, [
+        {"image_raw": images[0], "slide": "S", "loc_x": b"a/b", "loc_y": b"1"},
+        {"image_raw": images[1], "slide": "S", "loc_x": [1, 2], "loc_y": [3, 4]},
+        {"image_raw": images[2], "slide": "S", "loc_x": 7, "loc_y": 8},
+    ])
+    out = tmp_path / "out"
+    result = run("export", str(path), str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["S_0.jpg", "S_1.jpg", "S_7-8.jpg"]

@@ -204,3 +204,28 @@ def test_gzip_bomb_is_refused_before_it_takes_the_memory(tmp_path: Path, monkeyp
     garbage.write_bytes(b"\x1f\x8b" + bytes(range(200)))
     with pytest.raises(sf.TFRecordError, match="garbage.tfrecords: corrupt gzip stream"):
         list(sf.tfrecord_loader(garbage))
+
+
+def test_scan_of_a_damaged_file_keeps_the_records_after_a_bad_payload(tmp_path: Path) -> None:
+    """Where the framing is sound (data CRC, not an Example), the tools show the rest of the file."""
+    from tfr_viewer.core.index import iter_scan
+    from tfr_viewer.core.progress import run_job
+
+    path, data, starts = _good(tmp_path)
+    damaged = bytearray(data)
+    damaged[starts[2] + 100] ^= 0xFF  # inside record 2's image: the data CRC fails, it still parses
+    path.write_bytes(bytes(damaged))
+    info = run_job(iter_scan(path, tolerate_errors=True))
+    assert len(info) == N and info.error.index == 2 and "data CRC mismatch" in info.error.reason
+    assert info.locations is not None and len(info.locations) == N
+    with pytest.raises(sf.TFRecordError, match="record 2"):
+        sf.TFRecord(path, create_index=False, index=info)[2]
+    assert sf.TFRecord(path, create_index=False, index=info)[N - 1]["image_raw"] == make_jpeg(seed=N - 1)
+    with pytest.raises(sf.TFRecordError, match="record 2.*data CRC mismatch"):
+        run_job(iter_scan(path))  # strict: the first error is raised
+    not_example = tmp_path / "notex.tfrecords"
+    payloads = [example_py(tile_record(i)) for i in range(3)]
+    not_example.write_bytes(frame_py(payloads[0]) + frame_py(b"\xff\xff\xff") + frame_py(payloads[2]))
+    info = run_job(iter_scan(not_example, tolerate_errors=True))
+    assert len(info) == 3 and info.error.index == 1 and info.locations is None
+    assert sf.TFRecord(not_example, create_index=False, index=info)[2]["image_raw"] == make_jpeg(seed=2)

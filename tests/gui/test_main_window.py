@@ -180,6 +180,25 @@ def test_corrupt_file_in_problems_and_good_tiles_still_show(qtbot, window, tmp_p
     assert bad.read_bytes() == bytes(data)  # never modified
 
 
+def test_a_bad_payload_shows_as_one_broken_tile_among_the_good_ones(qtbot, window, tmp_path: Path) -> None:
+    root = tmp_path / "onebad"
+    root.mkdir()
+    path = root / "s.tfrecords"
+    write_tiles(path, 12, index=False)
+    offsets = find_index_or_build(path).offsets
+    data = bytearray(path.read_bytes())
+    data[int(offsets[4, 0]) + 100] ^= 0xFF  # record 4's payload: its CRC fails, its framing holds
+    path.write_bytes(bytes(data))
+    with qtbot.waitSignal(window.indexingFinished, timeout=20_000):
+        window.open_path(str(root))
+    entry = window.entries[0]
+    assert entry.state == "damaged" and entry.count == 12  # the 7 records after it still show
+    assert "record 4" in window.problems.item(0).text()
+    window.select_files([0])
+    assert window.tile_model.rowCount() == 12
+    qtbot.waitUntil(lambda: window.tile_model.has_thumbnail(11), timeout=10_000)
+
+
 def test_cancel_index_building(qtbot, window, tmp_path: Path) -> None:
     root = tmp_path / "big"
     root.mkdir()

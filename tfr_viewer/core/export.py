@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 from PIL import Image
 
 from .errors import TFRecordError
@@ -28,7 +29,12 @@ def export_name(slide: str, record: dict, index: int, ext: str, used: set[str]) 
     """A file name that is not in `used` (which it updates): `<slide>_<x>-<y>.<ext>`, else with
     the record index, then a counter, appended."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(slide)) or "tile"
-    name = f"{safe}_{record['loc_x']}-{record['loc_y']}" if "loc_x" in record and "loc_y" in record else f"{safe}_{index}"
+    x, y = record.get("loc_x"), record.get("loc_y")
+    whole = (int, np.integer)  # a location stored as bytes or a list is no part of a file name
+    if isinstance(x, whole) and isinstance(y, whole) and not isinstance(x, bool) and not isinstance(y, bool):
+        name = f"{safe}_{x}-{y}"
+    else:
+        name = f"{safe}_{index}"
     candidate = f"{name}.{ext}"
     if candidate in used:
         candidate = f"{name}_{index}.{ext}"

@@ -111,8 +111,13 @@ def iter_frames(
     first_index: int = 0,
     end: int | None = None,
     views: bool = False,
+    bad_payloads: list[TFRecordError] | None = None,
 ) -> Iterator[tuple[int, int, bytes]]:
     """Yield `(offset, record_length_with_framing, payload)` for each record from `start` on.
+
+    With a `bad_payloads` list, a payload whose data CRC fails (its header, length CRC included,
+    is sound, so the next record is where it says) is still yielded after its error is appended
+    to the list: tools that show a damaged file use that to go on to the good records after it.
 
     Stops at `end` (default: end of file). Raises `TFRecordError` at the first bad record;
     records before it were already yielded. Reads 1 MiB blocks into one reused buffer and
@@ -161,7 +166,10 @@ def iter_frames(
                 if (((value >> 15) | (value << 17)) + _MASK_DELTA) & 0xFFFFFFFF != unpack_footer(
                     view, pos + HEADER_SIZE + length
                 )[0]:
-                    raise TFRecordError("data CRC mismatch (corrupt payload)", path, index, offset)
+                    error = TFRecordError("data CRC mismatch (corrupt payload)", path, index, offset)
+                    if bad_payloads is None:
+                        raise error
+                    bad_payloads.append(error)
             pos += record_length
             yield offset, record_length, payload if views else payload.tobytes()
             offset += record_length

@@ -215,29 +215,40 @@ def iter_scan(
 ) -> Job[IndexInfo]:
     """Read every record and return an in-memory index (nothing is written).
 
-    With `tolerate_errors`, a damaged file gives the index of the records before the damage and
-    the error in `IndexInfo.error`; otherwise the `TFRecordError` is raised.
+    With `tolerate_errors` a damaged file gives an index anyway, with the first error in
+    `IndexInfo.error`: a record whose framing is sound but whose payload is not (data CRC, not
+    an Example) stays in the index, so reading it gives its error and the records after it
+    still show; where the framing itself breaks, the index ends before the damage. Otherwise
+    the first `TFRecordError` is raised.
     """
     path = os.fspath(tfrecord)
     offsets: list[tuple[int, int]] = []
     locations: list[tuple[int, int]] | None = []
     error: TFRecordError | None = None
+    bad_payloads: list[TFRecordError] | None = [] if tolerate_errors else None
     with open_source(path) as f:
         size = source_size(f)
         yield Progress(0, size, path)
         try:
             for i, (offset, length, payload) in enumerate(
-                iter_frames(f, path, verify_crc=verify_crc, file_size=size, views=True)  # parsed at once
+                iter_frames(f, path, verify_crc=verify_crc, file_size=size, views=True, bad_payloads=bad_payloads)
             ):
                 offsets.append((offset, length))
-                if locations is not None:
-                    loc = record_location(payload, path, i)
-                    if loc is None:
-                        locations = None
-                    else:
-                        locations.append(loc)
+                try:
+                    loc = record_location(payload, path, i) if locations is not None else _parse(payload, path, i)
+                except TFRecordError as exc:
+                    if not tolerate_errors:
+                        raise
+                    error = error or exc.located(path, i, offset)
+                    locations = None  # this record's place is unknown: the file has none to map
                 else:
-                    _parse(payload, path, i)
+                    if locations is not None:  # (a payload with a bad CRC that parses keeps its place)
+                        if loc is None:
+                            locations = None
+                        else:
+                            locations.append(loc)
+                if bad_payloads and bad_payloads[-1].index == i:
+                    error = error or bad_payloads[-1]
                 if i % PROGRESS_EVERY == PROGRESS_EVERY - 1:
                     if cancel is not None:
                         cancel.raise_if_cancelled()
@@ -245,7 +256,7 @@ def iter_scan(
         except TFRecordError as exc:
             if not tolerate_errors:
                 raise
-            error = exc.located(path, len(offsets))
+            error = error or exc.located(path, len(offsets))
         yield Progress(size, size, path)
     arr = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
     loc_arr = None
