@@ -125,9 +125,14 @@ def test_junk_is_skipped_with_reasons(tmp_path: Path) -> None:
     (src / ".hidden.jpg").write_bytes(jpeg)
     (src / "sub").mkdir()
     (src / ".DS_Store").write_bytes(b"finder")  # hidden and not an image: not worth a line
+    os.mkfifo(src / "pipe_9-9.jpg")  # opening it to read would wait for a writer forever
+    (src / "gone_8-8.jpg").symlink_to(src / "missing.jpg")
     report = sf.io.write_tfrecords_single(src, tmp_path / "out", "x", "x")
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
-    assert set(reasons) == {"notes.txt", "empty.jpg", "text.jpg", "broken.png", "cut.jpg", ".hidden.jpg", "sub"}
+    assert set(reasons) == {
+        "notes.txt", "empty.jpg", "text.jpg", "broken.png", "cut.jpg", ".hidden.jpg", "sub", "pipe_9-9.jpg", "gone_8-8.jpg"
+    }
+    assert reasons["pipe_9-9.jpg"] == reasons["gone_8-8.jpg"] == "not a regular file (a pipe, a device or a broken link)"
     assert reasons[".hidden.jpg"] == "hidden file (its name starts with a dot)"
     assert reasons["sub"] == "a folder inside the slide folder (its files are not read)"
     assert reasons["notes.txt"] == "not an image file (unknown extension)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -59,13 +60,21 @@ def _to_run(qtbot, wizard, source: Path, dest: Path, setup_options=None, existin
 
 def test_scan_reports_layout_and_junk(tmp_path: Path) -> None:
     _images(tmp_path / "single", 5)
+    os.mkfifo(tmp_path / "single" / "pipe.jpg")
+    (tmp_path / "single" / "._tile_0-0.jpg").write_bytes(make_jpeg())  # a macOS resource copy
+    (tmp_path / "single" / "sub").mkdir()
     scan = run_job(iter_scan_source(tmp_path / "single"))
     assert scan.layout == "single" and scan.images == 5
     assert {Path(s.path).name: s.reason for s in scan.skipped} == {
         "notes.txt": "not an image file (unknown extension)",
         "empty.jpg": "zero-byte file",
         "broken.png": "not a JPEG or PNG despite its extension",
+        "pipe.jpg": "not a regular file (a pipe, a device or a broken link)",
+        "._tile_0-0.jpg": "hidden file (its name starts with a dot)",
+        "sub": "a folder inside the slide folder (its files are not read)",
     }
+    report = sf.io.write_tfrecords_single(tmp_path / "single", tmp_path / "out", "single", "single")
+    assert {Path(s.path).name for s in report.skipped} == {Path(s.path).name for s in scan.skipped}  # as previewed
     _images(tmp_path / "nested" / "A", 2, junk=False)
     _images(tmp_path / "nested" / "B", 3, junk=False)
     (tmp_path / "nested" / "loose.jpg").write_bytes(make_jpeg())

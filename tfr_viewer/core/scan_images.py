@@ -15,7 +15,7 @@ from pathlib import Path
 from .images import sniff_format
 from .naming import natural_key
 from .progress import CancelToken, Job, Progress
-from .writer import HIDDEN_REASON, IMAGE_EXTENSIONS, SUBFOLDER_REASON, SkippedFile
+from .writer import HIDDEN_REASON, IMAGE_EXTENSIONS, NOT_REGULAR_REASON, SUBFOLDER_REASON, SkippedFile
 
 
 @dataclass
@@ -63,6 +63,9 @@ def _scan_folder(folder: Path, slide: SlideScan, skipped: list[SkippedFile], can
         if entry.name.startswith("."):
             if Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS:  # e.g. macOS '._tile.jpg' copies
                 skipped.append(SkippedFile(entry.path, HIDDEN_REASON))
+            continue
+        if not entry.is_file():
+            skipped.append(SkippedFile(entry.path, NOT_REGULAR_REASON))
             continue
         seen += 1
         if cancel is not None and seen % 256 == 0:

@@ -98,6 +98,7 @@ class SkipImage(Exception):
 
 SUBFOLDER_REASON = "a folder inside the slide folder (its files are not read)"
 HIDDEN_REASON = "hidden file (its name starts with a dot)"
+NOT_REGULAR_REASON = "not a regular file (a pipe, a device or a broken link)"
 
 
 def folder_entries(folder: str | os.PathLike, hidden: bool = False) -> list[os.DirEntry]:
@@ -122,6 +123,9 @@ def list_images(folder: str | os.PathLike) -> tuple[list[Path], list[SkippedFile
             continue
         if entry.is_dir():
             skipped.append(SkippedFile(entry.path, SUBFOLDER_REASON))
+            continue
+        if not entry.is_file():  # reading a pipe would wait forever
+            skipped.append(SkippedFile(entry.path, NOT_REGULAR_REASON))
             continue
         if is_image_name:
             images.append(Path(entry.path))
