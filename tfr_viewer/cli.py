@@ -303,17 +303,20 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     results = []
     for path in _expand(args.paths):
-        existing = None if args.rebuild else find_index(path)
-        if existing is not None:
-            results.append({"path": path, "status": "valid", "index": str(existing.path), "records": len(existing)})
-            continue
-        if os.path.getsize(path) == 0:  # reported like verify does, and no index is written for it
-            results.append({"path": path, "status": "error", "error": f"{path}: empty file: holds no records"})
-            continue
         try:
+            existing = None if args.rebuild else find_index(path)
+            if existing is not None:
+                results.append({"path": path, "status": "valid", "index": str(existing.path), "records": len(existing)})
+                continue
+            if os.path.getsize(path) == 0:  # reported like verify does, and no index is written for it
+                results.append({"path": path, "status": "error", "error": f"{path}: empty file: holds no records"})
+                continue
             info = _run_with_bar(iter_create_index(path), "indexing")
         except TFRecordError as exc:
             results.append({"path": path, "status": "error", "error": str(exc)})
+            continue
+        except OSError as exc:  # one unreadable file: reported, the others still indexed
+            results.append({"path": path, "status": "error", "error": f"{path}: {exc.strerror or exc}"})
             continue
         if info.path is None:  # gzip: offsets of the decompressed stream are of no use on disk
             results.append({"path": path, "status": "no index", "records": len(info),

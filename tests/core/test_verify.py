@@ -122,3 +122,23 @@ def test_resync_jumps_over_runs_of_zero_bytes(tmp_path: Path, monkeypatch: pytes
     assert [p.offset for p in report.problems][:1] == [len(records[0])]
     good = [o for o, _ in report.good_offsets]
     assert good[:3] == [0, len(records[0]) + (3 << 20), len(records[0]) + (3 << 20) + len(records[1])]
+
+
+def test_an_unreadable_file_is_a_problem_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """(Permissions cannot be relied on here: tests may run as root, so the refusal is simulated.)"""
+    from tfr_viewer.core import verify as verify_mod
+
+    good, _, _ = _damaged(tmp_path)
+    locked = tmp_path / "locked.tfrecords"
+    locked.write_bytes(good.read_bytes())
+    real = verify_mod.open_source
+
+    def refuse(path):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(verify_mod, "open_source", refuse)
+    reports = [sf.verify(p) for p in (good, locked)]
+    assert reports[0].ok and reports[0].records_ok == 12
+    assert not reports[1].ok and reports[1].first_bad.reason == "cannot read the file (Permission denied)"

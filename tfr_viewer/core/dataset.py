@@ -212,7 +212,7 @@ class Dataset:
                 try:
                     st = os.stat(path)
                 except OSError as exc:
-                    self._problems[path] = f"cannot read: {exc.strerror or exc}"
+                    self._problems[path] = f"cannot read the file ({exc.strerror or exc})"
                     result[path] = {"total": 0}
                     continue
                 if manifest_total(entry, st) is None:
@@ -338,10 +338,17 @@ def _count(path: str, st: os.stat_result) -> dict:
             info = run_job(iter_scan(path, tolerate_errors=True))
         entry["total"] = len(info.offsets)
         if info.error is not None:
-            entry["error"] = str(info.error)
-    except (TFRecordError, OSError) as exc:
-        entry.update(total=0, error=str(exc))
+            entry["error"] = _without_path(info.error)
+    except TFRecordError as exc:
+        entry.update(total=0, error=_without_path(exc))
+    except OSError as exc:
+        entry.update(total=0, error=f"cannot read the file ({exc.strerror or exc})")
     return entry
+
+
+def _without_path(error: TFRecordError) -> str:
+    """The error's message without the file name (problems are listed under their file)."""
+    return str(TFRecordError(error.reason, None, error.index, error.offset))
 
 
 def _manifest_paths(root: Path) -> list[Path]:

@@ -153,6 +153,9 @@ def iter_verify(
     except TFRecordError as exc:
         report.problems.append(Problem(0, 0, exc.reason))
         return report
+    except OSError as exc:  # unreadable: a problem of this file, the others are still checked
+        report.problems.append(Problem(0, 0, f"cannot read the file ({exc.strerror or exc})"))
+        return report
     with f:
         size = report.size = source_size(f)
         if size == 0:
