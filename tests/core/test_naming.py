@@ -77,3 +77,28 @@ def test_natural_key_with_digit_like_characters() -> None:
     """'²' and '①' are str.isdigit() but not int(): they sort as text, never raise."""
     names = ["slide1²", "slide10", "slide2", "slide①3", "s²1"]
     assert sorted(names, key=natural_key) == ["slide1²", "slide2", "slide10", "slide①3", "s²1"]
+
+
+def test_a_custom_pattern_that_matches_text_or_huge_numbers_gives_no_location() -> None:
+    """`tile_a-b.jpg` under `_(?P<x>\\w+)-(?P<y>\\w+)$`: that one name has no location (stored
+    as (0, 0) with a warning by the writer); the conversion goes on."""
+    pattern = r"_(?P<x>\w+)-(?P<y>\w+)$"
+    assert parse_location("tile_12-34.jpg", pattern) == (12, 34)
+    assert parse_location("tile_a-b.jpg", pattern) is None
+    assert parse_location(f"tile_{2**63}-1.jpg", pattern) is None  # beyond a TFRecord's int64
+    assert parse_location("tile_1-2.jpg", r"_(?P<x>\d+)?-(?P<y>\d+)$") == (1, 2)
+    assert parse_location("tile_-2.jpg", r"_(?P<x>\d+)?-(?P<y>\d+)$") is None  # x did not take part
+
+
+def test_writer_goes_on_past_a_name_the_custom_pattern_cannot_read(tmp_path) -> None:
+    import tfr_viewer as sf
+
+    from ..helpers import make_jpeg
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("tile_1-2.jpg", "tile_a-b.jpg"):
+        (src / name).write_bytes(make_jpeg())
+    report = sf.io.write_tfrecords_single(src, tmp_path / "out", "x", "x", locations=r"_(?P<x>\w+)-(?P<y>\w+)$")
+    assert sf.TFRecord(report.written[0].path).locations == [(1, 2), (0, 0)]
+    assert report.warnings == ["x: 1 file name(s) did not match the location pattern; stored location (0, 0)"]

@@ -13,6 +13,7 @@ LOCATION_PRESETS: dict[str, str] = {
 }
 AUTO = "auto"
 _NUMBER = re.compile(r"([0-9]+)")
+_INT64 = 2**63
 
 
 @functools.lru_cache(maxsize=64)
@@ -45,7 +46,12 @@ def location_parser(pattern: str | None = AUTO) -> Callable[[str], tuple[int, in
         for search in searches:
             match = search(stem)
             if match:
-                return int(match.group("x")), int(match.group("y"))
+                try:  # a custom pattern may match text ('tile_a-b'): that name has no location
+                    x, y = int(match.group("x")), int(match.group("y"))
+                except (TypeError, ValueError):
+                    continue
+                if -_INT64 <= x < _INT64 and -_INT64 <= y < _INT64:  # what a TFRecord int holds
+                    return x, y
         return None
 
     return parse
