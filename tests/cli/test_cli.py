@@ -287,3 +287,22 @@ def test_export_names_use_whole_number_locations_only(tmp_path: Path) -> None:
     result = run("export", str(path), str(out), "--json")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["S_0.jpg", "S_1.jpg", "S_7-8.jpg"]
+
+
+def test_screenshot_does_not_wait_for_a_tile_that_cannot_decode(tmp_path: Path) -> None:
+    """A broken tile is as final as a decoded one: the screenshot is taken once all visible
+    thumbnails settled, not after the 20 s fallback (which says so on stderr)."""
+    folder = tmp_path / "badimg"
+    folder.mkdir()
+    write_tfrecord_py(folder / "s.tfrecords", [
+        {"image_raw": b"not an image", "slide": "s", "loc_x": 0, "loc_y": 0},
+        {"image_raw": make_jpeg(seed=1), "slide": "s", "loc_x": 64, "loc_y": 0},
+    ])
+    shot = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TFR_VIEWER_CONFIG_DIR": str(tmp_path / "config")}
+    result = subprocess.run(
+        [sys.executable, "-m", "tfr_viewer", str(folder), "--fresh-settings", "--screenshot", str(shot), "--quit-after-load"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert shot.is_file() and "did not settle" not in result.stderr

@@ -81,10 +81,12 @@ def _finish_after_load(window, screenshot: str | None, quit_after: bool) -> None
     """Once loaded and the first thumbnails are painted (or after 20 s), grab and/or quit."""
     state = {"done": False}
 
-    def finish() -> None:
+    def finish(gave_up: bool = False) -> None:
         if state["done"]:
             return
         state["done"] = True
+        if gave_up:
+            print("the first thumbnails did not settle within 20 s; taking the window as it is", file=sys.stderr)
         if screenshot:
             window.grab().save(screenshot)
             print(f"screenshot saved: {screenshot}", flush=True)  # for scripts waiting on it
@@ -100,7 +102,7 @@ def _finish_after_load(window, screenshot: str | None, quit_after: bool) -> None
                 index = grid.indexAt(QPoint(x, y))
                 if index.isValid():
                     seen += 1
-                    if not window.tile_model.has_thumbnail(index.row()):
+                    if not window.tile_model.thumbnail_settled(index.row()):  # a broken tile is final too
                         return False
         return seen > 0 or window.tile_model.rowCount() == 0  # not laid out yet: wait
 
@@ -122,4 +124,4 @@ def _finish_after_load(window, screenshot: str | None, quit_after: bool) -> None
         QTimer.singleShot(100, poll)
 
     window.loaded.connect(on_loaded)
-    QTimer.singleShot(20_000, finish)
+    QTimer.singleShot(20_000, lambda: finish(gave_up=True))

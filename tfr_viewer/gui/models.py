@@ -312,6 +312,10 @@ class TileListModel(QStringListModel):
     def has_thumbnail(self, row: int) -> bool:
         return self._cache.get(self.key(row)) is not None
 
+    def thumbnail_settled(self, row: int) -> bool:
+        """Decoded, or failed (shown as a broken tile): nothing more will come for this row."""
+        return self.key(row) in self._cache
+
     # --- Qt model ------------------------------------------------------------------------------
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         return QAbstractListModel.flags(self, index)  # selectable, not editable nor draggable
