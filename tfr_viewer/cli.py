@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -106,12 +107,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     first = next((a for a in args_list if not a.startswith("-")), None)
     if first in SUBCOMMANDS:  # a subcommand even beside a folder of that name (open it as ./NAME)
         args = _command_parser().parse_args(args_list)
+        previous = _stop_on_sigterm()
         try:
             return COMMANDS[args.command](args)
         except UserError as exc:
             return _fail(str(exc))
         except KeyboardInterrupt:
             return _fail("interrupted", 130)
+        except BrokenPipeError:  # `... | head`: the reader has gone, nothing more to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
         except Exception as exc:  # noqa: BLE001  (user data errors: one line, no traceback)
             from .core.errors import TFRecordError
             from .core.progress import Cancelled
@@ -119,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if isinstance(exc, (TFRecordError, OSError, ValueError, Cancelled)):
                 return _fail(_one_line(exc))
             raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
     args = _gui_parser().parse_args(args_list)
     for path in args.paths:
         if not os.path.exists(path):
@@ -132,6 +140,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         screenshot=args.screenshot,
         quit_after_load=args.quit_after_load,
     )
+
+
+def _stop_on_sigterm():
+    """A kill (SIGTERM) stops a subcommand the way Ctrl+C does, so partial files are removed
+    and worker processes shut down; returns the handler to put back (None off the main thread)."""
+
+    def interrupt(_signum, _frame) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        return None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -306,3 +306,39 @@ def test_screenshot_does_not_wait_for_a_tile_that_cannot_decode(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     assert shot.is_file() and "did not settle" not in result.stderr
+
+
+def test_sigterm_stops_a_conversion_like_ctrl_c_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in this process (the signal arrives while the third image is read): exit 130, no
+    partial file, and the previous SIGTERM handler is back afterwards."""
+    import signal
+
+    from tfr_viewer import cli
+    from tfr_viewer.core import writer
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(6):
+        (src / f"t_{i}-0.jpg").write_bytes(make_jpeg(seed=i))
+    out = tmp_path / "out"
+    real = writer.prepare_image
+    calls = []
+
+    def killed_while_reading(path, reencode=None):
+        calls.append(path)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(path, reencode)
+
+    monkeypatch.setattr(writer, "prepare_image", killed_while_reading)
+
+    def outside_handler(_signum, _frame) -> None:  # what runs if the command does not take the signal
+        calls.append("not handled by the command")
+
+    before = signal.signal(signal.SIGTERM, outside_handler)
+    try:
+        assert cli.main(["convert", str(src), str(out)]) == 130
+        assert signal.getsignal(signal.SIGTERM) is outside_handler  # put back afterwards
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert len(calls) == 3 and (not out.exists() or list(out.iterdir()) == [])
