@@ -108,8 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if first in SUBCOMMANDS:  # a subcommand even beside a folder of that name (open it as ./NAME)
         args = _command_parser().parse_args(args_list)
         previous = _stop_on_sigterm()
+        _UNREADABLE_FOLDERS.clear()
         try:
-            return COMMANDS[args.command](args)
+            status = COMMANDS[args.command](args)
+            return max(status, 1) if _UNREADABLE_FOLDERS else status
         except UserError as exc:
             return _fail(str(exc))
         except KeyboardInterrupt:
@@ -140,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         screenshot=args.screenshot,
         quit_after_load=args.quit_after_load,
     )
+
+
+_UNREADABLE_FOLDERS: list[str] = []  # sub-folders `_expand` could not list in this command
 
 
 def _stop_on_sigterm():
@@ -175,14 +180,21 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 
 
 def _expand(paths: Sequence[str]) -> list[str]:
-    """TFRecord files named directly or found under folders (natural order)."""
-    from .core.naming import natural_key
+    """TFRecord files named directly or found under folders (natural order). A folder that
+    cannot be read is an error; an unreadable sub-folder is a warning on stderr, and the
+    command's exit status says so (see `main`)."""
+    from .core.paths import find_tfrecords
 
     files: list[str] = []
     for path in paths:
         p = Path(path)
         if p.is_dir():
-            found = sorted((str(f) for f in p.rglob("*.tfrecords") if f.is_file()), key=natural_key)
+            found, unreadable = find_tfrecords(p)
+            for folder, why in unreadable:
+                if os.path.abspath(folder) == os.path.abspath(p):
+                    raise UserError(f"cannot read folder {path}: {why}")
+                print(f"{PROG}: warning: cannot read folder {folder}: {why}; its files are left out", file=sys.stderr)
+                _UNREADABLE_FOLDERS.append(folder)
             if not found:
                 raise UserError(f"no .tfrecords files under {path}")
             files.extend(found)

@@ -342,3 +342,29 @@ def test_sigterm_stops_a_conversion_like_ctrl_c_and_leaves_nothing(tmp_path: Pat
     finally:
         signal.signal(signal.SIGTERM, before)
     assert len(calls) == 3 and (not out.exists() or list(out.iterdir()) == [])
+
+
+def test_an_unreadable_sub_folder_is_named_and_fails_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """In this process, with listing refused (tests may run as root, where permissions do not refuse)."""
+    from tfr_viewer import cli
+
+    root = tmp_path / "r"
+    (root / "locked").mkdir(parents=True)
+    write_tfrecord_py(root / "a.tfrecords", [tile_record(i) for i in range(2)])
+    write_tfrecord_py(root / "locked" / "b.tfrecords", [tile_record(i) for i in range(2)])
+    real = os.scandir
+    refused = {root / "locked"}
+
+    def scandir(path="."):
+        if Path(path) in refused:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert cli.main(["verify", str(root)]) == 1  # a.tfrecords is fine, but not everything was checked
+    captured = capsys.readouterr()
+    assert "1 of 1 file(s) OK" in captured.out
+    assert f"warning: cannot read folder {root / 'locked'}: Permission denied" in captured.err
+    refused.add(root)
+    assert cli.main(["verify", str(root)]) == 2
+    assert f"cannot read folder {root}: Permission denied" in capsys.readouterr().err

@@ -145,3 +145,29 @@ def test_overlapping_sources_list_each_file_once(tmp_path: Path) -> None:
     ds = sf.Dataset([tmp_path / "o", tmp_path / "o" / "sub", tmp_path / "o" / "s1.tfrecords"])
     assert sorted(Path(p).name for p in ds.tfrecords()) == ["s1.tfrecords", "s2.tfrecords"]
     assert ds.num_tiles == 5 and len(ds.manifest()) == 2
+
+
+def _refuse_listing(monkeypatch: pytest.MonkeyPatch, refused: Path) -> None:
+    """Make one folder unlistable (tests may run as root, where permissions do not refuse)."""
+    real = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == refused:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_an_unreadable_folder_is_a_problem_not_an_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _make(tmp_path / "u", {"s1": 3})
+    _make(tmp_path / "u" / "locked", {"s2": 2})
+    _refuse_listing(monkeypatch, tmp_path / "u" / "locked")
+    files, unreadable = paths.find_tfrecords(tmp_path / "u")
+    assert [Path(f).name for f in files] == ["s1.tfrecords"]
+    assert unreadable == [(str(tmp_path / "u" / "locked"), "Permission denied")]
+    ds = sf.Dataset(tmp_path / "u")
+    assert ds.num_tiles == 3
+    assert ds.problems() == [(str(tmp_path / "u" / "locked"), "cannot read folder (Permission denied): its TFRecords are left out")]
+    with pytest.raises(OSError, match="cannot read folder .*locked: Permission denied"):
+        sf.Dataset(tmp_path / "u" / "locked")

@@ -131,3 +131,23 @@ def test_the_current_tile_stays_when_its_file_grows(qtbot, window, tmp_path: Pat
     qtbot.waitUntil(lambda: window.tile_model.rowCount() == 13, timeout=20_000)
     assert window.tile_model.key(window.grid.currentIndex().row()) == (0, 7)
     qtbot.waitUntil(lambda: "loc_x\tint64\t1\t480" in window.metadata.text(), timeout=5000)  # record 7's x
+
+
+def test_an_unreadable_sub_folder_is_listed_in_problems(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    """(Listing is refused in this process: tests may run as root, where permissions do not refuse.)"""
+    root = tmp_path / "partly"
+    (root / "locked").mkdir(parents=True)
+    write_tiles(root / "open.tfrecords", 5)
+    write_tiles(root / "locked" / "hidden.tfrecords", 5)
+    real = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == root / "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    _open(qtbot, window, root)
+    assert [Path(e.path).name for e in window.entries] == ["open.tfrecords"]
+    texts = [window.problems.item(i).text() for i in range(window.problems.count())]
+    assert texts == [f"{root / 'locked'}: cannot read folder (Permission denied); its TFRecords are left out"]

@@ -20,7 +20,7 @@ from .errors import TFRecordError
 from .images import image_info
 from .index import find_index, iter_create_index, iter_scan
 from .naming import natural_key
-from .paths import atomic_write_bytes, cache_path_for
+from .paths import atomic_write_bytes, cache_path_for, find_tfrecords
 from .progress import CancelToken, Job, Progress, run_job
 
 MANIFEST = "manifest.json"
@@ -45,17 +45,20 @@ def _file_stats(paths: list[str]) -> dict[str, tuple[int, int] | None]:
     return stats
 
 
-def _discover(sources: Sequence[str | os.PathLike]) -> list[_Source]:
+def _discover(sources: Sequence[str | os.PathLike]) -> tuple[list[_Source], dict[str, str]]:
+    """The sources' files, each once, and the sub-folders that could not be read (path -> why)."""
     found: list[_Source] = []
     loose: dict[Path, list[str]] = {}
+    unreadable: dict[str, str] = {}
     for source in sources:
         path = Path(source).expanduser().absolute()
         if path.is_dir():
-            try:
-                files = [str(p) for p in path.rglob("*.tfrecords") if p.is_file()]
-            except OSError as exc:
-                raise OSError(f"cannot read folder {path}: {exc.strerror or exc}") from None
-            found.append(_Source(path, tuple(sorted(files, key=natural_key))))
+            files, folders = find_tfrecords(path)
+            for folder, why in folders:
+                if os.path.abspath(folder) == str(path):
+                    raise OSError(f"cannot read folder {path}: {why}")
+                unreadable[folder] = f"cannot read folder ({why}): its TFRecords are left out"
+            found.append(_Source(path, tuple(files)))
         elif path.is_file():
             loose.setdefault(path.parent, []).append(str(path))
         else:
@@ -69,7 +72,7 @@ def _discover(sources: Sequence[str | os.PathLike]) -> list[_Source]:
         seen.update(files)
         if files or not source.files:
             unique.append(_Source(source.root, files))
-    return unique
+    return unique, unreadable
 
 
 class Dataset:
@@ -92,7 +95,7 @@ class Dataset:
         if isinstance(sources, (str, os.PathLike)):
             sources = [sources]
         self._source_args = list(sources)
-        self._sources = _discover(self._source_args)
+        self._sources, self._unreadable_folders = _discover(self._source_args)
         self.annotations_path = annotations
         self._annotations = _read_annotations(annotations) if annotations else None
         self.min_tiles = min_tiles
@@ -180,7 +183,7 @@ class Dataset:
     def problems(self) -> list[tuple[str, str]]:
         """(path, message) for each file that could not be fully read while counting tiles."""
         self._load_manifest()
-        return sorted(self._problems.items())
+        return sorted({**self._unreadable_folders, **self._problems}.items())
 
     def refresh(self) -> None:
         """Forget what was counted; the next call re-checks sizes and times on disk."""

@@ -94,3 +94,26 @@ def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `dest` through a temporary file in the same folder and a rename."""
     with AtomicOutput(dest) as f:
         f.write(data)
+
+
+def find_tfrecords(folder: str | os.PathLike) -> tuple[list[str], list[tuple[str, str]]]:
+    """`.tfrecords` files under `folder` (recursively, natural order of their paths) and the
+    folders that could not be read, each with why: a folder we may not list is reported, it
+    must not look empty. Linked folders are followed, each real folder once."""
+    from .naming import natural_key
+
+    unreadable: list[tuple[str, str]] = []
+
+    def note(exc: OSError) -> None:
+        unreadable.append((exc.filename or os.fspath(folder), exc.strerror or str(exc)))
+
+    files: list[str] = []
+    seen: set[str] = set()
+    for root, dirs, names in os.walk(folder, onerror=note, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree
+            dirs[:] = []
+            continue
+        seen.add(real)
+        files += [os.path.join(root, n) for n in names if n.endswith(".tfrecords") and os.path.isfile(os.path.join(root, n))]
+    return sorted(files, key=natural_key), unreadable

@@ -476,8 +476,12 @@ class MainWindow(QMainWindow):
         for entry in self.entries:
             if entry.error:
                 self._show_entry_problem(entry)
+        for folder, why in result.unreadable_folders:  # never shown as an empty folder
+            self._set_problems(folder, [f"{folder}: cannot read folder ({why}); its TFRecords are left out"])
         if not self.entries:
-            self.status_label.setText("No .tfrecords files found")
+            self.status_label.setText(
+                "Cannot read the folder (see Problems)" if result.unreadable_folders else "No .tfrecords files found"
+            )
         first = next((i for i, e in enumerate(self.entries) if e.state == "indexed"), None)
         if first is None and self.entries:
             first = 0

@@ -33,7 +33,7 @@ from ..core.errors import TFRecordError
 from ..core.dataset import manifest_total, read_manifest
 from ..core.images import decode_image, decode_thumbnail, image_info, load_decoders, sniff_format
 from ..core.index import IndexInfo, IndexResult, find_index, index_file
-from ..core.naming import natural_key
+from ..core.paths import find_tfrecords
 from ..core.progress import CancelToken, Cancelled, Job, Progress
 from ..core.records import feature_kinds, field_order
 from ..core.tfrecord import TFRecord
@@ -400,15 +400,19 @@ class FileEntry:
 class OpenedDataset:
     sources: list[str]
     files: list[FileEntry] = field(default_factory=list)
+    unreadable_folders: list[tuple[str, str]] = field(default_factory=list)  # (folder, why)
 
 
-def discover(paths: list[str]) -> list[FileEntry]:
-    """TFRecords named or found (recursively) under the given paths, natural order."""
+def discover(paths: list[str], unreadable: list[tuple[str, str]] | None = None) -> list[FileEntry]:
+    """TFRecords named or found (recursively) under the given paths, natural order; folders
+    that cannot be read are added to `unreadable` as (folder, why)."""
     entries: list[FileEntry] = []
     for raw in paths:
         path = Path(raw).expanduser().absolute()
         if path.is_dir():
-            found = sorted((str(p) for p in path.rglob("*.tfrecords") if p.is_file()), key=natural_key)
+            found, folders = find_tfrecords(path)
+            if unreadable is not None:
+                unreadable += folders
             entries += [FileEntry(f, str(path)) for f in found]
         elif path.is_file():
             entries.append(FileEntry(str(path), str(path.parent)))
@@ -422,7 +426,8 @@ def open_dataset_job(paths: list[str]) -> Callable[[CancelToken], Job[OpenedData
     their tile count from manifest.json when it is current (so a big folder lists at once)."""
 
     def job(token: CancelToken) -> Generator[Progress, None, OpenedDataset]:
-        entries = discover(paths)
+        unreadable: list[tuple[str, str]] = []
+        entries = discover(paths, unreadable)
         manifests: dict[str, dict] = {}
         for i, entry in enumerate(entries):
             token.raise_if_cancelled()
@@ -446,7 +451,7 @@ def open_dataset_job(paths: list[str]) -> Callable[[CancelToken], Job[OpenedData
             if i % 32 == 0:
                 yield Progress(i + 1, len(entries), entry.path)
         yield Progress(len(entries), len(entries), "")
-        return OpenedDataset([str(p) for p in paths], entries)
+        return OpenedDataset([str(p) for p in paths], entries, unreadable)
 
     return job
 
