@@ -208,6 +208,23 @@ def test_never_overwrites_unless_asked(tmp_path: Path) -> None:
     assert np.load(out / "same.index.npz")["arr_0"].shape == (2, 2)  # the index follows the new file
 
 
+def test_overwriting_removes_the_old_files_indexes(tmp_path: Path) -> None:
+    """Same sizes, other places: an old index would fit the new file's offsets by chance and
+    give it the old locations. Overwriting without an index leaves none; with one, only ours."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    _folder(src, ["t_10-20.jpg", "t_30-40.jpg"])
+    sf.io.write_tfrecords_single(src, out, "same", "s")
+    np.savetxt(out / "same.index", np.load(out / "same.index.npz")["arr_0"], fmt="%d")  # another tool's
+    for path in src.iterdir():
+        path.rename(path.with_name(path.name.replace("t_10-20", "t_0-0").replace("t_30-40", "t_64-0")))
+    sf.io.write_tfrecords_single(src, out, "same", "s", overwrite=True, build_index=False)
+    assert sorted(p.name for p in out.iterdir()) == ["same.tfrecords"]
+    assert sf.TFRecord(out / "same.tfrecords").locations == [(0, 0), (64, 0)]
+    np.savetxt(out / "same.index", np.load(out / "same.index.npz")["arr_0"], fmt="%d")
+    sf.io.write_tfrecords_single(src, out, "same", "s", overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["same.index.npz", "same.tfrecords"]
+
+
 def test_file_that_appears_while_writing_is_not_replaced(tmp_path: Path) -> None:
     _folder(tmp_path / "src", [f"t_{i}-0.jpg" for i in range(100)])
     out = tmp_path / "out"

@@ -73,6 +73,16 @@ def candidate_index_paths(tfrecord: str | os.PathLike) -> list[Path]:
     ]
 
 
+def remove_indexes(tfrecord: str | os.PathLike) -> None:
+    """Delete every index of a TFRecord that was just written anew: they describe the file it
+    replaced (their offsets may even fit by chance, and then their locations would be wrong)."""
+    for candidate in candidate_index_paths(tfrecord):
+        try:
+            candidate.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only folder: find_index still checks what is left before trusting it
+
+
 def read_index_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     """Arrays from one index file in any of the three forms; ValueError if it is unreadable.
 

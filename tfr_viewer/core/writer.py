@@ -34,7 +34,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import TFRecordError
 from .images import decode_image, sniff_format
-from .index import IndexInfo, save_index
+from .index import IndexInfo, remove_indexes, save_index
 from .naming import AUTO, location_parser, natural_key
 from .paths import AtomicOutput
 from .progress import CancelToken, Job, Progress
@@ -456,6 +456,7 @@ def _write_one(
         report.warnings.append(f"{slide}: no images could be written; no TFRecord created")
         yield Progress(done + len(images), total, slide)
         return
+    remove_indexes(dest)  # a new file: any index beside it was the old file's
     index_path = None
     if build_index:
         saved = save_index(IndexInfo(np.asarray(offsets, np.int64), np.asarray(locs, np.int64)), dest)
