@@ -162,8 +162,12 @@ def _stop_on_sigterm():
 
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}"
-    return " ".join(str(exc).split()) or type(exc).__name__
+        text = f"{exc.filename}: {exc.strerror}"
+    elif isinstance(exc, OSError) and exc.strerror:  # OSError(errno, message): no "[Errno n]"
+        text = exc.strerror
+    else:
+        text = str(exc)
+    return " ".join(text.split()) or type(exc).__name__  # one line, whatever the path holds
 
 
 def _fail(message: str, code: int = 2) -> int:

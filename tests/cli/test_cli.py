@@ -368,3 +368,14 @@ def test_an_unreadable_sub_folder_is_named_and_fails_the_command(tmp_path: Path,
     refused.add(root)
     assert cli.main(["verify", str(root)]) == 2
     assert f"cannot read folder {root}: Permission denied" in capsys.readouterr().err
+
+
+def test_one_line_errors_drop_errno_prefixes_and_line_breaks() -> None:
+    from tfr_viewer.cli import _one_line
+
+    assert _one_line(OSError(30, "cannot create folder /ro/x: Read-only file system")) == (
+        "cannot create folder /ro/x: Read-only file system"
+    )
+    assert _one_line(FileNotFoundError(2, "No such file or directory", "/a\nb.tfrecords")) == (
+        "/a b.tfrecords: No such file or directory"
+    )

@@ -171,3 +171,19 @@ def test_an_unreadable_folder_is_a_problem_not_an_empty_folder(tmp_path: Path, m
     assert ds.problems() == [(str(tmp_path / "u" / "locked"), "cannot read folder (Permission denied): its TFRecords are left out")]
     with pytest.raises(OSError, match="cannot read folder .*locked: Permission denied"):
         sf.Dataset(tmp_path / "u" / "locked")
+
+
+def test_annotations_that_are_not_utf8_name_the_file(tmp_path: Path) -> None:
+    _make(tmp_path / "d", {"s1": 1})
+    bad = tmp_path / "labels.csv"
+    bad.write_bytes(b"patient,slide\n\xff\xfe,s1\n")
+    with pytest.raises(ValueError, match="annotations file .*labels.csv is not a UTF-8 CSV file"):
+        sf.Dataset(tmp_path / "d", annotations=bad)
+
+
+def test_a_write_that_cannot_start_names_the_destination_not_the_temporary_file(tmp_path: Path) -> None:
+    dest = tmp_path / "missing_folder" / "out.tfrecords"
+    with pytest.raises(FileNotFoundError, match=r"cannot write .*missing_folder/out.tfrecords: No such file") as info:
+        with paths.AtomicOutput(dest) as f:
+            f.write(b"x")
+    assert ".partial-" not in str(info.value)

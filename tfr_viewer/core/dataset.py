@@ -407,8 +407,11 @@ def _first_image(files: list[str]) -> tuple[str | None, int | None]:
 
 def _read_annotations(path: str | os.PathLike) -> dict[str, dict[str, str]]:
     """slide -> row of an annotations CSV (Slideflow's layout: columns patient, slide, labels...)."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or "slide" not in reader.fieldnames:
-            raise ValueError(f"annotations file {path} needs a 'slide' column")
-        return {row["slide"]: row for row in reader if row.get("slide")}
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or "slide" not in reader.fieldnames:
+                raise ValueError(f"annotations file {path} needs a 'slide' column")
+            return {row["slide"]: row for row in reader if row.get("slide")}
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"annotations file {path} is not a UTF-8 CSV file ({exc})") from None

@@ -61,7 +61,10 @@ class AtomicOutput:
         self._discarded = False
 
     def __enter__(self) -> BinaryIO:
-        self.file = open(self.tmp, "wb")
+        try:
+            self.file = open(self.tmp, "wb")
+        except OSError as exc:  # name the file the user asked for, not our temporary name
+            raise OSError(exc.errno, f"cannot write {self.dest}: {exc.strerror or exc}") from None
         return self.file
 
     def discard(self) -> None:
