@@ -229,3 +229,18 @@ def test_scan_of_a_damaged_file_keeps_the_records_after_a_bad_payload(tmp_path: 
     info = run_job(iter_scan(not_example, tolerate_errors=True))
     assert len(info) == 3 and info.error.index == 1 and info.locations is None
     assert sf.TFRecord(not_example, create_index=False, index=info)[2]["image_raw"] == make_jpeg(seed=2)
+
+
+@pytest.mark.parametrize("size", [1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, (2 << 20) + 7])
+@pytest.mark.parametrize("kind", ["random", "zeros"])
+def test_gzip_inflates_piece_by_piece_to_exactly_the_stream(tmp_path: Path, size: int, kind: str) -> None:
+    """Around the piece size (1 MiB), in bytes that compress badly and very well."""
+    import gzip
+
+    from tfr_viewer.core.source import open_source, source_damage
+
+    data = np.random.default_rng(size).bytes(size) if kind == "random" else bytes(size)
+    path = tmp_path / "g.tfrecords"
+    path.write_bytes(gzip.compress(data))
+    with open_source(path) as f:
+        assert f.read() == data and source_damage(f) is None

@@ -73,6 +73,10 @@ def _inflate(f: BinaryIO, path: str | os.PathLike) -> GzipSource:
         if not pending:
             pending = f.read(GZIP_CHUNK)
             if not pending:
+                held = b"" if inflater.eof else inflater.decompress(b"", GZIP_CHUNK)  # output zlib still holds
+                if held:
+                    out += held
+                    continue
                 if not inflater.eof:
                     damage = "gzip stream is truncated (the file ends inside it)"
                 break
