@@ -284,7 +284,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                 problems.append(f"{path}: {unread} cannot be read (see verify); described from record {i}")
         elif len(tfr):
             problems.append(f"{path}: no record with an image that opens")
-        if tfr.locations_array is not None and len(tfr):
+        if len(tfr) and tfr.locations is not None:  # (read from the records if the index has none)
             loc = tfr.locations_array
             data["locations"] = {
                 "min_x": int(loc[:, 0].min()),
