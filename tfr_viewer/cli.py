@@ -206,7 +206,13 @@ def _expand(paths: Sequence[str]) -> list[str]:
             files.append(str(p))
         else:
             raise UserError(f"no such file or folder: {path}")
-    return files
+    unique, seen = [], set()  # a file named twice (or itself and its folder): once
+    for f in files:
+        real = os.path.realpath(f)
+        if real not in seen:
+            seen.add(real)
+            unique.append(f)
+    return unique
 
 
 def _run_with_bar(job, label: str):

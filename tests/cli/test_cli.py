@@ -379,3 +379,21 @@ def test_one_line_errors_drop_errno_prefixes_and_line_breaks() -> None:
     assert _one_line(FileNotFoundError(2, "No such file or directory", "/a\nb.tfrecords")) == (
         "/a b.tfrecords: No such file or directory"
     )
+
+
+def test_info_on_a_file_with_a_record_that_is_not_an_example(tmp_path: Path) -> None:
+    from ..helpers import example_py, frame_py
+
+    path = tmp_path / "mid.tfrecords"
+    good = [example_py(tile_record(i)) for i in range(3)]
+    path.write_bytes(frame_py(good[0]) + frame_py(b"\xff\xff") + frame_py(good[2]))
+    result = run("info", str(path), "--json")
+    assert result.returncode == 1, result.stderr
+    details = json.loads(result.stdout)
+    assert details["records"] == 3 and details["locations"] is None
+    assert any("record 1" in p and "not a tf.train.Example" in p for p in details["problems"])
+
+
+def test_a_folder_named_twice_is_verified_once(folder: Path) -> None:
+    result = run("verify", str(folder), str(folder / ".." / folder.name), str(folder / "slide_000.tfrecords"))
+    assert result.returncode == 0 and "2 of 2 file(s) OK" in result.stdout

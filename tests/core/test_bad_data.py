@@ -244,3 +244,41 @@ def test_gzip_inflates_piece_by_piece_to_exactly_the_stream(tmp_path: Path, size
     path.write_bytes(gzip.compress(data))
     with open_source(path) as f:
         assert f.read() == data and source_damage(f) is None
+
+
+def test_corrupt_gzip_keeps_the_records_before_the_damage(tmp_path: Path) -> None:
+    """zlib fails on the piece holding the damage; what that piece gave before it is kept."""
+    path, _ = _gzip_file(tmp_path, "flip.tfrecords", n=N)
+    data = bytearray(path.read_bytes())
+    data[-6] ^= 0xFF  # the stream's own CRC: every byte inflates, then zlib refuses the end
+    path.write_bytes(bytes(data))
+    got = []
+    with pytest.raises(sf.TFRecordError, match="corrupt gzip stream"):
+        for record in sf.tfrecord_loader(path):
+            got.append(bytes(record["image_raw"]))
+    assert got == [tile_record(i)["image_raw"] for i in range(N)]
+    report = sf.verify(path)
+    assert report.records_ok == N and [p.reason.split(" (")[0] for p in report.problems] == ["corrupt gzip stream"]
+
+
+def test_gzip_of_identical_tiles_is_not_taken_for_a_bomb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Background tiles repeat: deflate brings them to ~70-100x, far from a bomb's ~1000x."""
+    import gzip
+
+    from tfr_viewer.core import source
+
+    monkeypatch.setattr(source, "MIN_GZIP_ALLOWANCE", 1 << 20)
+    white = make_jpeg(seed=0)
+    path = tmp_path / "white.tfrecords"
+    plain = b"".join(frame_py(example_py({"image_raw": white, "slide": "s", "loc_x": 0, "loc_y": 0})) for _ in range(3000))
+    path.write_bytes(gzip.compress(plain))
+    assert len(plain) / path.stat().st_size > 64  # the old limit refused it
+    assert sum(1 for _ in sf.tfrecord_loader(path)) == 3000
+
+
+def test_gzip_damage_is_named_once(tmp_path: Path) -> None:
+    path, _ = _gzip_file(tmp_path, "notrailer.tfrecords")
+    path.write_bytes(path.read_bytes()[:-8])  # the trailer (CRC and size) is gone, all data is there
+    with pytest.raises(sf.TFRecordError) as info:
+        list(sf.tfrecord_loader(path))
+    assert str(info.value).count("gzip stream is truncated") == 1

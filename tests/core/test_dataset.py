@@ -145,6 +145,9 @@ def test_overlapping_sources_list_each_file_once(tmp_path: Path) -> None:
     ds = sf.Dataset([tmp_path / "o", tmp_path / "o" / "sub", tmp_path / "o" / "s1.tfrecords"])
     assert sorted(Path(p).name for p in ds.tfrecords()) == ["s1.tfrecords", "s2.tfrecords"]
     assert ds.num_tiles == 5 and len(ds.manifest()) == 2
+    (tmp_path / "link").symlink_to(tmp_path / "o")
+    spelled = sf.Dataset([tmp_path / "o", tmp_path / "o" / ".." / "o", tmp_path / "link"])
+    assert spelled.num_tiles == 5 and len(spelled.tfrecords()) == 2
 
 
 def _refuse_listing(monkeypatch: pytest.MonkeyPatch, refused: Path) -> None:
@@ -187,3 +190,21 @@ def test_a_write_that_cannot_start_names_the_destination_not_the_temporary_file(
         with paths.AtomicOutput(dest) as f:
             f.write(b"x")
     assert ".partial-" not in str(info.value)
+
+
+def test_a_folder_that_lists_but_cannot_be_entered_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mode 644 on a folder (after `chmod -R 644`): its names list, its files cannot be looked at."""
+    _make(tmp_path / "n", {"s1": 3})
+    _make(tmp_path / "n" / "noexec", {"s2": 2})
+    real = os.stat
+    refused = str(tmp_path / "n" / "noexec" / "s2.tfrecords")
+
+    def stat(path, *args, **kwargs):
+        if os.fspath(path) == refused:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    files, unreadable = paths.find_tfrecords(tmp_path / "n")
+    assert [Path(f).name for f in files] == ["s1.tfrecords"]
+    assert unreadable == [(str(tmp_path / "n" / "noexec"), "Permission denied")]

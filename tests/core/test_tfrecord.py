@@ -68,6 +68,25 @@ def test_index_without_locations_has_them_read_from_the_records(tfr_path: Path) 
     assert not Path(stem + ".index.npz").exists()  # found index kept as it is, nothing written
 
 
+def test_locations_of_a_damaged_file_are_none_not_an_error(tmp_path: Path) -> None:
+    """The records are read for locations only when a file's index lacks them; a damaged record
+    then means no locations (its own error comes when it is read), never an error here."""
+    from ..helpers import example_py, frame_py
+
+    path = tmp_path / "bad.tfrecords"
+    good = [example_py(tile_record(i)) for i in range(3)]
+    path.write_bytes(frame_py(good[0]) + frame_py(b"\xff\xff") + frame_py(good[2]))
+    offsets = np.array([[0, len(good[0]) + 16], [len(good[0]) + 16, 18], [len(good[0]) + 34, len(good[2]) + 16]])
+    np.save(tmp_path / "bad.index.npy", offsets)
+    tfr = sf.TFRecord(path)
+    assert tfr.index_info.path == tmp_path / "bad.index.npy"
+    assert tfr.locations is None
+    with pytest.raises(KeyError):
+        tfr.get_record_by_xy(0, 0)
+    with pytest.raises(sf.TFRecordError, match="record 1"):
+        tfr[1]
+
+
 def test_index_given_as_array_or_path_is_checked_not_trusted(tfr_path: Path, tmp_path: Path) -> None:
     sf.io.tfrecord2idx.create_index(tfr_path)
     arr = sf.io.tfrecord2idx.load_index(tfr_path)

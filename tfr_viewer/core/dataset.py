@@ -65,13 +65,19 @@ def _discover(sources: Sequence[str | os.PathLike]) -> tuple[list[_Source], dict
             raise FileNotFoundError(f"no such file or folder: {path}")
     for root, files in loose.items():
         found.append(_Source(root, tuple(sorted(set(files), key=natural_key))))
-    seen: set[str] = set()  # overlapping sources (a folder and its subfolder or files): each file once
+    # overlapping sources (a folder and its sub-folder, or one folder spelled two ways, through
+    # '..' or a link): each real file once, under the first name it was found by
+    seen: set[str] = set()
     unique = []
     for source in found:
-        files = tuple(f for f in source.files if f not in seen)
-        seen.update(files)
+        files = []
+        for f in source.files:
+            real = os.path.realpath(f)
+            if real not in seen:
+                seen.add(real)
+                files.append(f)
         if files or not source.files:
-            unique.append(_Source(source.root, files))
+            unique.append(_Source(source.root, tuple(files)))
     return unique, unreadable
 
 

@@ -179,7 +179,7 @@ def iter_frames(
             raise TFRecordError(damage, path, index, offset)
     except TFRecordError as exc:
         damage = source_damage(f)
-        if damage is None or "exceeds" not in exc.reason and "truncated" not in exc.reason:
+        if damage is None or damage in exc.reason or "exceeds" not in exc.reason and "truncated" not in exc.reason:
             raise
         raise TFRecordError(f"{exc.reason}: {damage}", exc.path, exc.index, exc.offset) from None
     finally:

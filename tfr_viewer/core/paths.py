@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import sys
 import tempfile
 import uuid
@@ -118,5 +119,18 @@ def find_tfrecords(folder: str | os.PathLike) -> tuple[list[str], list[tuple[str
             dirs[:] = []
             continue
         seen.add(real)
-        files += [os.path.join(root, n) for n in names if n.endswith(".tfrecords") and os.path.isfile(os.path.join(root, n))]
+        for name in names:
+            if not name.endswith(".tfrecords"):
+                continue
+            path = os.path.join(root, name)
+            try:
+                is_file = stat.S_ISREG(os.stat(path).st_mode)
+            except PermissionError as exc:  # a folder we may list but not enter
+                if not unreadable or unreadable[-1][0] != root:
+                    unreadable.append((root, exc.strerror or str(exc)))
+                continue
+            except OSError:  # a broken link
+                continue
+            if is_file:
+                files.append(path)
     return sorted(files, key=natural_key), unreadable

@@ -23,8 +23,19 @@ def is_gzip(path: str | os.PathLike) -> bool:
 
 
 GZIP_CHUNK = 1 << 20
-MAX_GZIP_RATIO = 64  # tiles are JPEG/PNG: a real gzip TFRecord inflates ~1x; a bomb ~1000x
+GZIP_RETRY_STEP = 512  # input bytes per step when a piece fails: keeps what came before the damage
+# JPEG/PNG tiles inflate ~1x, and even identical tiles stay near 100x (deflate repeats cost a few
+# bytes per 258); runs of one byte, what decompression bombs are made of, reach ~1000x
+MAX_GZIP_RATIO = 256
 MIN_GZIP_ALLOWANCE = 64 << 20
+
+
+def _memory_budget() -> int:
+    """Half the machine's memory: a gzip stream that inflates beyond it is refused."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (AttributeError, ValueError, OSError):
+        return 8 << 30
 
 
 class GzipSource(io.BytesIO):
@@ -64,7 +75,8 @@ def open_source(path: str | os.PathLike) -> BinaryIO:
 
 
 def _inflate(f: BinaryIO, path: str | os.PathLike) -> GzipSource:
-    limit = max(MIN_GZIP_ALLOWANCE, MAX_GZIP_RATIO * os.fstat(f.fileno()).st_size)
+    compressed = os.fstat(f.fileno()).st_size
+    limit = max(MIN_GZIP_ALLOWANCE, min(MAX_GZIP_RATIO * compressed, _memory_budget()))
     out = bytearray()
     inflater = zlib.decompressobj(wbits=31)
     pending = b""
@@ -88,21 +100,44 @@ def _inflate(f: BinaryIO, path: str | os.PathLike) -> GzipSource:
                 damage = "unexpected bytes after the end of the gzip stream"
                 break
             inflater = zlib.decompressobj(wbits=31)
+        before = inflater.copy()
         try:
             out += inflater.decompress(pending, GZIP_CHUNK)
         except zlib.error as exc:
             damage = f"corrupt gzip stream ({exc})"
+            out += _inflate_until_error(before, pending)  # the failed piece's good start
             break
         pending = inflater.unconsumed_tail or inflater.unused_data
         if len(out) > limit:
             raise TFRecordError(
-                f"gzip stream inflates to more than {limit:,} bytes ({MAX_GZIP_RATIO}x the file): "
-                "refused, it looks like a decompression bomb",
+                f"gzip stream inflates to more than {limit:,} bytes: refused (more than {MAX_GZIP_RATIO}x "
+                "its size, or half this machine's memory: it looks like a decompression bomb)",
                 path,
             )
     if damage is not None and not out:
         raise TFRecordError(damage, path)
     return GzipSource(bytes(out), damage)
+
+
+def _inflate_until_error(inflater, data: bytes) -> bytes:
+    """What `inflater` gives for `data` up to the byte where it fails: fed in small steps, and
+    the step that fails once more byte by byte (zlib drops the output of a call that fails)."""
+    good = bytearray()
+    for start in range(0, len(data), GZIP_RETRY_STEP):
+        step = data[start : start + GZIP_RETRY_STEP]
+        before = inflater.copy()
+        try:
+            good += inflater.decompress(step)
+        except zlib.error:
+            for i in range(len(step)):
+                try:
+                    good += before.decompress(step[i : i + 1])
+                except zlib.error:
+                    break
+            break
+        if inflater.eof:
+            break
+    return bytes(good)
 
 
 def source_size(f: BinaryIO) -> int:

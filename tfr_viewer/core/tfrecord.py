@@ -118,23 +118,28 @@ class TFRecord:
         return [(int(x), int(y)) for x, y in locations]
 
     def _location_array(self) -> np.ndarray | None:
-        if self.locations_array is None and not self._locations_read and len(self):
+        # only an index read from a file can lack locations the records have (a scan saw them)
+        if self.locations_array is None and not self._locations_read and len(self) and self.index_info.path:
             self._locations_read = True
             self.locations_array = self._read_locations()
         return self.locations_array
 
     def _read_locations(self) -> np.ndarray | None:
-        """Every record's location, read in one pass; None at the first record without one."""
+        """Every record's location, read in one pass; None at the first record without one, or
+        at a damaged record (its error comes when the record itself is read)."""
         found: list[tuple[int, int]] = []
-        with open_source(self.path) as f:
-            frames = iter_frames(f, self.path, verify_crc=self.verify_crc, views=True)
-            for i, (_, _, payload) in enumerate(frames):
-                if i >= len(self):
-                    break
-                location = record_location(payload, self.path, i)
-                if location is None:
-                    return None
-                found.append(location)
+        try:
+            with open_source(self.path) as f:
+                frames = iter_frames(f, self.path, verify_crc=self.verify_crc, views=True)
+                for i, (_, _, payload) in enumerate(frames):
+                    if i >= len(self):
+                        break
+                    location = record_location(payload, self.path, i)
+                    if location is None:
+                        return None
+                    found.append(location)
+        except TFRecordError:
+            return None
         return np.asarray(found, dtype=np.int64).reshape(-1, 2)
 
     def record_info(self, i: int) -> tuple[int, int]:
