@@ -151,3 +151,14 @@ def test_an_unreadable_sub_folder_is_listed_in_problems(qtbot, window, tmp_path:
     assert [Path(e.path).name for e in window.entries] == ["open.tfrecords"]
     texts = [window.problems.item(i).text() for i in range(window.problems.count())]
     assert texts == [f"{root / 'locked'}: cannot read folder (Permission denied); its TFRecords are left out"]
+
+
+def test_a_folder_opened_under_two_spellings_lists_each_file_once(qtbot, window, tmp_path: Path) -> None:
+    root = tmp_path / "twice"
+    (root / "sub").mkdir(parents=True)
+    write_tiles(root / "a.tfrecords", 3)
+    write_tiles(root / "sub" / "b.tfrecords", 3)
+    (tmp_path / "link").symlink_to(root)
+    with qtbot.waitSignal(window.loaded, timeout=15_000):
+        window.open_paths([str(root), str(root / ".." / "twice"), str(tmp_path / "link"), str(root / "sub")])
+    assert sorted(Path(e.path).name for e in window.entries) == ["a.tfrecords", "b.tfrecords"]

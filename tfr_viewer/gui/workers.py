@@ -418,7 +418,13 @@ def discover(paths: list[str], unreadable: list[tuple[str, str]] | None = None) 
             entries.append(FileEntry(str(path), str(path.parent)))
         else:
             raise FileNotFoundError(2, "No such file or folder", str(path))
-    return entries
+    unique, seen = [], set()  # a file reached twice (a folder and its sub-folder, '..', a link): once
+    for entry in entries:
+        real = os.path.realpath(entry.path)
+        if real not in seen:
+            seen.add(real)
+            unique.append(entry)
+    return unique
 
 
 def open_dataset_job(paths: list[str]) -> Callable[[CancelToken], Job[OpenedDataset]]:
