@@ -15,7 +15,7 @@ from pathlib import Path
 from .images import sniff_format
 from .naming import natural_key
 from .progress import CancelToken, Job, Progress
-from .writer import HIDDEN_REASON, IMAGE_EXTENSIONS, NOT_REGULAR_REASON, SUBFOLDER_REASON, SkippedFile
+from .writer import SkippedFile, entry_skip_reason
 
 
 @dataclass
@@ -56,24 +56,15 @@ def _scan_folder(folder: Path, slide: SlideScan, skipped: list[SkippedFile], can
         skipped.append(SkippedFile(str(folder), f"unreadable folder ({exc.strerror or exc})"))
         return 0
     for entry in entries:
-        if entry.is_dir():
-            if not entry.name.startswith("."):
-                skipped.append(SkippedFile(entry.path, SUBFOLDER_REASON))
-            continue
-        if entry.name.startswith("."):
-            if Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS:  # e.g. macOS '._tile.jpg' copies
-                skipped.append(SkippedFile(entry.path, HIDDEN_REASON))
-            continue
-        if not entry.is_file():
-            skipped.append(SkippedFile(entry.path, NOT_REGULAR_REASON))
+        reason = entry_skip_reason(entry)  # the writer's own test, so the preview tells the truth
+        if reason is not None:
+            if reason:
+                skipped.append(SkippedFile(entry.path, reason))
             continue
         seen += 1
         if cancel is not None and seen % 256 == 0:
             cancel.raise_if_cancelled()
         suffix = Path(entry.name).suffix.lower()
-        if suffix not in IMAGE_EXTENSIONS:
-            skipped.append(SkippedFile(entry.path, "not an image file (unknown extension)"))
-            continue
         try:
             size = entry.stat().st_size
             if size == 0:

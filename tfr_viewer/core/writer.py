@@ -110,27 +110,29 @@ def folder_entries(folder: str | os.PathLike, hidden: bool = False) -> list[os.D
     return entries if hidden else [e for e in entries if not e.name.startswith(".")]
 
 
+def entry_skip_reason(entry: os.DirEntry) -> str | None:
+    """Why a folder entry is not a tile image ('' for hidden non-images, not worth a line), or
+    None for an image file to read. The writer and the wizard's preview both ask this."""
+    is_image_name = Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS
+    if entry.name.startswith("."):  # e.g. macOS '._tile.jpg' copies are named; '.DS_Store' is not
+        return HIDDEN_REASON if is_image_name and not entry.is_dir() else ""
+    if entry.is_dir():
+        return SUBFOLDER_REASON
+    if not entry.is_file():  # reading a pipe would wait forever
+        return NOT_REGULAR_REASON
+    return None if is_image_name else "not an image file (unknown extension)"
+
+
 def list_images(folder: str | os.PathLike) -> tuple[list[Path], list[SkippedFile]]:
     """Image files of one folder in natural order (extensions in any case), and the other
-    files with why they are left out: sub-folders (not entered) and hidden images (such as
-    macOS's '._tile.jpg' copies) are listed too; other hidden files are not."""
+    entries with why they are left out (see `entry_skip_reason`); sub-folders are not entered."""
     images, skipped = [], []
     for entry in folder_entries(folder, hidden=True):
-        is_image_name = Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS
-        if entry.name.startswith("."):
-            if is_image_name and not entry.is_dir():
-                skipped.append(SkippedFile(entry.path, HIDDEN_REASON))
-            continue
-        if entry.is_dir():
-            skipped.append(SkippedFile(entry.path, SUBFOLDER_REASON))
-            continue
-        if not entry.is_file():  # reading a pipe would wait forever
-            skipped.append(SkippedFile(entry.path, NOT_REGULAR_REASON))
-            continue
-        if is_image_name:
+        reason = entry_skip_reason(entry)
+        if reason is None:
             images.append(Path(entry.path))
-        else:
-            skipped.append(SkippedFile(entry.path, "not an image file (unknown extension)"))
+        elif reason:
+            skipped.append(SkippedFile(entry.path, reason))
     return images, skipped
 
 
