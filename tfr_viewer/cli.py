@@ -187,7 +187,7 @@ def _expand(paths: Sequence[str]) -> list[str]:
     """TFRecord files named directly or found under folders (natural order). A folder that
     cannot be read is an error; an unreadable sub-folder is a warning on stderr, and the
     command's exit status says so (see `main`)."""
-    from .core.paths import find_tfrecords
+    from .core.paths import find_tfrecords, first_of_each_file
 
     files: list[str] = []
     for path in paths:
@@ -206,13 +206,7 @@ def _expand(paths: Sequence[str]) -> list[str]:
             files.append(str(p))
         else:
             raise UserError(f"no such file or folder: {path}")
-    unique, seen = [], set()  # a file named twice (or itself and its folder): once
-    for f in files:
-        real = os.path.realpath(f)
-        if real not in seen:
-            seen.add(real)
-            unique.append(f)
-    return unique
+    return first_of_each_file(files, str)  # a file named twice (or itself and its folder): once
 
 
 def _run_with_bar(job, label: str):

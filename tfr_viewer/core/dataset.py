@@ -20,7 +20,7 @@ from .errors import TFRecordError
 from .images import image_info
 from .index import find_index, iter_create_index, iter_scan
 from .naming import natural_key
-from .paths import atomic_write_bytes, cache_path_for, find_tfrecords
+from .paths import atomic_write_bytes, cache_path_for, find_tfrecords, first_of_each_file
 from .progress import CancelToken, Job, Progress, run_job
 
 MANIFEST = "manifest.json"
@@ -70,12 +70,7 @@ def _discover(sources: Sequence[str | os.PathLike]) -> tuple[list[_Source], dict
     seen: set[str] = set()
     unique = []
     for source in found:
-        files = []
-        for f in source.files:
-            real = os.path.realpath(f)
-            if real not in seen:
-                seen.add(real)
-                files.append(f)
+        files = first_of_each_file(source.files, str, seen)
         if files or not source.files:
             unique.append(_Source(source.root, tuple(files)))
     return unique, unreadable

@@ -9,7 +9,9 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable, Iterable, TypeVar
+
+T = TypeVar("T")
 
 
 def user_cache_dir() -> Path:
@@ -134,3 +136,16 @@ def find_tfrecords(folder: str | os.PathLike) -> tuple[list[str], list[tuple[str
             if is_file:
                 files.append(path)
     return sorted(files, key=natural_key), unreadable
+
+
+def first_of_each_file(items: Iterable[T], path_of: Callable[[T], str], seen: set[str] | None = None) -> list[T]:
+    """`items` without those whose file was met before (by its real path: a folder named twice,
+    through '..' or a link, holds the same files); `seen` carries the real paths across calls."""
+    seen = set() if seen is None else seen
+    unique = []
+    for item in items:
+        real = os.path.realpath(path_of(item))
+        if real not in seen:
+            seen.add(real)
+            unique.append(item)
+    return unique

@@ -33,7 +33,7 @@ from ..core.errors import TFRecordError
 from ..core.dataset import manifest_total, read_manifest
 from ..core.images import decode_image, decode_thumbnail, image_info, load_decoders, sniff_format
 from ..core.index import IndexInfo, IndexResult, find_index, index_file
-from ..core.paths import find_tfrecords
+from ..core.paths import find_tfrecords, first_of_each_file
 from ..core.progress import CancelToken, Cancelled, Job, Progress
 from ..core.records import feature_kinds, field_order
 from ..core.tfrecord import TFRecord
@@ -418,13 +418,7 @@ def discover(paths: list[str], unreadable: list[tuple[str, str]] | None = None) 
             entries.append(FileEntry(str(path), str(path.parent)))
         else:
             raise FileNotFoundError(2, "No such file or folder", str(path))
-    unique, seen = [], set()  # a file reached twice (a folder and its sub-folder, '..', a link): once
-    for entry in entries:
-        real = os.path.realpath(entry.path)
-        if real not in seen:
-            seen.add(real)
-            unique.append(entry)
-    return unique
+    return first_of_each_file(entries, lambda entry: entry.path)  # a file reached twice: once
 
 
 def open_dataset_job(paths: list[str]) -> Callable[[CancelToken], Job[OpenedDataset]]:
