@@ -80,8 +80,10 @@ def _check_header(
     path: str | os.PathLike | None,
     index: int | None,
     verify_crc: bool,
+    cut: str = "",
 ) -> int:
-    """The payload length of the header at `header[pos:pos+12]`, checked before any allocation."""
+    """The payload length of the header at `header[pos:pos+12]`, checked before any allocation.
+    `cut` is appended to a truncation's reason (why the source's bytes end early)."""
     length, length_crc = HEADER.unpack_from(header, pos)
     if verify_crc and masked_crc32c(header[pos : pos + 8]) != length_crc:
         if offset == 0:  # the very first header: most often a file that is no TFRecord at all
@@ -94,7 +96,7 @@ def _check_header(
     if length > available:
         raise TFRecordError(
             f"record length {length} exceeds the {max(available, 0)} bytes left in the file "
-            "(truncated or corrupt)",
+            f"(truncated or corrupt){cut}",
             path,
             index,
             offset,
@@ -141,25 +143,27 @@ def iter_frames(
     else:  # a small file or range: read at once into a region of its size
         view, carry = _aligned_region(max(HEADER_SIZE, stop - offset)), 0
     pos = have = carry  # view[pos:have] holds the file's bytes from `offset` on
+    damage = source_damage(f)  # a gzip stream cut short: truncations say why the bytes end
+    cut = "" if damage is None else f": {damage}"
     try:
         while offset < stop:
             if have - pos < HEADER_SIZE:
                 view, carry, pos, have = _refill(f, view, carry, pos, have, HEADER_SIZE, stop - offset)
                 if have - pos < HEADER_SIZE:
                     raise TFRecordError(
-                        f"truncated record header ({have - pos} of {HEADER_SIZE} bytes)", path, index, offset
+                        f"truncated record header ({have - pos} of {HEADER_SIZE} bytes){cut}", path, index, offset
                     )
             length, length_crc = unpack_header(view, pos)  # _check_header inlined: once per record
             if verify_crc:
                 value = crc(view[pos : pos + 8])
                 masked = (((value >> 15) | (value << 17)) + _MASK_DELTA) & 0xFFFFFFFF
             if (verify_crc and masked != length_crc) or length > size - offset - FRAMING_SIZE:
-                _check_header(view, pos, offset, size, path, index, verify_crc)  # raises the error
+                _check_header(view, pos, offset, size, path, index, verify_crc, cut)  # raises the error
             record_length = length + FRAMING_SIZE
             if have - pos < record_length:
                 view, carry, pos, have = _refill(f, view, carry, pos, have, record_length, stop - offset)
                 if have - pos < record_length:
-                    raise TFRecordError("truncated record payload", path, index, offset)
+                    raise TFRecordError(f"truncated record payload{cut}", path, index, offset)
             payload = view[pos + HEADER_SIZE : pos + HEADER_SIZE + length]
             if verify_crc:
                 value = crc(payload)
@@ -174,14 +178,8 @@ def iter_frames(
             yield offset, record_length, payload if views else payload.tobytes()
             offset += record_length
             index += 1
-        damage = source_damage(f)
-        if damage is not None and offset >= size:  # a gzip stream cut short: after its good records
+        if damage is not None and offset >= size:  # the stream ended between records
             raise TFRecordError(damage, path, index, offset)
-    except TFRecordError as exc:
-        damage = source_damage(f)
-        if damage is None or damage in exc.reason or "exceeds" not in exc.reason and "truncated" not in exc.reason:
-            raise
-        raise TFRecordError(f"{exc.reason}: {damage}", exc.path, exc.index, exc.offset) from None
     finally:
         _give_back_region(view)
 
