@@ -108,10 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if first in SUBCOMMANDS:  # a subcommand even beside a folder of that name (open it as ./NAME)
         args = _command_parser().parse_args(args_list)
         previous = _stop_on_sigterm()
-        _UNREADABLE_FOLDERS.clear()
         try:
-            status = COMMANDS[args.command](args)
-            return max(status, 1) if _UNREADABLE_FOLDERS else status
+            return COMMANDS[args.command](args)
         except UserError as exc:
             return _fail(str(exc))
         except KeyboardInterrupt:
@@ -142,9 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         screenshot=args.screenshot,
         quit_after_load=args.quit_after_load,
     )
-
-
-_UNREADABLE_FOLDERS: list[str] = []  # sub-folders `_expand` could not list in this command
 
 
 def _stop_on_sigterm():
@@ -183,22 +178,22 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
         print(text)
 
 
-def _expand(paths: Sequence[str]) -> list[str]:
+def _expand(paths: Sequence[str], unreadable: list[str]) -> list[str]:
     """TFRecord files named directly or found under folders (natural order). A folder that
-    cannot be read is an error; an unreadable sub-folder is a warning on stderr, and the
-    command's exit status says so (see `main`)."""
+    cannot be read is an error; an unreadable sub-folder is a warning on stderr, added to
+    `unreadable` so that the command's exit status says so."""
     from .core.paths import find_tfrecords, first_of_each_file
 
     files: list[str] = []
     for path in paths:
         p = Path(path)
         if p.is_dir():
-            found, unreadable = find_tfrecords(p)
-            for folder, why in unreadable:
+            found, closed = find_tfrecords(p)
+            for folder, why in closed:
                 if os.path.abspath(folder) == os.path.abspath(p):
                     raise UserError(f"cannot read folder {path}: {why}")
                 print(f"{PROG}: warning: cannot read folder {folder}: {why}; its files are left out", file=sys.stderr)
-                _UNREADABLE_FOLDERS.append(folder)
+                unreadable.append(folder)
             if not found:
                 raise UserError(f"no .tfrecords files under {path}")
             files.extend(found)
@@ -339,7 +334,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .core.index import find_index, iter_create_index
 
     results = []
-    for path in _expand(args.paths):
+    unreadable: list[str] = []
+    for path in _expand(args.paths, unreadable):
         try:
             existing = None if args.rebuild else find_index(path)
             if existing is not None:
@@ -367,13 +363,15 @@ def cmd_index(args: argparse.Namespace) -> int:
         for r in results
     )
     _emit(args, results, text)
-    return 1 if any(r["status"] == "error" for r in results) else 0
+    return 1 if unreadable or any(r["status"] == "error" for r in results) else 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .core.verify import iter_verify
 
-    reports = [_run_with_bar(iter_verify(p, check_images=args.images), "verifying") for p in _expand(args.paths)]
+    unreadable: list[str] = []
+    files = _expand(args.paths, unreadable)
+    reports = [_run_with_bar(iter_verify(p, check_images=args.images), "verifying") for p in files]
     lines = []
     for report in reports:
         lines.append(str(report))
@@ -382,7 +380,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     bad = [r for r in reports if not r.ok]
     lines.append(f"{len(reports) - len(bad)} of {len(reports)} file(s) OK")
     _emit(args, {"ok": not bad, "files": [r.to_dict() for r in reports]}, "\n".join(lines))
-    return 1 if bad else 0
+    return 1 if bad or unreadable else 0
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
