@@ -1,7 +1,9 @@
 """Slideflow's pure-Python TFRecord loaders: `tfrecord_loader` and `multi_tfrecord_loader`.
 
-Records are read sequentially (one seek per shard, never one per record) and parsed with the
-upb protobuf runtime; fields come back as numpy arrays the way Slideflow returns them.
+Records are read sequentially (one seek per shard, never one per record). The usual tile
+layout (image first) is read by hand with protobuf decoding only the small entries once each;
+any other layout is parsed by the upb protobuf runtime. Fields come back as numpy arrays the
+way Slideflow returns them.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from .errors import TFRecordError
-from .example_pb2 import RawExample
+from .example_pb2 import RawExample, RawFeatures
 from .framing import FRAMING_SIZE, iter_frames
-from .records import SMALL_FEATURE as _SMALL, parse_feature, single_bytes_span, stored_names
+from .records import SMALL_FEATURE as _SMALL, image_first_span, parse_feature, single_bytes_span, stored_names
 from .source import open_source, source_size
 
 Description = Sequence[str] | Mapping[str, str] | None
@@ -187,10 +189,10 @@ def _iter_records(
 ) -> Iterator[dict[str, Any]]:
     """The records of `plan`; `position` (if given) is kept at [next byte offset, records yielded].
 
-    One generator over `iter_frames` (each extra layer costs per record). Payloads are parsed as
-    `RawExample` (each Feature left serialized) and the features decoded by `_FeatureDecoder`;
-    untyped reads look fields up by the names of the record before instead of iterating the
-    map, and a different set of names relearns the names.
+    One generator over `iter_frames` (each extra layer costs per record). A payload in the usual
+    tile layout is read by `_RecordDecoder.image_first`, any other by `_RecordDecoder.protobuf`;
+    a described read first tries the former and leaves what does not fit the description to
+    the latter, which names the problem.
     """
     budget = plan.budget
     if budget == 0:
@@ -206,48 +208,17 @@ def _iter_records(
             )
         frames = iter_frames(f, path, start=plan.start, verify_crc=verify_crc, file_size=size,
                              first_index=plan.first, end=plan.end, views=True)  # parsed at once
-        decoder = _FeatureDecoder(path)
-        decode, bytes_span, small_get = decoder.decode, single_bytes_span, decoder.small.get
-        frombuffer, uint8 = np.frombuffer, np.uint8
-        parse = RawExample.FromString  # a fresh message per record: a reused one grows its arena
-        items = None if wanted is None else list(wanted.items())
-        names: list[str] = []  # field names of the record before, in stored order
-        n_fields = -1
+        decoder = _RecordDecoder(path, wanted)
+        image_first, protobuf, select = decoder.image_first, decoder.protobuf, decoder.select
+        described = wanted is not None
         i = plan.first
         last = i + budget if budget is not None else -1
         for offset, length, payload in frames:
-            try:
-                features = parse(payload).features.feature
-            except Exception as exc:  # upb raises DecodeError; keep the one error type
-                raise TFRecordError(f"payload is not a tf.train.Example ({exc})", path, i, offset) from None
-            record = {}
-            if items is not None:
-                for name, expected in items:
-                    if name not in features:  # test first: indexing a protobuf map inserts the key
-                        raise TFRecordError(f"record has no field {name!r}", path, i, offset)
-                    record[name] = decode(features[name], name, expected, i)
-            else:
-                if len(features) == n_fields:
-                    for name in names:  # decode() inlined for the two common cases: the hot path
-                        raw = features[name]
-                        if len(raw) > _SMALL:
-                            span = bytes_span(raw)
-                            if span is None:
-                                record[name] = decode(raw, name, None, i)
-                            else:
-                                record[name] = frombuffer(raw, uint8, span[1], span[0])
-                        else:
-                            hit = small_get(raw)
-                            if hit is None:
-                                record[name] = decode(raw, name, None, i)
-                            else:
-                                record[name] = hit[1] if hit[2] else hit[1].copy()
-                # the first record, another number of names, or a name the record lacks (the
-                # lookup inserted it): learn this record's names
-                if len(features) != n_fields:
-                    names = _stored_names(payload, path, i, offset)
-                    record = {name: decode(features[name], name, None, i) for name in names}
-                    n_fields = len(names) or -1  # no fields: check every such record
+            record = image_first(payload)
+            if described and record is not None:
+                record = select(record)
+            if record is None:
+                record = protobuf(payload, i, offset)
             if position is not None:
                 position[0] = offset + length
                 position[1] += 1
@@ -257,50 +228,126 @@ def _iter_records(
                 return
 
 
-def _stored_names(payload: bytes, path: str, i: int, offset: int) -> list[str]:
-    """Feature names of one record in stored order (protobuf map order is unspecified)."""
-    example = RawExample.FromString(payload)  # fresh: the caller's map may hold inserted keys
-    if payload and not example.HasField("features"):
-        raise TFRecordError("payload is not a tf.train.Example (no features message)", path, i, offset)
-    return stored_names(payload, example.features.feature, path, i)
+_SMALL_LIMIT = 4096  # distinct small features (and map entries) remembered per loader
 
 
-_SMALL_LIMIT = 4096  # distinct small features remembered per loader
+class _RecordDecoder:
+    """Loader records of one file's payloads, as Slideflow returns them.
 
-
-class _FeatureDecoder:
-    """Loader values of serialized `Feature`s, as Slideflow returns them.
-
-    A one-value bytes list longer than `_SMALL` (an image) becomes a view of the bytes protobuf
-    handed over, with no copy; small features (slide names, locations, labels) repeat from
-    record to record and are decoded once, then handed out again (numbers as copies, bytes as
-    the same read-only array). Everything else is parsed by protobuf.
+    A one-value bytes list longer than `_SMALL` (an image) becomes a uint8 array of its bytes;
+    small features (slide names, locations, labels) repeat from record to record and are
+    decoded once, then handed out again (numbers as copies, bytes as the same read-only array).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, wanted: dict[str, str | None] | None) -> None:
         self.path = path
+        self.items = None if wanted is None else list(wanted.items())
         self.small: dict[bytes, tuple[str | None, Any, bool]] = {}  # raw -> (kind, value, shared)
+        self.entries: dict[bytes, tuple[str, str | None, Any, bool]] = {}  # entry -> name, kind, ...
+        self.kinds: dict[str, str | None] | None = {} if self.items and any(k for _, k in self.items) else None
+        self.names: list[str] = []  # protobuf path: field names of its record before, stored order
+        self.n_fields = -1
+
+    def image_first(self, payload: memoryview) -> dict[str, Any] | None:
+        """The record of a payload in the usual tile layout (`image_first_span`), read without
+        protobuf parsing the image: that parse copied the image three times (the payload into
+        bytes, into protobuf's arena, out of the map); here it is copied once. None for any
+        other layout and for anything unexpected: `protobuf` then reads the record, or names
+        what is wrong with it.
+
+        The entries after the image are small (a one-byte length each) and repeat from record
+        to record, so each serialized entry is decoded once and its value handed out again.
+        """
+        span = image_first_span(payload, len(payload))
+        if span is None:
+            return None
+        start, end = span
+        record: dict[str, Any] = {"image_raw": np.frombuffer(payload[start:end].tobytes(), np.uint8)}
+        kinds = self.kinds
+        if kinds is not None:
+            kinds["image_raw"] = "bytes_list"
+        rest = payload[end:].tobytes()
+        entries_get = self.entries.get
+        pos, rest_size = 0, len(rest)
+        try:
+            while pos < rest_size:
+                length = rest[pos + 1]
+                if rest[pos] != 0x0A or length >= 0x80:
+                    return None
+                stop = pos + 2 + length
+                entry = rest[pos:stop]
+                hit = entries_get(entry)
+                if hit is None:
+                    hit = self._learn_entry(entry)
+                    if hit is None:
+                        return None
+                name, kind, value, shared = hit
+                record[name] = value if shared else value.copy()  # a name given again: the last wins
+                if kinds is not None:
+                    kinds[name] = kind
+                pos = stop
+        except IndexError:  # an entry's length byte is missing
+            return None
+        return record if pos == rest_size else None
+
+    def _learn_entry(self, entry: bytes) -> tuple[str, str | None, Any, bool] | None:
+        """Decode a serialized map entry seen for the first time (None: leave it to `protobuf`)."""
+        if len(entry) != 2 + entry[1]:  # cut short by the end of the payload
+            return None
+        try:
+            features = RawFeatures.FromString(entry).feature
+            if len(features) != 1:  # an entry protobuf set aside
+                return None
+            (name,) = features
+            kind, value, shared = self.lookup(features[name], name, -1)
+        except Exception:  # noqa: BLE001 - whatever it is, the protobuf path reports it
+            return None
+        hit = name, kind, value, shared
+        if len(self.entries) < _SMALL_LIMIT:
+            self.entries[entry] = hit
+        return hit
+
+    def select(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The described fields of `record`; None when one is missing or of another kind."""
+        kinds, selected = self.kinds, {}
+        for name, expected in self.items or ():
+            if name not in record or (expected is not None and kinds is not None and kinds[name] != expected):
+                return None
+            selected[name] = record[name]
+        return selected
+
+    def protobuf(self, payload: memoryview, i: int, offset: int) -> dict[str, Any]:
+        """The record of a payload in any layout, through protobuf (each Feature left serialized).
+
+        Untyped reads look fields up by the names of the record before instead of iterating the
+        map (faster); a record with another number of names, or one lacking a name (the lookup
+        inserted it), relearns the names in stored order.
+        """
+        try:
+            features = RawExample.FromString(payload).features.feature
+        except Exception as exc:  # upb raises DecodeError; keep the one error type
+            raise TFRecordError(f"payload is not a tf.train.Example ({exc})", self.path, i, offset) from None
+        decode = self.decode
+        if self.items is not None:
+            record = {}
+            for name, expected in self.items:
+                if name not in features:  # test first: indexing a protobuf map inserts the key
+                    raise TFRecordError(f"record has no field {name!r}", self.path, i, offset)
+                record[name] = decode(features[name], name, expected, i)
+            return record
+        if len(features) == self.n_fields:
+            record = {name: decode(features[name], name, None, i) for name in self.names}
+            if len(features) == self.n_fields:
+                return record
+        self.names = _stored_names(payload, self.path, i, offset)
+        self.n_fields = len(self.names) or -1  # no fields: check every such record
+        return {name: decode(features[name], name, None, i) for name in self.names}
 
     def decode(self, raw: bytes, name: str, expected: str | None, i: int) -> Any:
-        if len(raw) > _SMALL:  # large values are not remembered
-            span = single_bytes_span(raw)
-            if span is not None:
-                kind, value = "bytes_list", np.frombuffer(raw, np.uint8, span[1], span[0])
-            else:
-                kind, value = self._parse(raw, name, i)
-        else:
-            hit = self.small.get(raw)
-            if hit is None:
-                kind, value = self._parse(raw, name, i)
-                shared = isinstance(value, np.ndarray) and not value.flags.writeable
-                if len(self.small) < _SMALL_LIMIT:
-                    self.small[raw] = (kind, value, shared)
-                    if not shared:
-                        value = value.copy()
-            else:
-                kind, value, shared = hit
-                if not shared:
-                    value = value.copy()
+        """The loader value of one serialized Feature, its kind checked against `expected`."""
+        kind, value, shared = self.lookup(raw, name, i)
+        if not shared and len(raw) <= _SMALL:  # a large value is decoded afresh: no copy needed
+            value = value.copy()
         if expected is not None and kind != expected:
             raise TFRecordError(
                 f"field {name!r} is {_TYPE_BY_KIND.get(kind or '', 'empty')}, description says "
@@ -310,9 +357,34 @@ class _FeatureDecoder:
             )
         return value
 
+    def lookup(self, raw: bytes, name: str, i: int) -> tuple[str | None, Any, bool]:
+        """(kind, value, shared): a remembered value that is not `shared` is copied before it is
+        handed out (large values are not remembered here)."""
+        if len(raw) > _SMALL:
+            span = single_bytes_span(raw)
+            if span is not None:
+                return "bytes_list", np.frombuffer(raw, np.uint8, span[1], span[0]), True
+            kind, value = self._parse(raw, name, i)
+            return kind, value, False
+        hit = self.small.get(raw)
+        if hit is None:
+            kind, value = self._parse(raw, name, i)
+            hit = kind, value, isinstance(value, np.ndarray) and not value.flags.writeable
+            if len(self.small) < _SMALL_LIMIT:
+                self.small[raw] = hit
+        return hit
+
     def _parse(self, raw: bytes, name: str, i: int) -> tuple[str | None, Any]:
         feature = parse_feature(raw, name, self.path, i)
         return feature.WhichOneof("kind"), _convert(feature)
+
+
+def _stored_names(payload: bytes | memoryview, path: str, i: int, offset: int) -> list[str]:
+    """Feature names of one record in stored order (protobuf map order is unspecified)."""
+    example = RawExample.FromString(payload)  # fresh: the caller's map may hold inserted keys
+    if payload and not example.HasField("features"):
+        raise TFRecordError("payload is not a tf.train.Example (no features message)", path, i, offset)
+    return stored_names(payload, example.features.feature, path, i)
 
 
 def _convert(feature: Any) -> Any:

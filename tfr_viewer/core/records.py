@@ -249,6 +249,67 @@ def single_bytes_span(raw: bytes) -> tuple[int, int] | None:
     return pos, size
 
 
+# The layout TensorFlow (keys sorted) and our writer give tile records: one `features` field
+# whose first map entry is `image_raw` holding one bytes value. Read as 32-bit words, each
+# (tag, 3-byte length) pair is one word, so the five lengths cost one unpack; under 16 KiB the
+# lengths take two bytes each.
+_IMAGE_KEY = b"\x0a\x09image_raw"
+_HEAD_3 = struct.Struct("<II11sIII").unpack_from  # 31 bytes, then the image
+_HEAD_2 = struct.Struct("<BHBH11sBHBHBH").unpack_from  # 26 bytes, then the image
+_WORD_MASK, _WORD_TAG_0A = 0x808080FF, 0x0080800A  # tag 0x0A, then a 3-byte varint
+
+
+def image_first_span(payload: bytes | memoryview, size: int) -> tuple[int, int] | None:
+    """(start, end) of the image in an Example payload of `size` bytes laid out as above, or
+    None for any other layout (then protobuf reads it).
+
+    Accepted only when every length agrees with the image's: entry = image + 23, Feature =
+    image + 8 and BytesList = image + 4 (+20, +6, +3 with 2-byte lengths), and `features` runs to
+    the end of the payload. While adding those sums carries no length byte, the raw words differ
+    by the sums themselves: one subtraction each tests them (a carry, for the one image in six
+    whose length sits just below a multiple of 128, fails that test and decodes every length).
+    """
+    if size >= 0x4000 + 31:
+        w0, w1, key, w2, w3, w4 = _HEAD_3(payload)
+        if key != _IMAGE_KEY:
+            return None
+        mask, tagged = _WORD_MASK, _WORD_TAG_0A
+        value = w4 >> 8 & 0x7F | w4 >> 9 & 0x3F80 | w4 >> 10 & 0x1FC000
+        if w1 - w4 == 23 << 8 and w2 - w4 == (8 << 8) + 0x12 - 0x0A and w3 - w4 == 4 << 8:
+            if not w4 & mask == w1 & mask == w0 & mask == tagged:  # w1 did not carry: nor w2, w3
+                return None
+        elif not (
+            w4 & mask == w3 & mask == w1 & mask == w0 & mask == tagged
+            and w2 & mask == tagged - 0x0A + 0x12
+            and (w3 >> 8 & 0x7F | w3 >> 9 & 0x3F80 | w3 >> 10 & 0x1FC000) == value + 4
+            and (w2 >> 8 & 0x7F | w2 >> 9 & 0x3F80 | w2 >> 10 & 0x1FC000) == value + 8
+            and (w1 >> 8 & 0x7F | w1 >> 9 & 0x3F80 | w1 >> 10 & 0x1FC000) == value + 23
+        ):
+            return None
+        if (w0 >> 8 & 0x7F | w0 >> 9 & 0x3F80 | w0 >> 10 & 0x1FC000) + 4 != size or 31 + value > size:
+            return None
+        return 31, 31 + value
+    if size >= 0x80 + 26:
+        t0, h0, t1, h1, key, t2, h2, t3, h3, t4, h4 = _HEAD_2(payload)
+        if key != _IMAGE_KEY or not t0 == t1 == t3 == t4 == 0x0A or t2 != 0x12:
+            return None
+        value = h4 & 0x7F | h4 >> 1 & 0x3F80
+        if h1 - h4 == 20 and h2 - h4 == 6 and h3 - h4 == 3:
+            if not h4 & 0x8080 == h1 & 0x8080 == h0 & 0x8080 == 0x0080:  # h1 did not carry
+                return None
+        elif not (
+            h4 & 0x8080 == h3 & 0x8080 == h2 & 0x8080 == h1 & 0x8080 == h0 & 0x8080 == 0x0080
+            and (h3 & 0x7F | h3 >> 1 & 0x3F80) == value + 3
+            and (h2 & 0x7F | h2 >> 1 & 0x3F80) == value + 6
+            and (h1 & 0x7F | h1 >> 1 & 0x3F80) == value + 20
+        ):
+            return None
+        if (h0 & 0x7F | h0 >> 1 & 0x3F80) + 3 != size or 26 + value > size:
+            return None
+        return 26, 26 + value
+    return None
+
+
 def parse_feature(raw: bytes, name: str, path: str | os.PathLike | None, index: int | None) -> Feature:
     """A serialized `Feature` (a value of `RawExample`'s map); TFRecordError when it is not one."""
     try:
