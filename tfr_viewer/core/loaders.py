@@ -229,6 +229,7 @@ def _iter_records(
 
 
 _SMALL_LIMIT = 4096  # distinct small features (and map entries) remembered per loader
+_frombuffer, _UINT8 = np.frombuffer, np.uint8  # once per record: a global costs less than np.x
 
 
 class _RecordDecoder:
@@ -262,7 +263,7 @@ class _RecordDecoder:
         if span is None:
             return None
         start, end = span
-        record: dict[str, Any] = {"image_raw": np.frombuffer(payload[start:end].tobytes(), np.uint8)}
+        record: dict[str, Any] = {"image_raw": _frombuffer(payload[start:end].tobytes(), _UINT8)}
         kinds = self.kinds
         if kinds is not None:
             kinds["image_raw"] = "bytes_list"
@@ -271,14 +272,10 @@ class _RecordDecoder:
         pos, rest_size = 0, len(rest)
         try:
             while pos < rest_size:
-                length = rest[pos + 1]
-                if rest[pos] != 0x0A or length >= 0x80:
-                    return None
-                stop = pos + 2 + length
-                entry = rest[pos:stop]
-                hit = entries_get(entry)
+                stop = pos + 2 + rest[pos + 1]  # a one-byte length: a remembered entry has one
+                hit = entries_get(rest[pos:stop])
                 if hit is None:
-                    hit = self._learn_entry(entry)
+                    hit = self._learn_entry(rest[pos:stop])
                     if hit is None:
                         return None
                 name, kind, value, shared = hit
@@ -291,8 +288,10 @@ class _RecordDecoder:
         return record if pos == rest_size else None
 
     def _learn_entry(self, entry: bytes) -> tuple[str, str | None, Any, bool] | None:
-        """Decode a serialized map entry seen for the first time (None: leave it to `protobuf`)."""
-        if len(entry) != 2 + entry[1]:  # cut short by the end of the payload
+        """Decode a serialized map entry seen for the first time (None: leave it to `protobuf`).
+        Only a whole entry with tag 1 and a one-byte length is remembered, so no other bytes
+        can equal a remembered one."""
+        if len(entry) < 2 or entry[0] != 0x0A or entry[1] >= 0x80 or len(entry) != 2 + entry[1]:
             return None
         try:
             features = RawFeatures.FromString(entry).feature
