@@ -391,3 +391,24 @@ def test_corrupted_tile_headers_with_valid_crc(tmp_path: Path, mutations: list[t
     assert expected is not None, "read a payload the runtime refuses"
     assert_same_record(got[1], expected, same_order=list(got[1]) == list(got[0]) or list(expected) == list(got[1]))
     assert_same_record(got[2], reference_loader_record(VALID_20K))
+
+
+def test_a_record_in_another_layout_sends_a_run_of_records_to_protobuf_and_then_the_shortcut_resumes(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from tfr_viewer.core import loaders
+
+    protobuf_reads = []
+    original = loaders._RecordDecoder.protobuf
+
+    def counting(self, payload, i, offset):
+        protobuf_reads.append(i)
+        return original(self, payload, i, offset)
+
+    monkeypatch.setattr(loaders._RecordDecoder, "protobuf", counting)
+    tile = _tile_payload(IMAGE, _entry("slide", SMALL))
+    other = _example(_entry("case", SMALL), _entry("image_raw", _field(1, _field(1, IMAGE))))
+    payloads = [tile, other] + [tile] * 100 + [other, tile]
+    check_file(write_payloads(tmp_path / "mixed.tfrecords", payloads), payloads)
+    # `other` at 1 and 102: it and the next 63 records each time; both read correctly
+    assert protobuf_reads == list(range(1, 1 + 1 + loaders._SKIP_AFTER_MISS)) + [102, 103]

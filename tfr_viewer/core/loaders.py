@@ -211,12 +211,19 @@ def _iter_records(
         decoder = _RecordDecoder(path, wanted)
         image_first, protobuf, select = decoder.image_first, decoder.protobuf, decoder.select
         described = wanted is not None
+        skip = 0  # records left to read through protobuf before the shortcut is tried again
         i = plan.first
         last = i + budget if budget is not None else -1
         for offset, length, payload in frames:
-            record = image_first(payload)
-            if described and record is not None:
-                record = select(record)
+            if skip:  # a file in another layout: trying costs ~5% of each record
+                skip -= 1
+                record = None
+            else:
+                record = image_first(payload)
+                if record is None:
+                    skip = _SKIP_AFTER_MISS
+                elif described:
+                    record = select(record)
             if record is None:
                 record = protobuf(payload, i, offset)
             if position is not None:
@@ -229,6 +236,7 @@ def _iter_records(
 
 
 _SMALL_LIMIT = 4096  # distinct small features (and map entries) remembered per loader
+_SKIP_AFTER_MISS = 63  # after a record the shortcut cannot read, the next 63 go to protobuf
 _frombuffer, _UINT8 = np.frombuffer, np.uint8  # once per record: a global costs less than np.x
 
 
@@ -335,7 +343,22 @@ class _RecordDecoder:
                 record[name] = decode(features[name], name, expected, i)
             return record
         if len(features) == self.n_fields:
-            record = {name: decode(features[name], name, None, i) for name in self.names}
+            record = {}
+            small_get = self.small.get
+            for name in self.names:  # decode() inlined for the two common cases
+                raw = features[name]
+                if len(raw) > _SMALL:
+                    span = single_bytes_span(raw)
+                    if span is None:
+                        record[name] = decode(raw, name, None, i)
+                    else:
+                        record[name] = _frombuffer(raw, _UINT8, span[1], span[0])
+                else:
+                    hit = small_get(raw)
+                    if hit is None:
+                        record[name] = decode(raw, name, None, i)
+                    else:
+                        record[name] = hit[1] if hit[2] else hit[1].copy()
             if len(features) == self.n_fields:
                 return record
         self.names = _stored_names(payload, self.path, i, offset)
