@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .errors import TFRecordError
-from .example_pb2 import RawExample, RawFeatures
+from .example_pb2 import FeatureEntries, RawExample, RawFeatures
 from .framing import FRAMING_SIZE, iter_frames
 from .records import SMALL_FEATURE as _SMALL, image_first_span, parse_feature, single_bytes_span, stored_names
 from .source import open_source, source_size
@@ -302,6 +302,7 @@ class _RecordDecoder:
         if len(entry) < 2 or entry[0] != 0x0A or entry[1] >= 0x80 or len(entry) != 2 + entry[1]:
             return None
         try:
+            FeatureEntries.FromString(entry)  # each value a valid Feature, even one a later replaces
             features = RawFeatures.FromString(entry).feature
             if len(features) != 1:  # an entry protobuf set aside
                 return None
