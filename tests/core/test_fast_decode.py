@@ -430,3 +430,17 @@ def test_a_record_in_another_layout_sends_a_run_of_records_to_protobuf_and_then_
     check_file(write_payloads(tmp_path / "mixed.tfrecords", payloads), payloads)
     # `other` at 1 and 102: it and the next 63 records each time; both read correctly
     assert protobuf_reads == list(range(1, 1 + 1 + loaders._SKIP_AFTER_MISS)) + [102, 103]
+
+
+def test_protobuf_reads_after_shortcut_reads_keep_their_stored_order(tmp_path: Path) -> None:
+    # records 0-63 teach the protobuf path the names a, b, image_raw; the tile read by the
+    # shortcut has other names; record 65 holds the first three again, stored as b, a, image_raw
+    image = bytes(300)
+    a, b = _entry("a", LOC), _entry("b", SMALL)
+    first = _example(a, b, _entry("image_raw", _field(1, _field(1, image))))
+    tile = _tile_payload(image, _entry("c", LOC) + _entry("d", LOC))
+    swapped = _example(b, a, _entry("image_raw", _field(1, _field(1, image))))
+    records = list(sf.tfrecord_loader(str(write_payloads(tmp_path / "order.tfrecords", [first] * 64 + [tile, swapped]))))
+    assert list(records[64]) == ["image_raw", "c", "d"]
+    assert list(records[65]) == ["b", "a", "image_raw"]
+    assert_same_record(records[65], reference_loader_record(swapped))

@@ -222,6 +222,7 @@ def _iter_records(
                 record = image_first(payload)
                 if record is None:
                     skip = _SKIP_AFTER_MISS
+                    decoder.n_fields = -1  # the names protobuf saw last may be records ago: relearn
                 elif described:
                     record = select(record)
             if record is None:
