@@ -215,7 +215,7 @@ def _iter_records(
         i = plan.first
         last = i + budget if budget is not None else -1
         for offset, length, payload in frames:
-            if skip:  # a file in another layout: trying costs ~5% of each record
+            if skip:  # a file in another layout: trying each record would cost a few per cent
                 skip -= 1
                 record = None
             else:
@@ -260,10 +260,10 @@ class _RecordDecoder:
 
     def image_first(self, payload: memoryview) -> dict[str, Any] | None:
         """The record of a payload in the usual tile layout (`image_first_span`), read without
-        protobuf parsing the image: that parse copied the image three times (the payload into
-        bytes, into protobuf's arena, out of the map); here it is copied once. None for any
-        other layout and for anything unexpected: `protobuf` then reads the record, or names
-        what is wrong with it.
+        protobuf parsing the image: its parse and map lookup copy the image more than once
+        (into its arena, then out of the map); here it is copied once. None for any other
+        layout and for anything unexpected: `protobuf` then reads the record, or names what
+        is wrong with it.
 
         The entries after the image are small (a one-byte length each) and repeat from record
         to record, so each serialized entry is decoded once and its value handed out again.
