@@ -313,19 +313,25 @@ def test_image_first_span_agrees_with_the_runtime(size: int, widths: tuple, with
     assert payload[end:] == rest  # the image entry ends where the next entry starts
 
 
-def test_tiles_of_every_length_class_are_read_without_protobuf_and_as_the_runtime_reads_them(
-    tmp_path: Path, monkeypatch
-) -> None:
+@pytest.fixture
+def protobuf_reads(monkeypatch) -> list[int]:
+    """The record numbers the loaders read through protobuf rather than the shortcut."""
     from tfr_viewer.core import loaders
 
-    protobuf_reads = []
+    reads: list[int] = []
     original = loaders._RecordDecoder.protobuf
 
     def counting(self, payload, i, offset):
-        protobuf_reads.append(i)
+        reads.append(i)
         return original(self, payload, i, offset)
 
     monkeypatch.setattr(loaders._RecordDecoder, "protobuf", counting)
+    return reads
+
+
+def test_tiles_of_every_length_class_are_read_without_protobuf_and_as_the_runtime_reads_them(
+    tmp_path: Path, protobuf_reads: list[int]
+) -> None:
     rng = np.random.default_rng(11)
     sizes = [128, 200, 16_200, 16_300, 16_384, 20_000, 2**21 - 200]
     sizes += [128 * k - d for k in (3, 150, 1000) for d in (1, 4, 8, 20, 23, 24)]  # the carries
@@ -412,18 +418,10 @@ def test_corrupted_tile_headers_with_valid_crc(tmp_path: Path, mutations: list[t
 
 
 def test_a_record_in_another_layout_sends_a_run_of_records_to_protobuf_and_then_the_shortcut_resumes(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, protobuf_reads: list[int]
 ) -> None:
     from tfr_viewer.core import loaders
 
-    protobuf_reads = []
-    original = loaders._RecordDecoder.protobuf
-
-    def counting(self, payload, i, offset):
-        protobuf_reads.append(i)
-        return original(self, payload, i, offset)
-
-    monkeypatch.setattr(loaders._RecordDecoder, "protobuf", counting)
     tile = _tile_payload(IMAGE, _entry("slide", SMALL))
     other = _example(_entry("case", SMALL), _entry("image_raw", _field(1, _field(1, IMAGE))))
     payloads = [tile, other] + [tile] * 100 + [other, tile]
