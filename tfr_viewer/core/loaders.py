@@ -222,7 +222,7 @@ def _iter_records(
                 record = image_first(payload)
                 if record is None:
                     skip = _SKIP_AFTER_MISS
-                    decoder.n_fields = -1  # the names protobuf saw last may be records ago: relearn
+                    decoder.forget_names()  # the names protobuf saw last may be records ago
                 elif described:
                     record = select(record)
             if record is None:
@@ -324,6 +324,10 @@ class _RecordDecoder:
                 return None
             selected[name] = record[name]
         return selected
+
+    def forget_names(self) -> None:
+        """Make the protobuf path learn the names of its next record afresh."""
+        self.n_fields = -1
 
     def protobuf(self, payload: memoryview, i: int, offset: int) -> dict[str, Any]:
         """The record of a payload in any layout, through protobuf (each Feature left serialized).
