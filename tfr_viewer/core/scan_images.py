@@ -12,10 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .images import sniff_format
+from .images import detect_format
 from .naming import natural_key
 from .progress import CancelToken, Job, Progress
-from .writer import SkippedFile, entry_skip_reason
+from .writer import MAX_SOURCE_BYTES, SkippedFile, too_big_reason, entry_skip_reason
 
 
 @dataclass
@@ -75,13 +75,17 @@ def _scan_folder(folder: Path, slide: SlideScan, skipped: list[SkippedFile], can
         except OSError as exc:
             skipped.append(SkippedFile(entry.path, f"unreadable ({exc.strerror or exc})"))
             continue
-        fmt = sniff_format(head)
-        if fmt is None and suffix in (".jpg", ".jpeg", ".png"):
-            skipped.append(SkippedFile(entry.path, "not a JPEG or PNG despite its extension"))
+        if size > MAX_SOURCE_BYTES:
+            skipped.append(SkippedFile(entry.path, too_big_reason(size)))
+            continue
+        fmt = detect_format(head)
+        if fmt is None:
+            expected = "a JPEG or PNG" if suffix in (".jpg", ".jpeg", ".png") else "an image convert reads"
+            skipped.append(SkippedFile(entry.path, f"not {expected} despite its extension"))
             continue
         slide.images += 1
         slide.bytes += size
-        slide.formats[fmt or suffix.lstrip(".")] += 1
+        slide.formats[fmt.lower()] += 1
         if len(slide.sample_names) < 8:
             slide.sample_names.append(entry.name)
     return seen

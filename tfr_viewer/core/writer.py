@@ -16,11 +16,11 @@ import io
 import multiprocessing
 import os
 import shutil
+import stat
 import struct
 import sys
 import time
 import uuid
-import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,16 +30,17 @@ from typing import BinaryIO
 
 import crc32c
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .errors import TFRecordError
-from .images import decode_image, sniff_format
+from .images import SOURCE_FORMATS, open_image, readable_reason, to_rgb_array
 from .index import IndexInfo, remove_indexes, save_index
 from .naming import AUTO, location_parser, natural_key
 from .paths import AtomicOutput
 from .progress import CancelToken, Job, Progress
 from .records import encode_varint, len_field
 
+MAX_SOURCE_BYTES = 256 * 2**20  # one tile image file; a bigger one is skipped unread
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
 PROGRESS_EVERY = 64  # images between progress reports
 CANCEL_EVERY = 16  # images between cancel checks
@@ -154,48 +155,70 @@ def slide_folders(
     return folders, loose
 
 
-def prepare_image(path: str | os.PathLike, reencode: int | None = None) -> bytes:
-    """The bytes to store for one tile: JPEG/PNG bytes as they are (recognised by their bytes,
-    not the extension), other formats Pillow reads as PNG; with `reencode=q` every image becomes
-    a JPEG of quality q. Keeping bytes costs a header parse, never a pixel decode.
-
-    Raises `SkipImage` with the reason for zero-byte, unreadable, truncated or non-image files.
-    """
+def read_source(path: str | os.PathLike) -> bytes:
+    """The bytes of one source image, refused before reading when the file is no regular file
+    or larger than `MAX_SOURCE_BYTES` (a sparse file can claim terabytes)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise SkipImage(f"unreadable ({exc.strerror or exc})") from None
+    with open(fd, "rb") as f:
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):  # a pipe or device swapped in after the listing
+                raise SkipImage(NOT_REGULAR_REASON)
+            if info.st_size > MAX_SOURCE_BYTES:
+                raise SkipImage(too_big_reason(info.st_size))
+            data = f.read(MAX_SOURCE_BYTES + 1)
+        except OSError as exc:
+            raise SkipImage(f"unreadable ({exc.strerror or exc})") from None
+    if len(data) > MAX_SOURCE_BYTES:  # grew while we read
+        raise SkipImage(too_big_reason(len(data)))
+    return data
+
+
+def too_big_reason(size: int) -> str:
+    return f"file of {size:,} bytes, larger than a tile image may be ({MAX_SOURCE_BYTES >> 20} MiB)"
+
+
+def prepare_image(path: str | os.PathLike, reencode: int | None = None) -> bytes:
+    """The bytes to store for one tile: JPEG/PNG bytes as they are (recognised by their bytes,
+    not the extension), TIFF/BMP/GIF/WebP as PNG; with `reencode=q` every image becomes a JPEG
+    of quality q. Keeping bytes costs a header parse, never a pixel decode. Only the formats of
+    `images.SOURCE_FORMATS` are parsed, and the tile size cap of `images` applies.
+
+    Raises `SkipImage` with the reason for zero-byte, too large, unreadable, truncated or
+    non-image files (PostScript named `.png` included).
+    """
+    data = read_source(path)
     if not data:
         raise SkipImage("zero-byte file")
-    fmt = sniff_format(data)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))  # parses the header only
-            if reencode is None and fmt == "jpeg":
-                if data.rfind(b"\xff\xd9") < 0:
-                    raise SkipImage("truncated JPEG (no end-of-image marker)")
-                return data
-            if reencode is None and fmt == "png":
-                img.verify()  # chunk structure and CRCs up to IEND, no inflate
-                return data
-            img.load()
-            if reencode is not None:
-                return _encode(img, data, "JPEG", quality=int(reencode))
-            return _encode(img, data, "PNG")
+        img = open_image(data, SOURCE_FORMATS)  # parses the header only
+        fmt = img.format
+        if reencode is None and fmt == "JPEG":
+            if data.rfind(b"\xff\xd9") < 0:
+                raise SkipImage("truncated JPEG (no end-of-image marker)")
+            return data
+        if reencode is None and fmt == "PNG":
+            img.verify()  # chunk structure and CRCs up to IEND, no inflate
+            return data
+        img.load()
+        if reencode is not None:
+            return _encode(img, "JPEG", quality=int(reencode))
+        return _encode(img, "PNG")
     except SkipImage:
         raise
-    except UnidentifiedImageError:  # its message holds a memory address: not for a report
-        raise SkipImage("not a decodable image (unknown or unsupported format)") from None
-    except (OSError, ValueError, SyntaxError, TFRecordError, Image.DecompressionBombError) as exc:
-        raise SkipImage(f"not a decodable image ({exc})") from None
+    except TFRecordError as exc:
+        raise SkipImage(exc.reason.replace("image bytes do not decode", "not a decodable image")) from None
+    except Exception as exc:  # noqa: BLE001  (hostile files make Pillow raise anything)
+        raise SkipImage(f"not a decodable image ({readable_reason(exc)})") from None
 
 
-def _encode(img: Image.Image, data: bytes, fmt: str, **params) -> bytes:
+def _encode(img: Image.Image, fmt: str, **params) -> bytes:
     keep = {"L", "RGB"} if fmt == "JPEG" else _PNG_MODES
     if img.mode not in keep:  # 16-bit, float, CMYK, alpha for JPEG...: the viewer's RGB
-        img = img.convert("RGBA") if fmt == "PNG" and img.mode in ("PA", "RGBa", "La") else Image.fromarray(decode_image(data))
+        img = img.convert("RGBA") if fmt == "PNG" and img.mode in ("PA", "RGBa", "La") else Image.fromarray(to_rgb_array(img))
     out = io.BytesIO()
     img.save(out, format=fmt, **params)
     return out.getvalue()
