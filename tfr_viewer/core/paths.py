@@ -55,6 +55,9 @@ class AtomicOutput:
 
     Readers never see a half-written file, and two writers racing leave one whole file.
     With `overwrite=False` an existing `dest` (even one that appeared meanwhile) is never replaced.
+    A full disk is one clear OSError naming `dest` ("no space left on device writing ..."), and
+    the temporary file is removed whatever closing it raises. Temporary files that a killed run
+    left in the folder are removed on the first write into it (see `remove_stale_partials`).
     """
 
     def __init__(self, dest: str | os.PathLike, overwrite: bool = True) -> None:
@@ -64,6 +67,7 @@ class AtomicOutput:
         self._discarded = False
 
     def __enter__(self) -> BinaryIO:
+        remove_stale_partials(self.dest.parent)
         try:
             self.file = open(self.tmp, "wb")
         except OSError as exc:  # name the file the user asked for, not our temporary name
@@ -83,23 +87,90 @@ class AtomicOutput:
                     raise FileExistsError(f"{self.dest} already exists (use overwrite to replace it)")
                 os.replace(self.tmp, self.dest)
                 return
-        except BaseException:
+        except BaseException as error:
             self._remove()
+            if isinstance(error, OSError) and _full_words(error) is not None:
+                raise full_disk_error(error, self.dest) from None
             raise
         self._remove()
+        if isinstance(exc, OSError) and _full_words(exc) is not None:
+            raise full_disk_error(exc, self.dest) from None
 
     def _remove(self) -> None:
-        self.file.close()
+        """Close (a full disk makes the buffered file's close flush, and fail, again) and unlink."""
+        try:
+            self.file.close()  # the descriptor is closed even when the flush fails
+        except OSError:
+            pass
         try:
             os.unlink(self.tmp)
         except OSError:
             pass
 
 
+def _full_words(exc: OSError) -> str | None:
+    """What a full disk (or a quota, or a file size limit) is called, or None for other errors."""
+    import errno
+
+    return {
+        errno.ENOSPC: "no space left on device",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EFBIG: "file too large for this file system or process limit",
+    }.get(exc.errno)
+
+
+def full_disk_error(exc: OSError, dest: str | os.PathLike) -> OSError:
+    """The OSError (errno kept) a full disk or size limit gives, naming the file being written."""
+    return OSError(exc.errno, f"{_full_words(exc) or exc.strerror or 'write failed'} writing {os.fspath(dest)}")
+
+
 def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `dest` through a temporary file in the same folder and a rename."""
     with AtomicOutput(dest) as f:
         f.write(data)
+
+
+# `.NAME.partial-PID-HEX8` (AtomicOutput) and `.NAME.chunk-PID-HEX8-N` (the writer's pool)
+_OUR_TEMPORARY = r"\..+\.(?:partial-(?P<p>[0-9]+)-[0-9a-f]{8}|chunk-(?P<c>[0-9]+)-[0-9a-f]{8}-[0-9]+)"
+STALE_AFTER_SECONDS = 30.0  # a live writer on another machine (same pid, other host) keeps its file fresh
+_swept: set[str] = set()  # folders swept by this process (two threads sweeping one is harmless)
+
+
+def remove_stale_partials(folder: str | os.PathLike) -> list[str]:
+    """Remove the temporary files of killed runs in `folder` (once per folder per process);
+    returns their paths. Only names of our exact pattern whose writing process has ended and
+    that nobody wrote to for `STALE_AFTER_SECONDS`: never a live writer's file, never a user's."""
+    import re
+    import time
+
+    from .processes import pid_alive
+
+    key = os.path.abspath(os.fspath(folder))
+    if key in _swept:
+        return []
+    _swept.add(key)
+    removed = []
+    try:
+        entries = list(os.scandir(key))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = re.fullmatch(_OUR_TEMPORARY, entry.name, re.DOTALL)
+        if match is None:
+            continue
+        pid = int(match.group("p") or match.group("c"))
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or now - info.st_mtime < STALE_AFTER_SECONDS:
+                continue
+            if pid == os.getpid() or pid_alive(pid):
+                continue
+            os.unlink(entry.path)
+            removed.append(entry.path)
+        except OSError:
+            continue
+    return removed
 
 
 def find_tfrecords(folder: str | os.PathLike) -> tuple[list[str], list[tuple[str, str]]]:

@@ -37,6 +37,7 @@ from .images import SOURCE_FORMATS, open_image, readable_reason, to_rgb_array
 from .index import IndexInfo, remove_indexes, save_index
 from .naming import AUTO, location_parser, natural_key
 from .paths import AtomicOutput
+from .processes import exit_with_parent
 from .progress import CancelToken, Job, Progress
 from .records import encode_varint, len_field
 
@@ -350,7 +351,8 @@ def _prepared(
             for framed, reason, loc in _prepare_chunk(task):
                 yield framed, len(framed) if framed is not None else 0, reason, loc, None
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
+                               initializer=exit_with_parent, initargs=(os.getpid(),))
     stamp = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     chunk_files = [str(dest.with_name(f".{dest.name}.chunk-{stamp}-{n}")) for n, (dest, _) in enumerate(tasks)]
     pending: deque[tuple[Future, str]] = deque()
