@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import io
 import os
 from dataclasses import dataclass, field
@@ -16,6 +19,8 @@ from .images import decode_image, sniff_format
 from .progress import CancelToken, Job, Progress
 from .tfrecord import TFRecord
 
+_NAME_ERRORS = {errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL}  # this name only, not the disk
+
 
 @dataclass
 class ExportReport:
@@ -25,16 +30,23 @@ class ExportReport:
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (record index, reason)
 
 
+MAX_NAME_BYTES = 200  # most file systems allow 255; the rest is room for the clash suffixes
+
+
 def export_name(slide: str, record: dict, index: int, ext: str, used: set[str]) -> str:
     """A file name that is not in `used` (which it updates): `<slide>_<x>-<y>.<ext>`, else with
-    the record index, then a counter, appended."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(slide)) or "tile"
+    the record index, then a counter, appended. A slide name too long for a file name is cut
+    and given a hash of the whole name (`<start>-<hash>_<x>-<y>.<ext>`): still unique, and
+    still a name `convert` reads the location from."""
+    # no leading dot: convert takes '.name' for a hidden file and leaves it out
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(slide)).lstrip(".") or "tile"
     x, y = record.get("loc_x"), record.get("loc_y")
     whole = (int, np.integer)  # a location stored as bytes or a list is no part of a file name
     if isinstance(x, whole) and isinstance(y, whole) and not isinstance(x, bool) and not isinstance(y, bool):
-        name = f"{safe}_{x}-{y}"
+        tail = f"_{x}-{y}"
     else:
-        name = f"{safe}_{index}"
+        tail = f"_{index}"
+    name = _fit(safe, str(slide), len(f"{tail}.{ext}".encode())) + tail
     candidate = f"{name}.{ext}"
     if candidate in used:
         candidate = f"{name}_{index}.{ext}"
@@ -44,6 +56,16 @@ def export_name(slide: str, record: dict, index: int, ext: str, used: set[str]) 
         counter += 1
     used.add(candidate)
     return candidate
+
+
+def _fit(safe: str, slide: str, reserved: int) -> str:
+    """`safe`, or its start and a hash of `slide` when the file name would be too long."""
+    if len(safe.encode()) + reserved <= MAX_NAME_BYTES:
+        return safe
+    digest = "-" + hashlib.sha1(slide.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    room = max(MAX_NAME_BYTES - reserved - len(digest), 1)
+    start = safe.encode()[:room].decode("utf-8", "ignore")  # never half a character
+    return start + digest
 
 
 def iter_export_tiles(
@@ -72,7 +94,9 @@ def iter_export_tiles(
             cancel.raise_if_cancelled()
         try:
             record = tfr[i]
-            data = record["image_raw"]
+            data = record.get("image_raw")
+            if not isinstance(data, bytes):  # missing, empty list, a number...
+                raise TFRecordError("no image in this record (image_raw missing or not bytes)")
             current = sniff_format(data)
             target = fmt or current or "png"
             pixels = decode_image(data)  # raises TFRecordError for bytes that do not decode whole
@@ -83,8 +107,14 @@ def iter_export_tiles(
         except TFRecordError as exc:
             report.skipped.append((i % len(tfr), exc.reason))
             continue
-        name = _write_new(out, export_name(record.get("slide", "tile"), record, i % len(tfr),
-                                           "jpg" if target == "jpeg" else "png", used), data, used)
+        name = export_name(record.get("slide", "tile"), record, i % len(tfr), "jpg" if target == "jpeg" else "png", used)
+        try:
+            name = _write_new(out, name, data, used)
+        except OSError as exc:
+            if exc.errno not in _NAME_ERRORS:  # a full disk or a lost folder ends the export
+                raise
+            report.skipped.append((i % len(tfr), f"cannot create {name}: {exc.strerror or exc}"))
+            continue
         report.written.append(str(out / name))
         if n % 32 == 0:
             yield Progress(n + 1, len(chosen), name)
@@ -93,15 +123,23 @@ def iter_export_tiles(
 
 
 def _write_new(out: Path, name: str, data: bytes, used: set[str]) -> str:
-    """Create `out/name` (never replacing a file that appeared meanwhile: then the next free name)."""
+    """Create `out/name` (never replacing a file that appeared meanwhile: then the next free name).
+    A write that fails part-way removes its file: no half tile is left behind."""
     stem, ext = name.rsplit(".", 1)
     counter = 2
     while True:
         try:
-            with open(out / name, "xb") as f:
-                f.write(data)
-            return name
+            f = open(out / name, "xb")
         except FileExistsError:
             used.add(name)
             name = f"{stem}_{counter}.{ext}"
             counter += 1
+            continue
+        try:
+            with f:
+                f.write(data)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(out / name)
+            raise
+        return name

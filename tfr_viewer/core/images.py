@@ -114,7 +114,8 @@ def _as_bytes(data: object) -> bytes:
 
 
 def _names(formats: tuple[str, ...]) -> str:
-    return ", ".join(formats[:-1]) + " or " + formats[-1]
+    shown = [name.replace("WEBP", "WebP") for name in formats]
+    return ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
 def check_tile_size(width: int, height: int) -> None:

@@ -55,9 +55,9 @@ class AtomicOutput:
 
     Readers never see a half-written file, and two writers racing leave one whole file.
     With `overwrite=False` an existing `dest` (even one that appeared meanwhile) is never replaced.
-    A full disk is one clear OSError naming `dest` ("no space left on device writing ..."), and
-    the temporary file is removed whatever closing it raises. Temporary files that a killed run
-    left in the folder are removed on the first write into it (see `remove_stale_partials`).
+    A full disk is one clear OSError naming `dest` ("cannot write <dest>: No space left on
+    device") and the temporary file is removed whatever closing it raises. Temporary files that
+    a killed run left in the folder are removed on the first write into it.
     """
 
     def __init__(self, dest: str | os.PathLike, overwrite: bool = True) -> None:
@@ -89,11 +89,11 @@ class AtomicOutput:
                 return
         except BaseException as error:
             self._remove()
-            if isinstance(error, OSError) and _full_words(error) is not None:
+            if isinstance(error, OSError) and _is_full(error):
                 raise full_disk_error(error, self.dest) from None
             raise
         self._remove()
-        if isinstance(exc, OSError) and _full_words(exc) is not None:
+        if isinstance(exc, OSError) and _is_full(exc):
             raise full_disk_error(exc, self.dest) from None
 
     def _remove(self) -> None:
@@ -108,26 +108,23 @@ class AtomicOutput:
             pass
 
 
-def _full_words(exc: OSError) -> str | None:
-    """What a full disk (or a quota, or a file size limit) is called, or None for other errors."""
-    import errno
-
-    return {
-        errno.ENOSPC: "no space left on device",
-        errno.EDQUOT: "disk quota exceeded",
-        errno.EFBIG: "file too large for this file system or process limit",
-    }.get(exc.errno)
-
-
-def full_disk_error(exc: OSError, dest: str | os.PathLike) -> OSError:
-    """The OSError (errno kept) a full disk or size limit gives, naming the file being written."""
-    return OSError(exc.errno, f"{_full_words(exc) or exc.strerror or 'write failed'} writing {os.fspath(dest)}")
-
-
 def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `dest` through a temporary file in the same folder and a rename."""
     with AtomicOutput(dest) as f:
         f.write(data)
+
+
+def _is_full(exc: OSError) -> bool:
+    """A full disk, a quota or a file size limit: the write of the whole file failed."""
+    import errno
+
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def full_disk_error(exc: OSError, dest: str | os.PathLike) -> OSError:
+    """The OSError (errno kept) naming the file the user asked for: 'cannot write <dest>: No
+    space left on device', not our temporary name or another layer's guess."""
+    return OSError(exc.errno, f"cannot write {os.fspath(dest)}: {os.strerror(exc.errno)}")
 
 
 # `.NAME.partial-PID-HEX8` (AtomicOutput) and `.NAME.chunk-PID-HEX8-N` (the writer's pool)

@@ -15,7 +15,7 @@ from pathlib import Path
 from .images import detect_format
 from .naming import natural_key
 from .progress import CancelToken, Job, Progress
-from .writer import MAX_SOURCE_BYTES, SkippedFile, too_big_reason, entry_skip_reason
+from .writer import MAX_SOURCE_BYTES, NOT_TEXT_REASON, SkippedFile, is_text, entry_kind, entry_skip_reason, too_big_reason
 
 
 @dataclass
@@ -99,10 +99,13 @@ def iter_scan_source(root: str | os.PathLike, cancel: CancelToken | None = None)
         entries = sorted(os.scandir(root), key=lambda e: natural_key(e.name))
     except OSError as exc:
         raise OSError(f"cannot read folder {root}: {exc.strerror or exc}") from None
-    folders = [Path(e.path) for e in entries if e.is_dir() and not e.name.startswith(".")]
+    folders = [Path(e.path) for e in entries if entry_kind(e) == "dir" and not e.name.startswith(".")]
     yield Progress(0, max(len(folders), 1), str(root))
     nested = SourceScan(str(root), "nested")
     for i, folder in enumerate(folders):
+        if not is_text(folder.name):
+            nested.skipped.append(SkippedFile(str(folder), NOT_TEXT_REASON))
+            continue
         slide = SlideScan(folder.name, str(folder))
         _scan_folder(folder, slide, nested.skipped, cancel)
         if slide.images:
@@ -112,7 +115,7 @@ def iter_scan_source(root: str | os.PathLike, cancel: CancelToken | None = None)
         yield Progress(i + 1, len(folders), folder.name)
     if nested.slides:
         for e in entries:
-            if e.is_file() and not e.name.startswith("."):
+            if entry_kind(e) == "file" and not e.name.startswith("."):
                 nested.skipped.append(SkippedFile(e.path, "not inside a slide folder"))
         return nested
     scan = SourceScan(str(root), "single")

@@ -112,16 +112,30 @@ def folder_entries(folder: str | os.PathLike, hidden: bool = False) -> list[os.D
     return entries if hidden else [e for e in entries if not e.name.startswith(".")]
 
 
+def entry_kind(entry: os.DirEntry) -> str:
+    """'dir', 'file' (regular, links followed) or 'other'; a link loop or an entry that cannot be
+    checked is 'unreadable (<why>)'."""
+    try:
+        if entry.is_dir():
+            return "dir"
+        return "file" if entry.is_file() else "other"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+
+
 def entry_skip_reason(entry: os.DirEntry) -> str | None:
     """Why a folder entry is not a tile image ('' for hidden non-images, not worth a line), or
     None for an image file to read. The writer and the wizard's preview both ask this."""
     is_image_name = Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS
+    kind = entry_kind(entry)
     if entry.name.startswith("."):  # e.g. macOS '._tile.jpg' copies are named; '.DS_Store' is not
-        return HIDDEN_REASON if is_image_name and not entry.is_dir() else ""
-    if entry.is_dir():
+        return HIDDEN_REASON if is_image_name and kind != "dir" else ""
+    if kind == "dir":
         return SUBFOLDER_REASON
-    if not entry.is_file():  # reading a pipe would wait forever
+    if kind == "other":  # reading a pipe would wait forever
         return NOT_REGULAR_REASON
+    if kind != "file":
+        return kind
     return None if is_image_name else "not an image file (unknown extension)"
 
 
@@ -148,11 +162,12 @@ def slide_folders(
     excluded = os.path.realpath(exclude) if exclude is not None else None
     folders, loose = [], []
     for entry in folder_entries(src_dir):
-        if entry.is_dir():
+        kind = entry_kind(entry)
+        if kind == "dir":
             if excluded is None or os.path.realpath(entry.path) != excluded:
                 folders.append(Path(entry.path))
         else:
-            loose.append(SkippedFile(entry.path, "not inside a slide folder"))
+            loose.append(SkippedFile(entry.path, kind if kind.startswith("unreadable") else "not inside a slide folder"))
     return folders, loose
 
 
@@ -498,6 +513,23 @@ def _write_one(
     yield Progress(done + len(images), total, slide)
 
 
+NOT_TEXT_REASON = "its name is not valid UTF-8 text, so it cannot be a slide name (rename it)"
+
+
+def is_text(name: str) -> bool:
+    """False for a name holding bytes that are not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_slide(slide: str) -> None:
+    if not isinstance(slide, str) or not is_text(slide):
+        raise ValueError(f"slide name {slide!r} is not valid UTF-8 text")
+
+
 def _check_options(locations: str | None, reencode: int | None, workers: int) -> None:
     """Bad options fail before anything is read or written."""
     location_parser(locations)  # ValueError for a bad pattern
@@ -531,6 +563,7 @@ def iter_write_tfrecord(
     the report. Raises FileExistsError when `dest_file` exists and not `overwrite`, `Cancelled`
     on cancel and OSError for destination problems; in every case no partial file is left."""
     _check_options(locations, reencode, workers)
+    _check_slide(slide)
     dest = Path(dest_file)
     report = report if report is not None else WriteReport()
     if dest.exists() and not overwrite:
@@ -564,6 +597,7 @@ def iter_write_tfrecords_single(
 ) -> Job[WriteReport]:
     """Job form of `write_tfrecords_single`."""
     _check_options(locations, reencode, workers)
+    _check_slide(slide)
     dest = Path(dest_dir) / tfrecord_filename(filename)
     images, skipped = list_images(src_dir)
     report = WriteReport(skipped=skipped)
@@ -610,6 +644,9 @@ def iter_write_tfrecords_multi(
     clashes = []
     claimed: dict[str, Path] = {}  # output name (case-folded: one file where case is ignored) -> folder
     for folder in folders:
+        if not is_text(folder.name):
+            report.skipped.append(SkippedFile(str(folder), NOT_TEXT_REASON))
+            continue
         dest = dest_root / tfrecord_filename(folder.name)
         first = claimed.setdefault(dest.name.casefold(), folder)
         if first != folder:  # e.g. folders 'x' and 'x.tfrecords', or 'A' and 'a'
