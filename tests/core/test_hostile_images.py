@@ -217,6 +217,7 @@ def _mutate(data: bytes, rng: random.Random) -> bytes:
     return bytes(buf)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Pillow deprecates writing some formats
 def test_fuzz_every_pillow_format() -> None:
     """Each mutated image either decodes to (h, w, 3) uint8 (only for allow-listed formats) or
     raises TFRecordError; never another exception, never a slow case."""
