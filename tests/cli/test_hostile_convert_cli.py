@@ -182,7 +182,7 @@ def test_killed_convert_takes_its_workers_along_and_its_files_go_later(tmp_path:
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (512, 512, 3), np.uint8)).save(buf, "PNG")
     (src / "t_0-0.png").write_bytes(buf.getvalue())
-    for i in range(1, 600):  # enough re-encoding work to outlast the test by far
+    for i in range(1, 1500):  # enough re-encoding work to outlast the test by far
         os.link(src / "t_0-0.png", src / f"t_{i}-0.png")
     out = tmp_path / "out"
     cli = subprocess.Popen([sys.executable, "-m", "tfr_viewer", "convert", src, out, "--workers", "2",
