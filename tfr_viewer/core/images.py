@@ -25,6 +25,7 @@ import functools
 import importlib
 import io
 import re
+import struct
 
 import numpy as np
 from PIL import Image
@@ -129,6 +130,26 @@ def check_tile_size(width: int, height: int) -> None:
         )
 
 
+def _gif_extent(data: bytes) -> tuple[int, int] | None:
+    """The size Pillow will give a GIF (its first frame may reach past the logical screen), read
+    before Pillow does: Pillow checks that size against its own limit while it parses the header,
+    through the process-wide warnings filter. None when the header is cut short."""
+    try:
+        width, height, flags = struct.unpack_from("<HHB", data, 6)
+        pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)  # after the global colour table
+        while data[pos] == 0x21:  # extension blocks: '!', label, then sub-blocks up to a zero length
+            pos += 2
+            while data[pos]:
+                pos += data[pos] + 1
+            pos += 1
+        if data[pos] == 0x2C:  # the first image descriptor: left, top, width, height
+            left, top, w, h = struct.unpack_from("<HHHH", data, pos + 1)
+            width, height = max(width, left + w), max(height, top + h)
+        return width, height
+    except (IndexError, struct.error):
+        return None
+
+
 def open_image(data: object, formats: tuple[str, ...] = RECORD_FORMATS) -> Image.Image:
     """The image with its header parsed by the one allowed Pillow class for these bytes and its
     size checked; no pixel decoded yet. Raises `TFRecordError` (format not allowed, bad header,
@@ -139,6 +160,9 @@ def open_image(data: object, formats: tuple[str, ...] = RECORD_FORMATS) -> Image
     name = detect_format(raw)
     if name not in formats:
         raise TFRecordError(f"image bytes do not decode (not a {_names(formats)} image)")
+    extent = _gif_extent(raw) if name == "GIF" else None
+    if extent is not None:
+        check_tile_size(*extent)
     try:
         img = _image_class(name)(io.BytesIO(raw))
     except Exception as exc:  # noqa: BLE001  (hostile headers make Pillow raise anything)
