@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
     """`open_path(path)` opens a file or folder without blocking; `loaded` fires when the tree is filled."""
 
     loaded = Signal()
+    recordShown = Signal()  # the viewer and the record panel show the current tile's answer
     indexingFinished = Signal()
     mapFilled = Signal()
 
@@ -952,14 +953,15 @@ class MainWindow(QMainWindow):
         self._offer_numeric_fields(details)
         if details.get("error"):
             self.viewer.show_message(details["error"])
-            return
-        entry = self.entries[details["key"][0]]
-        loc = self.tile_model.location(self.tile_model.all_row(current.row()))
-        title = f"{entry.slide} · record {details['index']}" + (f" · x {loc[0]}, y {loc[1]}" if loc else "")
-        if "qimage" in details:
-            self.viewer.show_image(details["qimage"], title)
         else:
-            self.viewer.show_message(details.get("image_error", "no image in this record"))
+            entry = self.entries[details["key"][0]]
+            loc = self.tile_model.location(self.tile_model.all_row(current.row()))
+            title = f"{entry.slide} · record {details['index']}" + (f" · x {loc[0]}, y {loc[1]}" if loc else "")
+            if "qimage" in details:
+                self.viewer.show_image(details["qimage"], title)
+            else:
+                self.viewer.show_message(details.get("image_error", "no image in this record"))
+        self.recordShown.emit()
 
     @Slot(int)
     def _on_map_point(self, all_row: int) -> None:
@@ -1206,7 +1208,7 @@ class MainWindow(QMainWindow):
         if self.settings.get("view/theme") == "dark":
             self.set_theme("dark")
 
-    def shutdown(self, wait_s: float = SHUTDOWN_WAIT_S) -> None:
+    def shutdown(self, wait_s: float | None = None) -> None:
         """Cancel every worker and wait for them, `wait_s` in all. A thread still busy then
         (a read the OS does not interrupt) is orphaned: it ends on its own, never destroyed
         while it runs (which would abort the process)."""
@@ -1217,7 +1219,7 @@ class MainWindow(QMainWindow):
             job.cancel()
         for worker in requests:
             worker.request_stop()
-        deadline = time.monotonic() + wait_s
+        deadline = time.monotonic() + (SHUTDOWN_WAIT_S if wait_s is None else wait_s)
         left_ms = lambda: max(0, int(1000 * (deadline - time.monotonic())))  # noqa: E731
         for job in list(self._jobs):
             job.wait(left_ms())

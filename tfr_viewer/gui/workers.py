@@ -120,6 +120,23 @@ def _start(worker: QObject, run: Callable[[], None], parent: QObject | None) -> 
     return thread
 
 
+def orphans_running() -> int:
+    """Orphaned threads still running (see `orphan_thread`)."""
+    with _ACTIVE_LOCK:
+        threads = list(_ORPHANS)
+    return sum(1 for thread in threads if thread.isRunning())
+
+
+def wait_for_orphans(ms: int) -> bool:
+    """Wait up to `ms` for orphaned threads to end; True when none runs any more."""
+    deadline = time.monotonic() + ms / 1000
+    with _ACTIVE_LOCK:
+        threads = list(_ORPHANS)
+    for thread in threads:
+        thread.wait(max(0, int(1000 * (deadline - time.monotonic()))))
+    return orphans_running() == 0
+
+
 def _has_all_it_tells(info: IndexInfo) -> bool:
     """True unless the index is one of Slideflow's older forms (`.index.npy`, text `.index`),
     which hold offsets only: such a file is indexed again in the background for its locations."""

@@ -1,0 +1,251 @@
+"""The window against hostile and broken data: bad records become broken tiles with a reason,
+workers survive any error, text from the data is shown as text, shutdown is clean."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, Qt, QThread, Slot
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+
+from tfr_viewer.core.example_pb2 import Example
+from tfr_viewer.core.framing import frame_record
+from tfr_viewer.core.index import create_index, find_index
+
+from ..helpers import make_jpeg
+from .conftest import write_tiles
+
+GOOD_ROWS = (0, 5, 7)
+BAD_ROWS = {1: "empty list", 2: "float", 3: "DDS", 4: "no image_raw", 6: "garbage"}
+
+
+def _example(image: object, i: int, slide: str = "hostile") -> bytes:
+    """An Example whose image_raw is `image`: bytes, a float, [] (an empty bytes list) or None (absent)."""
+    ex = Example()
+    features = ex.features.feature
+    if isinstance(image, bytes):
+        features["image_raw"].bytes_list.value.append(image)
+    elif isinstance(image, float):
+        features["image_raw"].float_list.value.append(image)
+    elif image == []:
+        features["image_raw"].bytes_list.SetInParent()
+    features["slide"].bytes_list.value.append(slide.encode())
+    features["loc_x"].int64_list.value.append(64 * i)
+    features["loc_y"].int64_list.value.append(0)
+    return ex.SerializeToString()
+
+
+def write_bad_records(path: Path) -> None:
+    """Good tiles at GOOD_ROWS, broken ones at BAD_ROWS (all framed soundly, with a valid index)."""
+    rng = np.random.default_rng(15)
+    dds = b"DDS " + struct.pack("<7I", 124, 0x1007, 60000, 60000, 0, 0, 1) + rng.bytes(400)
+    images: list[object] = [make_jpeg(32, 32, seed=0), [], 1.5, dds, None, make_jpeg(32, 32, seed=5),
+                            rng.bytes(300), make_jpeg(32, 32, seed=7)]
+    with open(path, "wb") as f:
+        for i, image in enumerate(images):
+            f.write(frame_record(_example(image, i)))
+    create_index(path)
+
+
+def open_and_settle(qtbot, window, path: Path) -> None:
+    """Open, then wait until every tile of the first file has its thumbnail or its broken tile."""
+    with qtbot.waitSignal(window.loaded, timeout=15_000):
+        window.open_path(str(path))
+    model = window.tile_model
+    qtbot.waitUntil(lambda: model.rowCount() > 0, timeout=10_000)
+    for row in range(model.rowCount()):  # ask for every tile, as painting would
+        model.data(model.index(row), Qt.ItemDataRole.DecorationRole)
+    qtbot.waitUntil(lambda: all(model.thumbnail_settled(r) for r in range(model.rowCount())), timeout=15_000)
+
+
+def select_row_and_wait(qtbot, window, row: int) -> None:
+    """Make a tile current and wait until the viewer and the record panel show its answer."""
+    with qtbot.waitSignal(window.recordShown, timeout=10_000):
+        window.grid.setCurrentIndex(window.tile_model.index(row))
+
+
+class _Collector(QObject):
+    """Receives a worker's answers on the GUI thread (a queued connection: it lives here)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.got: list[tuple] = []
+
+    @Slot(int, object)
+    def take(self, generation: int, result: object) -> None:
+        self.got.append((generation, result))
+
+
+def test_bad_records_are_broken_tiles_and_the_workers_go_on(qtbot, window, tmp_path: Path) -> None:
+    path = tmp_path / "bad.tfrecords"
+    write_bad_records(path)
+    open_and_settle(qtbot, window, path)
+    model = window.tile_model
+    assert model.rowCount() == 8
+    for row in GOOD_ROWS:
+        assert model.has_thumbnail(row), row
+    for row, what in BAD_ROWS.items():
+        assert not model.has_thumbnail(row), what
+        tip = model.data(model.index(row), Qt.ItemDataRole.ToolTipRole)
+        assert "⚠" in tip and f"record {row}" in tip and "bad.tfrecords" in tip, (what, tip)
+    assert "empty list" in model.data(model.index(1), Qt.ItemDataRole.ToolTipRole)
+    assert "float" in model.data(model.index(2), Qt.ItemDataRole.ToolTipRole)
+    assert "no image_raw" in model.data(model.index(4), Qt.ItemDataRole.ToolTipRole)
+    assert window.thumbs.thread.isRunning() and window.reader.thread.isRunning()
+
+    for row in BAD_ROWS:  # the viewer says why; the record panel still lists the fields
+        select_row_and_wait(qtbot, window, row)
+        assert not window.viewer.has_image()
+        assert f"record {row}" in window.viewer.title.text()
+        assert "⚠" in window.metadata.header.text()
+        select_row_and_wait(qtbot, window, 7)  # a good tile afterwards: the reader is alive
+        assert window.viewer.has_image() and window.viewer.image_size() == (32, 32)
+    assert window.reader.thread.isRunning()
+
+
+class _Boom:
+    """Raises a different unexpected error type on each call, then lets the real function run."""
+
+    def __init__(self, real, errors) -> None:
+        self.real, self.errors = real, list(errors)
+
+    def __call__(self, *args, **kwargs):
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.real(*args, **kwargs)
+
+
+def test_unexpected_errors_in_request_workers_do_not_kill_them(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    from tfr_viewer.gui import workers
+
+    path = tmp_path / "good.tfrecords"
+    write_tiles(path, 6)
+    monkeypatch.setattr(workers, "decode_thumbnail", _Boom(workers.decode_thumbnail, [ZeroDivisionError("thumb"), RuntimeError("thumb")]))
+    open_and_settle(qtbot, window, path)
+    model = window.tile_model
+    tips = [model.data(model.index(r), Qt.ItemDataRole.ToolTipRole) for r in range(6)]
+    broken = [r for r in range(6) if not model.has_thumbnail(r)]
+    assert 1 <= len(broken) <= 2  # the tile(s) that took the two errors, with the reason
+    assert all("Error: thumb" in tips[r] and "good.tfrecords, record" in tips[r] for r in broken)
+    model.forget_file(0)  # ask again: the same thread decodes them all now
+    for row in range(6):
+        model.data(model.index(row), Qt.ItemDataRole.DecorationRole)
+    qtbot.waitUntil(lambda: all(model.has_thumbnail(r) for r in range(6)), timeout=10_000)
+
+    qtbot.waitUntil(window.viewer.has_image, timeout=10_000)  # the first tile's record is shown
+    monkeypatch.setattr(workers, "field_order", _Boom(workers.field_order, [RuntimeError("fields")]))
+    monkeypatch.setattr(workers, "decode_image", _Boom(workers.decode_image, [ZeroDivisionError("image")]))
+    select_row_and_wait(qtbot, window, 2)
+    assert "good.tfrecords, record 2: RuntimeError: fields" in window.viewer.title.text()
+    assert "RuntimeError: fields" in window.metadata.header.text()
+    select_row_and_wait(qtbot, window, 3)
+    assert "good.tfrecords, record 3: ZeroDivisionError: image" in window.viewer.title.text()
+    assert "slide\tbytes" in window.metadata.text()  # the fields still show
+    select_row_and_wait(qtbot, window, 4)
+    assert window.viewer.has_image()
+    assert window.thumbs.thread.isRunning() and window.reader.thread.isRunning()
+
+
+def test_an_error_outside_the_request_guard_is_answered_and_served_on(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    """The loop's own guard: an error in the worker's bookkeeping answers the batch as broken."""
+    from tfr_viewer.gui import workers
+
+    path = tmp_path / "good.tfrecords"
+    write_bad_records(path)
+    calls = {"n": 0}
+    real = workers.ThumbnailLoader._still_wanted
+
+    def flaky(self, request):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyError("bookkeeping")
+        return real(self, request)
+
+    monkeypatch.setattr(workers.ThumbnailLoader, "_still_wanted", flaky)
+    open_and_settle(qtbot, window, path)
+    model = window.tile_model
+    assert window.thumbs.failures == 1
+    assert any("KeyError" in model.data(model.index(r), Qt.ItemDataRole.ToolTipRole) for r in range(8))
+    model.forget_file(0)
+    for row in range(8):
+        model.data(model.index(row), Qt.ItemDataRole.DecorationRole)
+    qtbot.waitUntil(lambda: all(model.has_thumbnail(r) for r in GOOD_ROWS), timeout=10_000)
+
+
+def test_map_builder_and_jobs_report_unexpected_errors(qtbot, window) -> None:
+    from tfr_viewer.core.progress import Progress
+    from tfr_viewer.gui.workers import ArrayBuilder, BuildRequest, JobWorker
+
+    builder: ArrayBuilder = window.map_builder
+    collector = _Collector()
+    builder.ready.connect(collector.take)
+    builder.submit([BuildRequest(1, lambda: 1 / 0)])
+    qtbot.waitUntil(lambda: len(collector.got) == 1, timeout=5000)
+    assert isinstance(collector.got[0][1], ZeroDivisionError)
+    builder.submit([BuildRequest(2, lambda: 42)])
+    qtbot.waitUntil(lambda: len(collector.got) == 2, timeout=5000)
+    assert collector.got[1] == (2, 42)
+
+    def job(_token):
+        yield Progress(0, 1, "")
+        raise MemoryError()
+
+    worker = JobWorker(job, "Failing", window)
+    with qtbot.waitSignal(window.errors.reported, timeout=5000) as got:
+        window._run(worker, "Failing")
+    assert got.args[0] == "not enough memory"
+    assert "Traceback" not in window.statusBar().currentMessage()
+
+
+def test_an_index_that_raises_anything_is_that_files_problem(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    """find_index raising an unforeseen error (as a corrupt .npz may) leaves the rest of the folder open."""
+    from tfr_viewer.gui import workers
+
+    write_tiles(tmp_path / "a.tfrecords", 5)
+    write_tiles(tmp_path / "b.tfrecords", 7)
+    real = workers.find_index
+
+    def find_index(path, *args, **kwargs):
+        if str(path).endswith("a.tfrecords"):
+            raise MemoryError()
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(workers, "find_index", find_index)
+    with qtbot.waitSignal(window.loaded, timeout=15_000):
+        window.open_path(str(tmp_path))
+    assert [e.state for e in window.entries] == ["error", "indexed"]
+    lines = [window.problems.item(i).text() for i in range(window.problems.count())]
+    assert lines == [f"{tmp_path / 'a.tfrecords'}: not enough memory"]
+    window.select_files([1])
+    assert window.tile_model.rowCount() == 7
+
+
+def test_excepthooks_hand_errors_to_the_gui_thread(qtbot, window, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    window.errors.install_excepthook()
+    seen: list[tuple[str, bool]] = []
+    window.errors.reported.connect(lambda m: seen.append((m, QThread.currentThread() is QApplication.instance().thread())))
+
+    thread = threading.Thread(target=lambda: 1 / 0)
+    with qtbot.waitSignal(window.errors.reported, timeout=5000):
+        thread.start()
+    thread.join()
+    try:
+        raise ValueError("<b>bold</b>\nsecond line")
+    except ValueError:
+        sys.excepthook(*sys.exc_info())
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
+    assert seen[0] == ("Unexpected error: ZeroDivisionError: division by zero", True)
+    assert seen[1] == ("Unexpected error: ValueError: <b>bold</b>", True)
