@@ -249,3 +249,134 @@ def test_excepthooks_hand_errors_to_the_gui_thread(qtbot, window, monkeypatch) -
     qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
     assert seen[0] == ("Unexpected error: ZeroDivisionError: division by zero", True)
     assert seen[1] == ("Unexpected error: ValueError: <b>bold</b>", True)
+
+
+# --- text from the data is shown as text --------------------------------------------------------
+
+SPOOF = "<h1><font color=red>ALL TILES VERIFIED OK"
+IMG_FIFO = "<img src=p>"
+IMG_ZERO = '<img src="/dev/zero">'
+
+HOVER_SCRIPT = textwrap.dedent(
+    r'''
+    import json, resource, sys, time
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QLabel, QToolTip
+
+
+    def main():
+        app = QApplication([])
+        from tfr_viewer.gui.main_window import MainWindow
+        from tfr_viewer.gui.settings import Settings
+
+        def wait(cond, seconds=20.0):
+            end = time.monotonic() + seconds
+            while not cond():
+                if time.monotonic() > end:
+                    raise SystemExit("timed out waiting")
+                app.processEvents()
+                time.sleep(0.005)
+
+        def hover(view, index):
+            """What a mouse resting on the item does: the view shows the model's tooltip."""
+            view.scrollTo(index)
+            pos = view.visualRect(index).center()
+            event = QHelpEvent(QHelpEvent.Type.ToolTip, pos, view.viewport().mapToGlobal(pos))
+            QApplication.sendEvent(view.viewport(), event)
+            app.processEvents()
+            shown = QToolTip.text() if QToolTip.isVisible() else ""
+            QToolTip.hideText()
+            return shown
+
+        window = MainWindow(Settings(fresh=True), dialogs=False)
+        window.resize(1400, 900)
+        window.show()
+        try:
+            drive(app, window, wait, hover)
+        finally:
+            window.close()  # stop the workers before the window goes
+
+
+    def drive(app, window, wait, hover):
+        shown = {"n": 0}
+        window.recordShown.connect(lambda: shown.__setitem__("n", shown["n"] + 1))
+        loaded = {"n": 0}
+        window.loaded.connect(lambda: loaded.__setitem__("n", 1))
+        window.open_path(sys.argv[1])
+        wait(lambda: loaded["n"] and shown["n"])
+        out = {"title": window.windowTitle(), "files": []}
+        for file_id in range(len(window.entries)):
+            if file_id:  # the first file is shown on open
+                shown["n"] = 0
+                window.select_files([file_id])
+                wait(lambda: shown["n"] > 0)
+            model = window.tile_model
+            model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
+            wait(lambda: model.thumbnail_settled(0))
+            table = window.metadata.table
+            slide_row = [r for r in range(table.rowCount()) if table.item(r, 0).text() == "slide"][0]
+            tree_index = window._tree_index(file_id)
+            out["files"].append({
+                "viewer_title": window.viewer.title.text(),
+                "metadata_header": window.metadata.header.text(),
+                "tile_tooltip": hover(window.grid, window.tile_model.index(0)),
+                "value_tooltip": hover(table, table.model().index(slide_row, 3)),
+                "value_text": table.item(slide_row, 3).text(),
+                "tree_tooltip": hover(window.tree, tree_index),
+            })
+        out["rich_labels"] = [label.text() for label in window.findChildren(QLabel)
+                              if label.textFormat() != Qt.TextFormat.PlainText and label.text()
+                              and label.metaObject().className() != "QTipLabel"  # shows escaped text
+                              and label is not window.welcome.findChild(QLabel)]  # the app's own heading
+        shot = sys.argv[2] if len(sys.argv) > 2 else ""
+        if shot:
+            window.grab().save(shot)
+        out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(out))
+
+
+    if __name__ == "__main__":
+        main()
+    '''
+)
+
+
+def write_hostile_folder(root: Path) -> None:
+    """Files named like markup, a FIFO named as one of them points to, records with markup values."""
+    root.mkdir()
+    write_tiles(root / f"{IMG_FIFO}.tfrecords", 3)
+    write_tiles(root / f"{SPOOF}.tfrecords", 3, slide=IMG_ZERO)
+    os.mkfifo(root / "p")
+
+
+def run_script(tmp_path: Path, script: str, *args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    path = tmp_path / "script.py"
+    path.write_text(script)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    return subprocess.run([sys.executable, str(path), *args], cwd=cwd or tmp_path, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_names_and_values_that_look_like_markup_show_as_text(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    write_hostile_folder(root)
+    shot = tmp_path / "hostile.png"
+    # cwd = the folder: a label rendering `<img src=p>` would open the FIFO and block for good
+    done = run_script(tmp_path, HOVER_SCRIPT, str(root), str(shot), cwd=root, timeout=30)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["rich_labels"] == []
+    assert out["maxrss_mb"] < 600  # /dev/zero never read
+    assert out["title"] == "tfr-viewer — data"
+    by_name = {f["metadata_header"].split("\n")[0].rsplit("/", 1)[-1]: f for f in out["files"]}
+    fifo, spoof = by_name[f"{IMG_FIFO}.tfrecords"], by_name[f"{SPOOF}.tfrecords"]
+    assert fifo["viewer_title"].startswith(f"{IMG_FIFO} · record 0")
+    assert spoof["viewer_title"].startswith(f"{SPOOF} · record 0")
+    assert spoof["value_text"] == IMG_ZERO
+    assert "&lt;img src=&quot;/dev/zero&quot;&gt;" in spoof["value_tooltip"]
+    assert "&lt;img src=p&gt;" in fifo["tile_tooltip"] and "&lt;h1&gt;&lt;font color=red&gt;" in spoof["tile_tooltip"]
+    assert "&lt;img src=p&gt;.tfrecords" in fifo["tree_tooltip"]
+    assert shot.stat().st_size > 0

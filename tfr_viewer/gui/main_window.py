@@ -348,7 +348,7 @@ class MainWindow(QMainWindow):
         recent_box = QHBoxLayout()
         recent_box.addStretch(1)
         column = QVBoxLayout()
-        column.addWidget(QLabel("Recent:"))
+        column.addWidget(plain_label("Recent:"))
         column.addWidget(self.welcome_recent)
         recent_box.addLayout(column)
         recent_box.addStretch(1)
