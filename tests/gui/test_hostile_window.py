@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -380,3 +381,100 @@ def test_names_and_values_that_look_like_markup_show_as_text(tmp_path: Path) -> 
     assert "&lt;img src=p&gt;" in fifo["tile_tooltip"] and "&lt;h1&gt;&lt;font color=red&gt;" in spoof["tile_tooltip"]
     assert "&lt;img src=p&gt;.tfrecords" in fifo["tree_tooltip"]
     assert shot.stat().st_size > 0
+
+
+# --- a record with many fields; closing while work runs ------------------------------------------
+
+MANY_FIELDS = 40_000
+
+
+def write_many_fields(path: Path) -> None:
+    """One tile record with MANY_FIELDS extra int features (~0.6 MB), then an ordinary one."""
+    from tfr_viewer.core.records import make_example
+
+    fields: dict = {"image_raw": make_jpeg(32, 32, seed=1), "slide": "many", "loc_x": 0, "loc_y": 0}
+    fields.update({f"f{i:05d}": i for i in range(MANY_FIELDS)})
+    with open(path, "wb") as f:
+        f.write(frame_record(make_example(fields)))
+        f.write(frame_record(make_example({"image_raw": make_jpeg(32, 32, seed=2), "slide": "many", "loc_x": 64, "loc_y": 0})))
+    create_index(path)
+
+
+def test_a_record_with_40k_fields_shows_at_once_capped(qtbot, window, tmp_path: Path) -> None:
+    from tfr_viewer.gui.workers import MAX_SHOWN_FIELDS
+
+    path = tmp_path / "many.tfrecords"
+    write_many_fields(path)
+    with qtbot.waitSignal(window.loaded, timeout=15_000):
+        window.open_path(str(path))
+    started = time.monotonic()
+    qtbot.waitUntil(lambda: "many.tfrecords" in window.metadata.header.text(), timeout=10_000)
+    assert time.monotonic() - started < 5  # was 22 s: a list membership test per field
+    table = window.metadata.table
+    assert table.rowCount() == MAX_SHOWN_FIELDS + 1
+    more = MANY_FIELDS + 4 - MAX_SHOWN_FIELDS
+    assert table.item(MAX_SHOWN_FIELDS, 0).text() == f"… and {more:,} more fields"
+    assert window.viewer.has_image()
+    select_row_and_wait(qtbot, window, 1)  # and the next record is read as usual
+    assert window.metadata.table.rowCount() == 4
+
+
+CLOSE_SCRIPT = textwrap.dedent(
+    r'''
+    import sys, threading, time
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+
+    def main():
+        app = QApplication([])
+        from tfr_viewer.core.progress import Progress
+        from tfr_viewer.gui import main_window, workers
+        from tfr_viewer.gui.settings import Settings
+
+        main_window.SHUTDOWN_WAIT_S = 1.0
+        release = threading.Event()
+
+        def stuck(_token):  # a read the OS does not interrupt (a FIFO, a hung disk): ignores cancel
+            yield Progress(0, 1, "")
+            release.wait(30)
+            return None
+
+        window = main_window.MainWindow(Settings(fresh=True), dialogs=False)
+        window.show()
+        loaded = []
+        window.loaded.connect(lambda: loaded.append(1))
+        window.open_path(sys.argv[1])
+        end = time.monotonic() + 20
+        while not loaded and time.monotonic() < end:
+            app.processEvents()
+        window._run(workers.JobWorker(stuck, "Stuck", window), "Stuck")
+        for row in (0, 1, 0):  # the record reader busy with the 40k-field record
+            window.grid.setCurrentIndex(window.tile_model.index(row))
+            app.processEvents()
+        started = time.monotonic()
+        window.close()
+        print(f"closed in {time.monotonic() - started:.2f} s", flush=True)
+        window.deleteLater()  # the window and its children go: a running thread among them would abort
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        del window
+        release.set()
+        print("orphans ended:", workers.wait_for_orphans(10_000), flush=True)
+
+
+    if __name__ == "__main__":
+        main()
+    '''
+)
+
+
+def test_closing_while_work_runs_ends_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "many.tfrecords"
+    write_many_fields(path)
+    done = run_script(tmp_path, CLOSE_SCRIPT, str(path), timeout=60)
+    assert "QThread: Destroyed" not in done.stderr
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "orphans ended: True"
+    assert float(lines[-2].split()[2]) < 3  # bounded by SHUTDOWN_WAIT_S, not by the stuck job

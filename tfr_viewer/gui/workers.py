@@ -95,13 +95,16 @@ def orphan_thread(thread: QThread) -> None:
     except RuntimeError:  # already deleted
         return
     with _ACTIVE_LOCK:
+        # forgotten from the GUI thread once finished (`_prune_orphans`): dropping the last
+        # reference from its own `finished` signal would delete it while it still runs
         _ORPHANS.add(thread)
+    _prune_orphans()
 
-    def forget() -> None:
-        with _ACTIVE_LOCK:
+
+def _prune_orphans() -> None:
+    with _ACTIVE_LOCK:
+        for thread in [t for t in _ORPHANS if t.isFinished()]:
             _ORPHANS.discard(thread)
-
-    thread.finished.connect(forget)
 
 
 def _start(worker: QObject, run: Callable[[], None], parent: QObject | None) -> QThread:
@@ -122,9 +125,9 @@ def _start(worker: QObject, run: Callable[[], None], parent: QObject | None) -> 
 
 def orphans_running() -> int:
     """Orphaned threads still running (see `orphan_thread`)."""
+    _prune_orphans()
     with _ACTIVE_LOCK:
-        threads = list(_ORPHANS)
-    return sum(1 for thread in threads if thread.isRunning())
+        return len(_ORPHANS)
 
 
 def wait_for_orphans(ms: int) -> bool:
