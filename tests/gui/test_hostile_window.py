@@ -478,3 +478,60 @@ def test_closing_while_work_runs_ends_cleanly(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[-1] == "orphans ended: True"
     assert float(lines[-2].split()[2]) < 3  # bounded by SHUTDOWN_WAIT_S, not by the stuck job
+
+
+# --- memory the window keeps --------------------------------------------------------------------
+
+
+def write_gzip_tiles(path: Path, n: int, padding: int) -> None:
+    """A gzip TFRecord of n tiles, each with `padding` zero bytes: small on disk, big inflated."""
+    from tfr_viewer.core.records import make_example
+
+    raw = b"".join(
+        frame_record(make_example({"image_raw": make_jpeg(16, 16, seed=i), "slide": path.stem, "loc_x": 32 * i,
+                                   "loc_y": 0, "padding": bytes(padding)}))
+        for i in range(n)
+    )
+    path.write_bytes(gzip.compress(raw, compresslevel=1))
+    create_index(path)
+
+
+def test_inflated_gzip_files_kept_are_bounded_by_bytes(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    from tfr_viewer.gui import workers
+
+    bound = 5 * 2**20
+    monkeypatch.setattr(workers, "MAX_CACHED_BYTES", bound)
+    for name in "abcdef":
+        write_gzip_tiles(tmp_path / f"{name}.tfrecords", 4, 2**19)  # ~2 MiB inflated, ~10 KB on disk
+    with qtbot.waitSignal(window.loaded, timeout=15_000):
+        window.open_path(str(tmp_path))
+    held = []
+    for file_id in range(6):
+        if file_id:
+            with qtbot.waitSignal(window.recordShown, timeout=10_000):
+                window.select_files([file_id])
+        else:
+            qtbot.waitUntil(window.viewer.has_image, timeout=10_000)
+        assert window.viewer.has_image()
+        held.append(window.reader.cached_bytes())
+    assert held[0] >= 2 * 2**20  # the inflated file is counted
+    assert max(held) <= bound  # and no more than the bound is kept
+    assert len(window.reader._files) == 2
+
+
+def test_the_viewer_keeps_no_image_bigger_than_the_screen(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    from tfr_viewer.gui import workers
+
+    screen = window.screen().size()
+    side = max(screen.width(), screen.height())
+    wide = QImage(3 * side, 40, QImage.Format.Format_RGB888)
+    wide.fill(0x336699)
+    window.viewer.show_image(wide, "wide")
+    assert window.viewer.image_size() == (side, round(40 * side / (3 * side)))
+
+    monkeypatch.setattr(workers, "MAX_VIEWER_SIDE", 16)  # the reader scales before handing it over
+    write_tiles(tmp_path / "t.tfrecords", 2, px=32)
+    with qtbot.waitSignal(window.loaded, timeout=15_000):
+        window.open_path(str(tmp_path / "t.tfrecords"))
+    qtbot.waitUntil(window.viewer.has_image, timeout=10_000)
+    assert window.viewer.image_size() == (16, 16)
