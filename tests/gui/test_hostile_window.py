@@ -535,3 +535,34 @@ def test_the_viewer_keeps_no_image_bigger_than_the_screen(qtbot, window, tmp_pat
         window.open_path(str(tmp_path / "t.tfrecords"))
     qtbot.waitUntil(window.viewer.has_image, timeout=10_000)
     assert window.viewer.image_size() == (16, 16)
+
+
+def test_the_wizard_shows_folder_and_file_names_as_text(qtbot, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    from tfr_viewer.gui.wizard import ConvertWizard
+
+    root = tmp_path / SPOOF
+    (root / IMG_FIFO).mkdir(parents=True)
+    (root / IMG_FIFO / "tile_0-0.jpg").write_bytes(make_jpeg(16, 16))
+    (root / IMG_FIFO / "<b>junk.txt").write_text("not an image")
+    wizard = ConvertWizard(open_in_viewer=lambda _path: None)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    try:
+        page = wizard.source_page
+        with qtbot.waitSignal(page.scanned, timeout=10_000):
+            page.set_source(str(root))
+        assert page.slides.item(0, 0).text() == IMG_FIFO
+        assert page.skipped.item(0, 0).text() == f"{IMG_FIFO}/<b>junk.txt"
+        assert "&lt;b&gt;junk.txt" in page.skipped.item(0, 0).toolTip()
+        assert "&lt;img src=p&gt;" in page.slides.item(0, 0).toolTip()
+        page.set_source(str(tmp_path / f"{SPOOF} missing"))  # a scan that fails names the folder
+        qtbot.waitUntil(lambda: page.summary.text().startswith("⚠"), timeout=10_000)
+        assert f"{SPOOF} missing" in page.summary.text()
+        labels = [label for label in wizard.findChildren(QLabel) if label.metaObject().className() == "QLabel"]
+        assert page.summary.textFormat() == Qt.TextFormat.PlainText
+        assert [label.text() for label in labels if "<" in label.text()  # data shown: as text
+                and label.textFormat() != Qt.TextFormat.PlainText] == []
+    finally:
+        wizard.shutdown()

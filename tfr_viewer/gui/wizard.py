@@ -137,7 +137,7 @@ class SourcePage(QWizardPage):
         kind = {"single": "one slide (images in the folder)", "nested": "one slide per sub-folder",
                 "empty": "no images found"}[scan.layout]
         self.summary.setText(
-            f"<b>{kind}</b>: {len(scan.slides)} slide(s), {scan.images:,} images, {human_size(scan.bytes)}; "
+            f"{kind[0].upper()}{kind[1:]}: {len(scan.slides)} slide(s), {scan.images:,} images, {human_size(scan.bytes)}; "
             f"{len(scan.skipped):,} file(s) will be skipped."
         )
         _fill(self.slides, [[s.name, f"{s.images:,}", human_size(s.bytes),
