@@ -47,7 +47,7 @@ _ACTIVE_LOCK = threading.Lock()
 _ORPHANS: set[QThread] = set()  # threads outliving their window: kept until they finish
 
 MAX_OPEN_FILES = 32  # open TFRecords a request worker keeps for its next requests
-MAX_CACHED_BYTES = 512 * 2**20  # of which inflated gzip files may hold this much memory in all
+MAX_CACHED_BYTES = 512 * 2**20  # inflated gzip files all request workers keep, together
 MAX_SHOWN_FIELDS = 500  # fields of one record the metadata panel lists
 MAX_VIEWER_SIDE = 4096  # the viewer keeps no bigger image: a screen never shows more
 
@@ -285,9 +285,11 @@ class RequestWorker(QObject):
     def prepare(self) -> None:
         """One-time work in the worker's thread before the first request (at window start)."""
 
+    cache_share = 0.0  # of MAX_CACHED_BYTES; the workers that open files share it out
+
     def tfrecord(self, entry: "FileEntry") -> TFRecord:
         """An open TFRecord for this file, kept for the next requests: at most MAX_OPEN_FILES,
-        and inflated gzip files (held in memory) at most MAX_CACHED_BYTES together."""
+        and inflated gzip files (held in memory) at most this worker's share of MAX_CACHED_BYTES."""
         key = f"{entry.path}\0{entry.version}"
         cached = self._files.get(key)
         if cached is not None:
@@ -297,7 +299,8 @@ class RequestWorker(QObject):
         held = memory_held(tfr)
         self._files[key] = (tfr, held)
         self._held_bytes += held
-        while len(self._files) > 1 and (len(self._files) > MAX_OPEN_FILES or self._held_bytes > MAX_CACHED_BYTES):
+        budget = MAX_CACHED_BYTES * self.cache_share
+        while len(self._files) > 1 and (len(self._files) > MAX_OPEN_FILES or self._held_bytes > budget):
             _, (old, old_held) = self._files.popitem(last=False)
             self._held_bytes -= old_held
             old.close()
@@ -353,6 +356,7 @@ class ThumbnailLoader(RequestWorker):
 
     ready = Signal(list)  # [(generation, row, key, QImage | None, error | None)]
     MARGIN = 24
+    cache_share = 0.5
 
     def __init__(self, parent: QObject | None = None) -> None:
         self._visible = (0, 0, -1)  # generation, first row, last row (set by the GUI)
@@ -427,6 +431,7 @@ class RecordReader(RequestWorker):
 
     ready = Signal(object)  # dict with details, or {'error': ...}
     batch_size = 1
+    cache_share = 0.5
 
     def prepare(self) -> None:
         load_decoders()
