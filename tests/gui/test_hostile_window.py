@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication
 
 from tfr_viewer.core.example_pb2 import Example
 from tfr_viewer.core.framing import frame_record
-from tfr_viewer.core.index import create_index, find_index
+from tfr_viewer.core.index import create_index
 
 from ..helpers import make_jpeg
 from .conftest import write_tiles
@@ -261,7 +261,7 @@ IMG_ZERO = '<img src="/dev/zero">'
 HOVER_SCRIPT = textwrap.dedent(
     r'''
     import json, resource, sys, time
-    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtCore import Qt
     from PySide6.QtGui import QHelpEvent
     from PySide6.QtWidgets import QApplication, QLabel, QToolTip
 
