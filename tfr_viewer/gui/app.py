@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from importlib import resources
@@ -58,7 +59,17 @@ def run_gui(
     elif screenshot or quit_after_load:
         QTimer.singleShot(500, window.loaded.emit)
     _close_on_terminal_signals(window)
-    return app.exec()
+    status = app.exec()
+    window.shutdown()  # closed by the window manager or quit(): stop the workers all the same
+    from .workers import wait_for_orphans
+
+    if not wait_for_orphans(2000):
+        # a worker is stuck in a read the OS does not interrupt (a FIFO, a hung network disk):
+        # Python's teardown would destroy its running thread, which aborts the process
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 def _close_on_terminal_signals(window) -> None:

@@ -51,6 +51,7 @@ from .. import __version__
 from ..core.index import IndexResult
 from .errors import ErrorBridge, problem_color
 from .models import FILE_ID_ROLE, DatasetTreeModel, TileListModel
+from .plain import plain_label, plain_menu_text, plain_title, plain_tooltip
 from .settings import Settings
 from .widgets.location_map import LocationMap, MapPoints, map_points
 from .widgets.metadata_panel import MetadataPanel
@@ -81,6 +82,7 @@ SWITCH_INTERVAL = 0.0005
 MAX_WATCHED_FILES = 2000  # inotify watches are a per-user resource
 WATCH_BATCH = 64  # files given to the watcher per event-loop turn
 TREE_SIZE_ROWS = 64  # rows measured to size the tree's tile-count column
+SHUTDOWN_WAIT_S = 10.0  # closing waits this long in all for background work to stop
 TREE_UPDATE_MS = 100  # files indexed in the background reach the tree at most this often
 
 
@@ -114,6 +116,7 @@ class MainWindow(QMainWindow):
     """`open_path(path)` opens a file or folder without blocking; `loaded` fires when the tree is filled."""
 
     loaded = Signal()
+    recordShown = Signal()  # the viewer and the record panel show the current tile's answer
     indexingFinished = Signal()
     mapFilled = Signal()
 
@@ -220,7 +223,7 @@ class MainWindow(QMainWindow):
         self.problems.setWordWrap(True)
         self.problems.setAlternatingRowColors(True)
         self.problems.itemActivated.connect(self._on_problem_activated)
-        self.problems_label = QLabel("Problems")
+        self.problems_label = plain_label("Problems")
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -242,7 +245,7 @@ class MainWindow(QMainWindow):
         self.grid.selectionModel().currentChanged.connect(self._on_current_tile)
         self.grid.selectionModel().selectionChanged.connect(self._update_status)
         self.grid.activatedRow.connect(self._on_tile_activated)
-        self.grid_label = QLabel("")
+        self.grid_label = plain_label("")
         self.clear_map_filter = QPushButton("Show all tiles")
         self.clear_map_filter.setVisible(False)
         self.clear_map_filter.clicked.connect(self.clear_region)
@@ -268,7 +271,7 @@ class MainWindow(QMainWindow):
         self.color_by.setToolTip("Colour the map by slide or by a numeric field of the records")
         self.color_by.addItem("Colour by slide", "slide")
         self.color_by.currentIndexChanged.connect(self._on_color_by)
-        self.color_legend = QLabel("")
+        self.color_legend = plain_label("")
         map_box = QWidget()
         map_layout = QVBoxLayout(map_box)
         map_layout.setContentsMargins(0, 0, 0, 0)
@@ -277,7 +280,7 @@ class MainWindow(QMainWindow):
         map_bar.addWidget(self.color_legend, 1)
         map_layout.addLayout(map_bar)
         map_layout.addWidget(self.map, 1)
-        self.map_note = QLabel("")  # says why the map shows fewer tiles than the grid, or none
+        self.map_note = plain_label("")  # says why the map shows fewer tiles than the grid, or none
         self.map_note.setObjectName("mapNote")
         self.map_note.setWordWrap(True)
         self.map_note.setVisible(False)
@@ -309,7 +312,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setToolTip("Cancel background work (Esc)")
         self.cancel_button.setVisible(False)
         self.cancel_button.clicked.connect(self.cancel_background)
-        self.status_label = QLabel("")
+        self.status_label = plain_label("")
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel_button)
@@ -345,7 +348,7 @@ class MainWindow(QMainWindow):
         recent_box = QHBoxLayout()
         recent_box.addStretch(1)
         column = QVBoxLayout()
-        column.addWidget(QLabel("Recent:"))
+        column.addWidget(plain_label("Recent:"))
         column.addWidget(self.welcome_recent)
         recent_box.addLayout(column)
         recent_box.addStretch(1)
@@ -409,7 +412,7 @@ class MainWindow(QMainWindow):
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for path in self.settings.get("recent/paths"):
-            self._action(self.recent_menu, path, lambda checked=False, p=path: self.open_path(p))
+            self._action(self.recent_menu, plain_menu_text(path), lambda checked=False, p=path: self.open_path(p))
         if self.recent_menu.isEmpty():
             self.recent_menu.addAction("(none)").setEnabled(False)
 
@@ -443,7 +446,7 @@ class MainWindow(QMainWindow):
         self._update_problems_label()
         self.tree_model.show_loading(paths)
         self.stack.setCurrentWidget(self.splitter)
-        self.setWindowTitle(f"tfr-viewer — {', '.join(Path(p).name or p for p in paths)}")
+        self.setWindowTitle(plain_title(f"tfr-viewer — {', '.join(Path(p).name or p for p in paths)}"))
         self._opening_paths = [os.path.abspath(p) for p in paths]  # Recent learns when they opened
         job = JobWorker(open_dataset_job(paths), "Opening", self)
         job.generation = generation
@@ -624,7 +627,7 @@ class MainWindow(QMainWindow):
         items = []
         for text in lines:
             item = QListWidgetItem(text)
-            item.setToolTip(text)
+            item.setToolTip(plain_tooltip(text))
             item.setData(Qt.ItemDataRole.UserRole, path)
             item.setForeground(problem_color())
             self.problems.addItem(item)
@@ -950,14 +953,15 @@ class MainWindow(QMainWindow):
         self._offer_numeric_fields(details)
         if details.get("error"):
             self.viewer.show_message(details["error"])
-            return
-        entry = self.entries[details["key"][0]]
-        loc = self.tile_model.location(self.tile_model.all_row(current.row()))
-        title = f"{entry.slide} · record {details['index']}" + (f" · x {loc[0]}, y {loc[1]}" if loc else "")
-        if "qimage" in details:
-            self.viewer.show_image(details["qimage"], title)
         else:
-            self.viewer.show_message(details.get("image_error", "no image in this record"))
+            entry = self.entries[details["key"][0]]
+            loc = self.tile_model.location(self.tile_model.all_row(current.row()))
+            title = f"{entry.slide} · record {details['index']}" + (f" · x {loc[0]}, y {loc[1]}" if loc else "")
+            if "qimage" in details:
+                self.viewer.show_image(details["qimage"], title)
+            else:
+                self.viewer.show_message(details.get("image_error", "no image in this record"))
+        self.recordShown.emit()
 
     @Slot(int)
     def _on_map_point(self, all_row: int) -> None:
@@ -1204,17 +1208,23 @@ class MainWindow(QMainWindow):
         if self.settings.get("view/theme") == "dark":
             self.set_theme("dark")
 
-    def shutdown(self) -> None:
-        """Stop every worker and wait for it (no thread is left running)."""
+    def shutdown(self, wait_s: float | None = None) -> None:
+        """Cancel every worker and wait for them, `wait_s` in all. A thread still busy then
+        (a read the OS does not interrupt) is orphaned: it ends on its own, never destroyed
+        while it runs (which would abort the process)."""
         self._start_timer.stop()
         self._jobs_to_start = []
+        requests = (self.thumbs, self.reader, self.map_builder)
         for job in list(self._jobs):
             job.cancel()
+        for worker in requests:
+            worker.request_stop()
+        deadline = time.monotonic() + (SHUTDOWN_WAIT_S if wait_s is None else wait_s)
+        left_ms = lambda: max(0, int(1000 * (deadline - time.monotonic())))  # noqa: E731
         for job in list(self._jobs):
-            job.wait(10_000)
-        self.thumbs.stop()
-        self.reader.stop()
-        self.map_builder.stop()
+            job.wait(left_ms())
+        for worker in requests:
+            worker.stop(left_ms())
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.set("window/geometry", self.saveGeometry())

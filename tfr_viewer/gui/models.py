@@ -23,6 +23,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QStandardItem, QStan
 from PySide6.QtWidgets import QApplication, QStyle
 
 from .errors import problem_color
+from .plain import plain_tooltip
 from .workers import FileEntry, ThumbnailLoader, ThumbRequest
 
 ANNOUNCE_MS = 30  # thumbnails that arrive within this time repaint the grid once
@@ -93,7 +94,7 @@ class DatasetTreeModel(QStandardItemModel):
     def show_error(self, message: str) -> None:
         self.removeRows(0, self.rowCount())
         item = QStandardItem(_icon(QStyle.StandardPixmap.SP_MessageBoxCritical), message)
-        item.setToolTip(message)
+        item.setToolTip(plain_tooltip(message))
         item.setEditable(False)
         self.appendRow([item, QStandardItem("")])
 
@@ -119,7 +120,7 @@ class DatasetTreeModel(QStandardItemModel):
                 parent = QStandardItem(_icon(QStyle.StandardPixmap.SP_DirIcon), entry.source)
                 parent.setEditable(False)
                 parent.setData(-1, FILE_ID_ROLE)
-                parent.setToolTip(entry.source)
+                parent.setToolTip(plain_tooltip(entry.source))
                 source = sources[entry.source] = (parent, [])
             parent, rows = source
             name = name_proto.clone()
@@ -168,7 +169,7 @@ class DatasetTreeModel(QStandardItemModel):
             tip.append(f"index: {index_where}")
         if entry.error:
             tip.append(f"problem: {entry.error}")
-        name.setToolTip("\n".join(tip))
+        name.setToolTip(plain_tooltip("\n".join(tip)))
         if shown_state in ("error", "missing", "damaged"):
             name.setForeground(problem_color())
         else:  # the palette's text colour (an empty QColor paints black, unreadable when dark)
@@ -347,7 +348,7 @@ class TileListModel(QStringListModel):
             text = self._caption(row).replace("\n", " · ") + f" · record {key[1]}"
             if key in self._errors:
                 text += f"\n⚠ {self._errors[key]}"
-            return text
+            return plain_tooltip(text)
         if role == KEY_ROLE:
             return self.key(row)
         if role == ALL_ROW_ROLE:

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QListWidget,
     QProgressBar,
@@ -40,6 +39,7 @@ from ..core.console import human_size
 from ..core.naming import AUTO, compile_location_pattern, parse_location
 from ..core.scan_images import SourceScan, iter_scan_source
 from ..core.writer import WriteReport, iter_write_tfrecords_multi, iter_write_tfrecords_single, tfrecord_filename
+from .plain import plain_label, plain_tooltip
 from .workers import JobWorker, TFRecordWriterJob
 
 LOCATION_CHOICES = [
@@ -68,7 +68,7 @@ def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
             item = QTableWidgetItem(text)
-            item.setToolTip(text)
+            item.setToolTip(plain_tooltip(text))
             table.setItem(r, c, item)
 
 
@@ -88,7 +88,7 @@ class SourcePage(QWizardPage):
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(browse)
-        self.summary = QLabel("Choose a folder.")
+        self.summary = plain_label("Choose a folder.")
         self.summary.setWordWrap(True)
         self.slides = _table(["Slide", "Images", "Size", "Formats"])
         self.skipped = _table(["Skipped file", "Reason"])
@@ -96,7 +96,7 @@ class SourcePage(QWizardPage):
         layout.addLayout(row)
         layout.addWidget(self.summary)
         layout.addWidget(self.slides, 2)
-        layout.addWidget(QLabel("Files that will be skipped:"))
+        layout.addWidget(plain_label("Files that will be skipped:"))
         layout.addWidget(self.skipped, 1)
         self.scan: SourceScan | None = None
         self.job: JobWorker | None = None
@@ -137,7 +137,7 @@ class SourcePage(QWizardPage):
         kind = {"single": "one slide (images in the folder)", "nested": "one slide per sub-folder",
                 "empty": "no images found"}[scan.layout]
         self.summary.setText(
-            f"<b>{kind}</b>: {len(scan.slides)} slide(s), {scan.images:,} images, {human_size(scan.bytes)}; "
+            f"{kind[0].upper()}{kind[1:]}: {len(scan.slides)} slide(s), {scan.images:,} images, {human_size(scan.bytes)}; "
             f"{len(scan.skipped):,} file(s) will be skipped."
         )
         _fill(self.slides, [[s.name, f"{s.images:,}", human_size(s.bytes),
@@ -180,7 +180,7 @@ class OptionsPage(QWizardPage):
         self.quality.setValue(90)
         self.build_index = QCheckBox("Write an index (.index.npz) beside each TFRecord")
         self.build_index.setChecked(True)
-        self.name_problem = QLabel("")
+        self.name_problem = plain_label("")
         self.name_problem.setObjectName("nameProblem")
         self.name_problem.setWordWrap(True)
         form = QFormLayout()
@@ -195,7 +195,7 @@ class OptionsPage(QWizardPage):
         reencode_row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Preview on names from the source:"))
+        layout.addWidget(plain_label("Preview on names from the source:"))
         layout.addWidget(self.preview, 1)
         layout.addWidget(self.keep)
         layout.addLayout(reencode_row)
@@ -294,7 +294,7 @@ class DestinationPage(QWizardPage):
         for text, value in EXISTING_CHOICES:
             self.existing.addItem(text, value)
         self.existing.currentIndexChanged.connect(self._update)
-        self.space = QLabel("")
+        self.space = plain_label("")
         self.space.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
@@ -370,9 +370,9 @@ class RunPage(QWizardPage):
         self.owner = wizard
         self.setTitle("Converting")
         self.setSubTitle("The window stays usable; Cancel removes any partial file.")
-        self.current = QLabel("")
+        self.current = plain_label("")
         self.overall = QProgressBar()
-        self.rate = QLabel("")
+        self.rate = plain_label("")
         self.cancel_button = QPushButton("Cancel conversion")
         self.cancel_button.clicked.connect(self.cancel)
         self.errors = QListWidget()
@@ -381,7 +381,7 @@ class RunPage(QWizardPage):
         layout.addWidget(self.overall)
         layout.addWidget(self.rate)
         layout.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(QLabel("Problems:"))
+        layout.addWidget(plain_label("Problems:"))
         layout.addWidget(self.errors, 1)
         self.job: TFRecordWriterJob | None = None
         self.report: WriteReport | None = None
@@ -462,7 +462,7 @@ class ResultPage(QWizardPage):
         super().__init__()
         self.owner = wizard
         self.setTitle("Result")
-        self.summary = QLabel("")
+        self.summary = plain_label("")
         self.summary.setWordWrap(True)
         self.written = _table(["TFRecord", "Tiles"])
         self.skipped = _table(["Skipped / warning", "Reason"])

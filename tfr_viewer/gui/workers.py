@@ -8,6 +8,9 @@
 - `ThumbnailLoader`, `RecordReader`, `ArrayBuilder`: the request workers (the last one builds
   the map's arrays, so that no big numpy work runs on the GUI thread).
 - `IndexBuilderWorker`, `TFRecordWriterJob`, `open_dataset_job`: jobs for JobWorker.
+
+Whatever a file holds, a worker survives it: each request that fails for any reason becomes
+an answer with a readable reason (a broken tile), and the next request is served.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Generator
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
 from ..core.errors import TFRecordError
@@ -36,10 +39,17 @@ from ..core.index import IndexInfo, IndexResult, find_index, index_file
 from ..core.paths import find_tfrecords, first_of_each_file
 from ..core.progress import CancelToken, Cancelled, Job, Progress
 from ..core.records import feature_kinds, field_order
+from ..core.source import GzipSource, source_size
 from ..core.tfrecord import TFRecord
 
 _ACTIVE: set[QThread] = set()
 _ACTIVE_LOCK = threading.Lock()
+_ORPHANS: set[QThread] = set()  # threads outliving their window: kept until they finish
+
+MAX_OPEN_FILES = 32  # open TFRecords a request worker keeps for its next requests
+MAX_CACHED_BYTES = 512 * 2**20  # inflated gzip files all request workers keep, together
+MAX_SHOWN_FIELDS = 500  # fields of one record the metadata panel lists
+MAX_VIEWER_SIDE = 4096  # the viewer keeps no bigger image: a screen never shows more
 
 
 def active_threads() -> list[QThread]:
@@ -62,7 +72,39 @@ def user_message(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror or exc}"
-    return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, MemoryError):
+        return "not enough memory"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def where_message(path: str, index: int, exc: BaseException) -> str:
+    """A reason naming the file and record, whatever was raised (a TFRecordError names them itself)."""
+    if isinstance(exc, TFRecordError):
+        return str(exc) if exc.path else f"{path}, record {index}: {exc.reason}"
+    return f"{path}, record {index}: {user_message(exc)}"
+
+
+def orphan_thread(thread: QThread) -> None:
+    """A thread still running when its owner goes: unparented and kept referenced until it ends,
+    so it is never destroyed while running (Qt aborts the process if it is)."""
+    try:
+        if not thread.isRunning():
+            return
+        thread.setParent(None)
+    except RuntimeError:  # already deleted
+        return
+    with _ACTIVE_LOCK:
+        # forgotten from the GUI thread once finished (`_prune_orphans`): dropping the last
+        # reference from its own `finished` signal would delete it while it still runs
+        _ORPHANS.add(thread)
+    _prune_orphans()
+
+
+def _prune_orphans() -> None:
+    with _ACTIVE_LOCK:
+        for thread in [t for t in _ORPHANS if t.isFinished()]:
+            _ORPHANS.discard(thread)
 
 
 def _start(worker: QObject, run: Callable[[], None], parent: QObject | None) -> QThread:
@@ -79,6 +121,23 @@ def _start(worker: QObject, run: Callable[[], None], parent: QObject | None) -> 
     thread.finished.connect(forget)
     thread.start()
     return thread
+
+
+def orphans_running() -> int:
+    """Orphaned threads still running (see `orphan_thread`)."""
+    _prune_orphans()
+    with _ACTIVE_LOCK:
+        return len(_ORPHANS)
+
+
+def wait_for_orphans(ms: int) -> bool:
+    """Wait up to `ms` for orphaned threads to end; True when none runs any more."""
+    deadline = time.monotonic() + ms / 1000
+    with _ACTIVE_LOCK:
+        threads = list(_ORPHANS)
+    for thread in threads:
+        thread.wait(max(0, int(1000 * (deadline - time.monotonic()))))
+    return orphans_running() == 0
 
 
 def _has_all_it_tells(info: IndexInfo) -> bool:
@@ -112,7 +171,14 @@ class JobWorker(QObject):
         self.token.cancel()
 
     def wait(self, ms: int = 10_000) -> bool:
-        return self.thread.wait(ms) if self.thread is not None else True
+        """Wait for the thread to end; a thread still running after `ms` is orphaned (see
+        `orphan_thread`) so that closing the window never destroys it while it runs."""
+        if self.thread is None:
+            return True
+        done = self.thread.wait(ms)
+        if not done:
+            orphan_thread(self.thread)
+        return done
 
     @Slot()
     def _run(self) -> None:
@@ -152,7 +218,9 @@ class RequestWorker(QObject):
         self._cond = threading.Condition()
         self._pending: list[Any] = []
         self._stopping = False
-        self._files: OrderedDict[str, TFRecord] = OrderedDict()
+        self._files: OrderedDict[str, tuple[TFRecord, int]] = OrderedDict()  # key -> (file, bytes held)
+        self._held_bytes = 0
+        self.failures = 0  # requests that failed with an unexpected error (the thread served on)
         self.thread = _start(self, self._loop, parent)
 
     def submit(self, requests: list[Any], replace: bool = True) -> None:
@@ -164,12 +232,26 @@ class RequestWorker(QObject):
         with self._cond:
             self._pending = []
 
-    def stop(self, wait_ms: int = 5000) -> None:
+    def stop(self, wait_ms: int = 5000) -> bool:
+        """Stop after the request in hand; True when the thread ended within `wait_ms` (else it
+        is orphaned, never destroyed while running)."""
+        self.request_stop()
+        done = self.thread.wait(wait_ms)
+        if not done:
+            orphan_thread(self.thread)
+        return done
+
+    def request_stop(self) -> None:
+        """Ask the thread to end after the request in hand (does not wait)."""
         with self._cond:
             self._stopping = True
             self._pending = []
             self._cond.notify()
-        self.thread.wait(wait_ms)
+
+    @property
+    def stopping(self) -> bool:
+        """Long requests check this between steps and give up when the window closes."""
+        return self._stopping
 
     def _take(self, n: int) -> list[Any]:
         with self._cond:
@@ -188,11 +270,13 @@ class RequestWorker(QObject):
                 batch = self._take(self.batch_size)
                 if not batch:
                     break
-                self.process(batch)
+                try:
+                    self.process(batch)
+                except Exception as exc:  # noqa: BLE001  (a bug or a file nobody foresaw: serve on)
+                    self.failures += 1
+                    self.fail(batch, exc)
         finally:
-            for tfr in self._files.values():
-                tfr.close()
-            self._files.clear()
+            self._close_files()
             self.finished.emit()
             QThread.currentThread().quit()
 
@@ -201,21 +285,50 @@ class RequestWorker(QObject):
     def prepare(self) -> None:
         """One-time work in the worker's thread before the first request (at window start)."""
 
+    cache_share = 0.0  # of MAX_CACHED_BYTES; the workers that open files share it out
+
     def tfrecord(self, entry: "FileEntry") -> TFRecord:
-        """An open TFRecord for this file, kept (a few at a time) for the next requests."""
+        """An open TFRecord for this file, kept for the next requests: at most MAX_OPEN_FILES,
+        and inflated gzip files (held in memory) at most this worker's share of MAX_CACHED_BYTES."""
         key = f"{entry.path}\0{entry.version}"
-        tfr = self._files.get(key)
-        if tfr is None:
-            tfr = TFRecord(entry.path, create_index=False, index=entry.index)
-            self._files[key] = tfr
-            while len(self._files) > 32:
-                self._files.popitem(last=False)[1].close()
-        else:
+        cached = self._files.get(key)
+        if cached is not None:
             self._files.move_to_end(key)
+            return cached[0]
+        tfr = TFRecord(entry.path, create_index=False, index=entry.index)
+        held = memory_held(tfr)
+        self._files[key] = (tfr, held)
+        self._held_bytes += held
+        budget = MAX_CACHED_BYTES * self.cache_share
+        while len(self._files) > 1 and (len(self._files) > MAX_OPEN_FILES or self._held_bytes > budget):
+            _, (old, old_held) = self._files.popitem(last=False)
+            self._held_bytes -= old_held
+            old.close()
         return tfr
+
+    def cached_bytes(self) -> int:
+        """Memory the kept files hold (inflated gzip files)."""
+        return self._held_bytes
+
+    def _close_files(self) -> None:
+        for tfr, _ in self._files.values():
+            tfr.close()
+        self._files.clear()
+        self._held_bytes = 0
 
     def process(self, batch: list[Any]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def fail(self, batch: list[Any], exc: Exception) -> None:
+        """Answer a batch whose processing raised: by default, nothing (subclasses answer each
+        request with the reason)."""
+
+
+def memory_held(tfr: TFRecord) -> int:
+    """Bytes an open TFRecord keeps in memory: a gzip file is inflated whole, a plain file
+    is read from disk on demand."""
+    source = getattr(tfr, "_file", None)
+    return source_size(source) if isinstance(source, GzipSource) else 0
 
 
 def to_qimage(pixels: np.ndarray) -> QImage:
@@ -243,6 +356,7 @@ class ThumbnailLoader(RequestWorker):
 
     ready = Signal(list)  # [(generation, row, key, QImage | None, error | None)]
     MARGIN = 24
+    cache_share = 0.5
 
     def __init__(self, parent: QObject | None = None) -> None:
         self._visible = (0, 0, -1)  # generation, first row, last row (set by the GUI)
@@ -279,12 +393,29 @@ class ThumbnailLoader(RequestWorker):
             try:
                 tfr = self.tfrecord(request.entry)
                 raw = tfr.read_raw(request.key[1])
-                data = raw.get("image_raw", [b""])[0]
+                data = image_bytes_of(raw, request.entry.path, request.key[1])
                 image = to_qimage(decode_thumbnail(data, request.size))
                 out.append((request.generation, request.row, request.key, image, None))
-            except (TFRecordError, OSError) as exc:
-                out.append((request.generation, request.row, request.key, None, user_message(exc)))
+            except Exception as exc:  # noqa: BLE001  (any failure is this tile's: a broken tile)
+                out.append((request.generation, request.row, request.key, None,
+                            where_message(request.entry.path, request.key[1], exc)))
         self.ready.emit(out)
+
+    def fail(self, batch: list[ThumbRequest], exc: Exception) -> None:
+        self.ready.emit([(r.generation, r.row, r.key, None, where_message(r.entry.path, r.key[1], exc)) for r in batch])
+
+
+def image_bytes_of(raw: dict[str, Any], path: str, index: int) -> bytes:
+    """The record's `image_raw` bytes, or a TFRecordError saying what is there instead."""
+    values = raw.get("image_raw")
+    if values is None:
+        raise TFRecordError("no image_raw field", path, index)
+    if len(values) == 0:
+        raise TFRecordError("image_raw is an empty list", path, index)
+    data = values[0]
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TFRecordError(f"image_raw holds {type(data).__name__} values, not image bytes", path, index)
+    return bytes(data)
 
 
 @dataclass(frozen=True)
@@ -300,6 +431,7 @@ class RecordReader(RequestWorker):
 
     ready = Signal(object)  # dict with details, or {'error': ...}
     batch_size = 1
+    cache_share = 0.5
 
     def prepare(self) -> None:
         load_decoders()
@@ -308,33 +440,55 @@ class RecordReader(RequestWorker):
         request = batch[-1]
         details: dict[str, Any] = {"generation": request.generation, "row": request.row, "key": request.key}
         try:
-            tfr = self.tfrecord(request.entry)
-            i = request.key[1]
-            payload = tfr.read_payload(i)
-            raw = tfr.read_raw(i)
-            order = field_order(payload)
-            kinds = feature_kinds(payload, request.entry.path, i)
-            fields = []
-            for name in order + [n for n in raw if n not in order]:
-                values = raw[name]
-                entry: dict[str, Any] = {"name": name, "kind": kinds.get(name, ""), "values": values}
-                if values and isinstance(values[0], bytes) and sniff_format(values[0]):
-                    try:
-                        entry["image"] = image_info(values[0])
-                    except TFRecordError as exc:
-                        entry["image_error"] = exc.reason
-                fields.append(entry)
-            offset, length = tfr.record_info(i)
-            details.update(path=request.entry.path, index=i, offset=offset, length=length, fields=fields)
-            image_bytes = raw.get("image_raw", [None])[0]
-            if isinstance(image_bytes, bytes):
-                try:
-                    details["qimage"] = to_qimage(decode_image(image_bytes))
-                except TFRecordError as exc:
-                    details["image_error"] = f"{request.entry.path}, record {i}: {exc.reason}"
-        except (TFRecordError, OSError) as exc:
-            details["error"] = user_message(exc)
+            details.update(self._read(request))
+        except Exception as exc:  # noqa: BLE001  (any failure is this record's; the next one is read)
+            details["error"] = where_message(request.entry.path, request.key[1], exc)
         self.ready.emit(details)
+
+    def fail(self, batch: list[RecordRequest], exc: Exception) -> None:
+        request = batch[-1]
+        self.ready.emit({"generation": request.generation, "row": request.row, "key": request.key,
+                         "error": where_message(request.entry.path, request.key[1], exc)})
+
+    def _read(self, request: RecordRequest) -> dict[str, Any]:
+        """The record's fields (at most MAX_SHOWN_FIELDS; `more_fields` counts the rest) and
+        its image, scaled to at most MAX_VIEWER_SIDE."""
+        path, i = request.entry.path, request.key[1]
+        tfr = self.tfrecord(request.entry)
+        payload = tfr.read_payload(i)
+        raw = tfr.read_raw(i)
+        order = field_order(payload)
+        kinds = feature_kinds(payload, path, i)
+        names = list(dict.fromkeys(order + list(raw)))  # stored order first, then any other
+        fields = []
+        for name in names[:MAX_SHOWN_FIELDS]:
+            if self.stopping:
+                break
+            values = raw.get(name, [])
+            entry: dict[str, Any] = {"name": name, "kind": kinds.get(name, ""), "values": values}
+            if values and isinstance(values[0], bytes) and sniff_format(values[0]):
+                try:
+                    entry["image"] = image_info(values[0])
+                except Exception as exc:  # noqa: BLE001  (a field's bad image is said in its row)
+                    entry["image_error"] = exc.reason if isinstance(exc, TFRecordError) else user_message(exc)
+            fields.append(entry)
+        offset, length = tfr.record_info(i)
+        details: dict[str, Any] = dict(path=path, index=i, offset=offset, length=length, fields=fields,
+                                       more_fields=max(0, len(names) - len(fields)))
+        try:
+            image = decode_image(image_bytes_of(raw, path, i))
+            details["qimage"] = fit_qimage(to_qimage(image), MAX_VIEWER_SIDE)
+            details["image_size"] = (int(image.shape[1]), int(image.shape[0]))
+        except Exception as exc:  # noqa: BLE001  (the fields still show; the viewer says why no image)
+            details["image_error"] = where_message(path, i, exc)
+        return details
+
+
+def fit_qimage(image: QImage, side: int) -> QImage:
+    """The image, scaled down (aspect kept) when a side exceeds `side` pixels."""
+    if image.width() <= side and image.height() <= side:
+        return image
+    return image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
 
 
 @dataclass(frozen=True)
@@ -360,6 +514,9 @@ class ArrayBuilder(RequestWorker):
         except Exception as exc:  # noqa: BLE001  (reported by the window)
             result = exc
         self.ready.emit(request.generation, result)
+
+    def fail(self, batch: list[BuildRequest], exc: Exception) -> None:
+        self.ready.emit(batch[-1].generation, exc)
 
 
 # --- dataset opening and indexing -------------------------------------------------------------
@@ -438,22 +595,35 @@ def open_dataset_job(paths: list[str]) -> Callable[[CancelToken], Job[OpenedData
                     entry.state, entry.error = "error", f"{entry.path}: empty file: holds no records"
                     continue
                 info = find_index(entry.path)
-            except (OSError, TFRecordError) as exc:
-                entry.state, entry.error = "error", user_message(exc)
+            except Exception as exc:  # noqa: BLE001  (a bad index is this file's problem, not the folder's)
+                message = user_message(exc)
+                entry.state, entry.error = "error", message if entry.path in message else f"{entry.path}: {message}"
                 continue
             if info is not None and _has_all_it_tells(info):
                 entry.index, entry.state = info, "indexed"
             else:
                 if entry.source not in manifests:
-                    manifests[entry.source] = read_manifest(Path(entry.source))
+                    manifests[entry.source] = _manifest_or_nothing(entry.source)
                 rel = os.path.relpath(entry.path, entry.source)
-                entry.listed_count = manifest_total(manifests[entry.source].get(rel), st)
+                try:
+                    entry.listed_count = manifest_total(manifests[entry.source].get(rel), st)
+                except Exception:  # noqa: BLE001  (a garbled entry: the count waits for the index)
+                    entry.listed_count = None
             if i % 32 == 0:
                 yield Progress(i + 1, len(entries), entry.path)
         yield Progress(len(entries), len(entries), "")
         return OpenedDataset([str(p) for p in paths], entries, unreadable)
 
     return job
+
+
+def _manifest_or_nothing(source: str) -> dict:
+    """The folder's manifest.json entries, or none when it cannot be read (only a hint)."""
+    try:
+        manifest = read_manifest(Path(source))
+    except Exception:  # noqa: BLE001  (counts then come from the indexes)
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
 
 
 @dataclass
@@ -566,6 +736,11 @@ def index_files_job(
                     except BrokenProcessPool:
                         _reset_index_pool()
                         result = IndexResult(entry.path, "error", error=f"{entry.path}: the indexing process stopped")
+                        break
+                    except Exception as exc:  # noqa: BLE001  (this file's problem: the others go on)
+                        message = user_message(exc)
+                        error = message if entry.path in message else f"{entry.path}: {message}"
+                        result = IndexResult(entry.path, "error", error=error)
                         break
                 on_file(entry, result)  # applied to the entry on the GUI thread, not here
                 done += 1

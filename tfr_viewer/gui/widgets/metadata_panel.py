@@ -18,7 +18,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..plain import plain_tooltip
+
 MAX_SHOWN_VALUES = 8
+MAX_VALUE_CHARS = 300  # a cell shows this much of a value; Copy gives the same text
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + f"… ({len(text):,} characters)"
 
 
 def describe_value(field: dict[str, Any]) -> str:
@@ -34,8 +41,8 @@ def describe_value(field: dict[str, Any]) -> str:
                 parts.append(f"{image['format'].upper()} image {image['width']}×{image['height']} ({len(v):,} bytes)")
                 continue
             try:
-                text = v.decode("utf-8")
-                parts.append(text if text.isprintable() else f"{len(v):,} bytes")
+                text = v[: 4 * MAX_VALUE_CHARS].decode("utf-8")  # a prefix: enough to show, cheap for 400 KB
+                parts.append(_shorten(text) if text.isprintable() else f"{len(v):,} bytes")
             except UnicodeDecodeError:
                 parts.append(f"{len(v):,} bytes")
         shown = ", ".join(parts)
@@ -45,7 +52,7 @@ def describe_value(field: dict[str, Any]) -> str:
         shown = ", ".join(str(v) for v in values[:MAX_SHOWN_VALUES])
     if len(values) > MAX_SHOWN_VALUES:
         shown += f", … ({len(values)} values)"
-    return shown
+    return _shorten(shown)
 
 
 class MetadataPanel(QWidget):
@@ -54,7 +61,9 @@ class MetadataPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("metadataPanel")
-        self.header = QLabel("No tile selected")
+        self.header = QLabel()
+        self.header.setTextFormat(Qt.TextFormat.PlainText)  # paths and errors come from the data
+        self.header.setText("No tile selected")
         self.header.setWordWrap(True)
         self.header.setTextInteractionFlags(self.header.textInteractionFlags() | self.header.textInteractionFlags().TextSelectableByMouse)
         self.table = QTableWidget(0, 4)
@@ -91,18 +100,23 @@ class MetadataPanel(QWidget):
             f"{details['path']}\nrecord {details['index']} · byte offset {details['offset']:,}"
             f" · record length {details['length']:,} bytes"
         )
+        if details.get("image_error"):
+            self._header_text += f"\n⚠ {details['image_error']}"
         self.header.setText(self._header_text)
         self._rows = []
         for field in details.get("fields", []):
             values = field.get("values", [])
             length = str(len(values[0])) if field.get("kind") == "bytes" and len(values) == 1 else str(len(values))
             kind = {"bytes": "bytes", "int": "int64", "float": "float"}.get(field.get("kind", ""), "empty")
-            self._rows.append((field["name"], kind, length, describe_value(field)))
+            self._rows.append((_shorten(field["name"]), kind, length, describe_value(field)))
+        more = details.get("more_fields", 0)
+        if more:
+            self._rows.append((f"… and {more:,} more fields", "", "", ""))
         self.table.setRowCount(len(self._rows))
         for r, row in enumerate(self._rows):
             for c, text in enumerate(row):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(plain_tooltip(text))
                 self.table.setItem(r, c, item)
         self.copy_button.setEnabled(True)
 

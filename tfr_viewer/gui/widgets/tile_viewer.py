@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QPainter, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QGraphicsPixmapItem,
@@ -14,6 +14,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+
+def fit_to_screen(image: QImage, screen: QSize | None) -> QImage:
+    """The image, scaled down (aspect kept) to at most the screen's larger side."""
+    side = max(screen.width(), screen.height()) if screen is not None and not screen.isEmpty() else 4096
+    if image.width() <= side and image.height() <= side:
+        return image
+    return image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
 
 
 class _ZoomView(QGraphicsView):
@@ -38,7 +46,9 @@ class TileViewer(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("tileViewer")
-        self.title = QLabel("No tile")
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # slide names and errors come from the data
+        self.title.setText("No tile")
         self.title.setWordWrap(True)
         self.scene = QGraphicsScene(self)
         self.item = QGraphicsPixmapItem()
@@ -79,7 +89,9 @@ class TileViewer(QWidget):
         layout.addLayout(buttons)
 
     def show_image(self, image: QImage, title: str) -> None:
-        self.item.setPixmap(QPixmap.fromImage(image))
+        """Show a tile; an image bigger than the screen is kept scaled to the screen's size
+        (a pixmap is GPU/X memory: a full-size 50k-pixel image must not be kept for display)."""
+        self.item.setPixmap(QPixmap.fromImage(fit_to_screen(image, self.screen().size() if self.screen() else None)))
         self.scene.setSceneRect(self.item.boundingRect())
         self.title.setText(title)
         if self._fit:
