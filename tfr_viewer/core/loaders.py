@@ -23,7 +23,7 @@ from .records import SMALL_FEATURE as _SMALL, image_first_span, parse_feature, s
 from .source import open_source, source_size
 
 Description = Sequence[str] | Mapping[str, str] | None
-Clip = int | Sequence[int | None] | Mapping[str, int] | None
+Clip = int | Sequence[int | None] | Mapping[str | bytes | os.PathLike, int] | None
 
 _KIND_BY_TYPE = {"byte": "bytes_list", "int": "int64_list", "float": "float_list"}
 _TYPE_BY_KIND = {v: k for k, v in _KIND_BY_TYPE.items()}
@@ -173,7 +173,7 @@ def tfrecord_loader(
     raises `TFRecordError` after the good records before it were yielded. Arguments are checked
     when called, not at the first record.
     """
-    path = os.fspath(data_path)
+    path = os.fsdecode(os.fspath(data_path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such TFRecord file: {path}")
     wanted = _normalise_description(description)
@@ -448,12 +448,19 @@ def _validate_weights(weights: Sequence[float] | None, n: int) -> np.ndarray:
     return w
 
 
+def _path_key(path: str | bytes | os.PathLike) -> str:
+    """One spelling of a path, whether given as str, bytes (as Slideflow passes them) or PathLike."""
+    return os.path.normpath(os.fsdecode(os.fspath(path)))
+
+
 def _per_file_clip(clip: Clip, paths: list[str]) -> list[int | None]:
-    """One clip per file: an int for all, a list (Slideflow passes `clip[i]`) or a dict by path."""
+    """One clip per file: an int for all, a list (Slideflow passes `clip[i]`) or a dict by path
+    (keys and paths compared as `_path_key` spells them)."""
     if clip is None or isinstance(clip, (int, np.integer)):
         return [_check_clip(clip)] * len(paths)
     if isinstance(clip, Mapping):
-        return [_check_clip(clip.get(p)) for p in paths]
+        by_key = {_path_key(k): v for k, v in clip.items()}
+        return [_check_clip(by_key.get(_path_key(p))) for p in paths]
     clips = list(clip)
     if len(clips) != len(paths):
         raise ValueError(f"{len(clips)} clip values for {len(paths)} TFRecords")
@@ -484,7 +491,7 @@ def multi_tfrecord_loader(
     or hold None for files read sequentially (no shard then). `seed` makes the order repeatable.
     At most `MAX_OPEN_FILES` files are open at once; the others resume from their byte offset.
     """
-    paths = [os.fspath(p) for p in paths]
+    paths = [os.fsdecode(os.fspath(p)) for p in paths]
     if indices is None:
         indices = [None] * len(paths)
     indices = list(indices)
