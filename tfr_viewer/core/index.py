@@ -15,7 +15,7 @@ import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 import numpy as np
 from numpy.lib import format as npf
@@ -141,7 +141,7 @@ def read_index_file(
             if path.name.endswith(".npz"):
                 offsets, locations = _read_npz(f, max_records)
             elif path.name.endswith(".npy"):
-                offsets = _read_npy(f, size, max_records, "iu")
+                offsets = _read_npy(f, size, max_records, "iu", "the array")
             else:
                 offsets = _read_text(f, max_records)
     except Exception as exc:  # noqa: BLE001 - zipfile, numpy and the OS raise many kinds here
@@ -180,19 +180,23 @@ def _read_npz(f: io.BufferedReader, max_records: int | None) -> tuple[np.ndarray
 def _read_member(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_rows: int | None, kinds: str
 ) -> np.ndarray:
+    """One array of an npz: its header checked, then its compression ratio, then its data."""
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):  # what numpy writes
         raise ValueError(f"{info.filename} uses compression method {info.compress_type}")
-    if (
-        info.compress_type == zipfile.ZIP_DEFLATED
-        and info.file_size > RATIO_CHECKED_FROM
-        and info.file_size > MAX_INDEX_RATIO * info.compress_size
-    ):
-        raise ValueError(
-            f"{info.filename} inflates {info.compress_size:,} bytes to {info.file_size:,}: "
-            "refused (it looks like a decompression bomb)"
-        )
+
+    def check_ratio() -> None:
+        if (
+            info.compress_type == zipfile.ZIP_DEFLATED
+            and info.file_size > RATIO_CHECKED_FROM
+            and info.file_size > MAX_INDEX_RATIO * info.compress_size
+        ):
+            raise ValueError(
+                f"{info.filename} inflates {info.compress_size:,} bytes to {info.file_size:,}: "
+                "refused (it looks like a decompression bomb)"
+            )
+
     with archive.open(info) as member:
-        return _read_npy(member, info.file_size, max_rows, kinds, info.filename)
+        return _read_npy(member, info.file_size, max_rows, kinds, info.filename, check_ratio)
 
 
 class _TooMany(ValueError):
@@ -200,7 +204,12 @@ class _TooMany(ValueError):
 
 
 def _read_npy(
-    f: BinaryIO, available: int, max_rows: int | None, kinds: str, what: str = "array"
+    f: BinaryIO,
+    available: int,
+    max_rows: int | None,
+    kinds: str,
+    what: str,
+    before_data: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """One .npy array whose header (shape, dtype) was checked before its data is read: numbers
     only (no objects, no pickles), at most `max_rows` rows of two values, and exactly the
@@ -225,6 +234,8 @@ def _read_npy(
     nbytes = count * dtype.itemsize
     if available != header_end + nbytes:
         raise ValueError(f"{what}: shape {shape} needs {nbytes:,} data bytes, the file holds {available - header_end:,}")
+    if before_data is not None:
+        before_data()
     data = bytearray(nbytes)
     view = memoryview(data)
     pos = 0
@@ -255,7 +266,7 @@ def _read_text(f: BinaryIO, max_records: int | None) -> np.ndarray:
         if len(parts) != 2 or not all(p.lstrip(b"-").isdigit() for p in parts):
             raise ValueError(f"line {line_no} is not two integers")
         if max_records is not None and len(values) // 2 >= max_records:
-            raise ValueError(f"more lines than the {max_records:,} records the file can hold")
+            raise ValueError(f"lists more than the {max_records:,} records the file can hold")
         values.extend((int(parts[0]), int(parts[1])))  # OverflowError past 64 bits
     return np.frombuffer(values, dtype=np.int64).reshape(-1, 2)
 
