@@ -131,16 +131,16 @@ def test_index_bomb_is_ignored_in_bounded_memory(tmp_path: Path, kind: str) -> N
         f"""
         import tfr_viewer as sf
         from tfr_viewer.core.index import find_index
-        notes = []
-        assert find_index({str(path)!r}, notes) is None
-        print(len(notes), notes[0] if notes else "")
         tfr = sf.TFRecord({str(path)!r}, create_index=False)
         ds = sf.Dataset({str(path.parent)!r})
         print(len(tfr), ds.num_tiles, len(ds.problems()))
+        notes = []
+        assert find_index({str(path)!r}, notes) is None
+        print(len(notes), notes[0] if notes else "")
         """
     )
     assert_clean(result)
-    first, second = result["out"].splitlines()
+    second, first = result["out"].splitlines()
     assert first.startswith("1 ignored unreadable index a.index")
     assert "more than" in first  # refused for its size, before loading
     assert second.split() == ["3", "8", "1"]  # this file counted from its records, b still 5
@@ -177,10 +177,11 @@ def test_broken_index_files_are_refused_not_raised(tmp_path: Path, content: byte
     folder = dataset(tmp_path)
     for name in ("a.index.npy", "a.index.npz"):
         (folder / name).write_bytes(content)
+    assert len(sf.TFRecord(folder / "a.tfrecords", create_index=False)) == 3
+    assert Dataset(folder).num_tiles == 8
     notes: list[str] = []
     assert find_index(folder / "a.tfrecords", notes) is None
     assert len(notes) == 2
-    assert len(sf.TFRecord(folder / "a.tfrecords", create_index=False)) == 3
 
 
 def test_pickled_index_is_never_unpickled(tmp_path: Path) -> None:
@@ -197,10 +198,11 @@ def test_pickled_index_is_never_unpickled(tmp_path: Path) -> None:
     assert pickle.dumps(Payload())  # (the payload would run if loaded)
     with zipfile.ZipFile(folder / "a.index.npz", "w") as archive:
         archive.write(folder / "a.index.npy", "arr_0.npy")
+    assert Dataset(folder).num_tiles == 8
+    assert not marker.exists()
     notes: list[str] = []
     assert find_index(folder / "a.tfrecords", notes) is None
     assert len(notes) == 2 and all("not a plain number" in n for n in notes)
-    assert Dataset(folder).num_tiles == 8
     assert not marker.exists()
 
 
@@ -231,6 +233,7 @@ def test_text_index_line_that_is_not_two_integers_is_refused(tmp_path: Path) -> 
     assert find_index(folder / "a.tfrecords").path == folder / "a.index"  # the good form is read
     for bad in (lines[:1] + ["1 2 3"] + lines[2:], lines[:1] + ["x" * 5000], ["9" * 30 + " 16"]):
         (folder / "a.index").write_text("\n".join(bad) + "\n")
+        assert len(sf.TFRecord(folder / "a.tfrecords", create_index=False)) == 3
         notes: list[str] = []
         assert find_index(folder / "a.tfrecords", notes) is None
         assert len(notes) == 1
