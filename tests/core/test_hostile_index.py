@@ -250,11 +250,14 @@ def _small_records(path: Path, n: int) -> np.ndarray:
     return np.stack([np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths], axis=1)
 
 
-def test_lengths_that_wrap_around_2_64_do_not_hide_records(tmp_path: Path) -> None:
-    path = tmp_path / "wrap.tfrecords"
+def wrap_dataset(folder: Path) -> Path:
+    """wrap.tfrecords (1096 records) beside an index whose lengths wrap around 2**64: in int64
+    arithmetic its offsets chain up to the file size, and it lists 100 records fewer."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "wrap.tfrecords"
     true = _small_records(path, 1096)
-    # records 500..602 are replaced by three entries whose lengths sum to their span + 2**64:
-    # in int64 arithmetic the offsets still chain up to the file size
+    # records 500..602 are replaced by three entries whose lengths sum to their span + 2**64,
+    # away from the records whose headers the old check sampled
     first, last = 500, 603
     span = int(true[last, 0] - true[first, 0])
     third = (span + 2**64) // 3
@@ -264,10 +267,15 @@ def test_lengths_that_wrap_around_2_64_do_not_hide_records(tmp_path: Path) -> No
         fake.append([(fake[-1][0] + fake[-1][1] + 2**63) % 2**64 - 2**63, length])
     forged = np.concatenate([true[:first], np.array(fake, dtype=np.int64), true[last:]])
     assert len(true) - len(forged) == 100
-    assert np.array_equal(forged[1:, 0], forged[:-1, 0] + forged[:-1, 1])  # (wrapping) contiguous
+    with np.errstate(over="ignore"):
+        assert np.array_equal(forged[1:, 0], forged[:-1, 0] + forged[:-1, 1])  # (wrapping) contiguous
     locations = np.array([[i, 2 * i] for i in range(len(forged))], dtype=np.int64)
-    index = tmp_path / "wrap.index.npz"
-    index.write_bytes(index_bytes(forged, locations))
+    (folder / "wrap.index.npz").write_bytes(index_bytes(forged, locations))
+    return path
+
+
+def test_lengths_that_wrap_around_2_64_do_not_hide_records(tmp_path: Path) -> None:
+    path = wrap_dataset(tmp_path)
     assert find_index(path) is None
     assert len(sf.TFRecord(path)) == 1096
     assert Dataset(path).num_tiles == 1096
