@@ -388,3 +388,14 @@ def test_multi_loader_clip_by_path_in_any_spelling(tmp_path: Path) -> None:
         loader = sf.multi_tfrecord_loader(paths, None, clip={key: 1}, infinite=False, seed=0)
         slides = [int(r["loc_x"][0]) for r in loader]
         assert len(slides) == 1 + 5, (paths, key)
+
+
+def test_ignored_index_is_reported_until_it_is_gone(tmp_path: Path) -> None:
+    folder = dataset(tmp_path / "d")
+    bad = folder / "a.index.npy"
+    bad.write_bytes(npy_header((10**15, 2)))
+    assert [p for p, _ in Dataset(folder).problems()] == [str(folder / "a.tfrecords")]
+    assert [p for p, _ in Dataset(folder).problems()] == [str(folder / "a.tfrecords")]  # count cached
+    bad.unlink()
+    assert Dataset(folder).problems() == []
+

@@ -230,6 +230,13 @@ class Dataset:
                     entry = _count(path, st)
                     stored[rel] = entry
                     changed = True
+                elif entry.get("index_problem"):  # still there? (a rebuild or a fix removes it)
+                    problem = _index_problem(path)
+                    if problem != entry["index_problem"]:
+                        entry = {k: v for k, v in entry.items() if k != "index_problem"}
+                        entry.update({"index_problem": problem} if problem else {})
+                        stored[rel] = entry
+                        changed = True
                 if entry.get("error") or entry.get("index_problem"):
                     self._problems[path] = "; ".join(entry[k] for k in ("error", "index_problem") if entry.get(k))
                 result[path] = entry
@@ -353,7 +360,7 @@ def _count(path: str, st: os.stat_result) -> dict:
         notes: list[str] = []
         info = find_index(path, notes)
         if notes:  # a bad index is this file's problem only: the records are counted instead
-            entry["index_problem"] = "; ".join(notes) + " (counted from the records)"
+            entry["index_problem"] = _notes_text(notes)
         if info is None:
             info = run_job(iter_scan(path, tolerate_errors=True))
         entry["total"] = len(info.offsets)
@@ -364,6 +371,21 @@ def _count(path: str, st: os.stat_result) -> dict:
     except OSError as exc:
         entry.update(total=0, error=f"cannot read the file ({exc.strerror or exc})")
     return entry
+
+
+def _notes_text(notes: list[str]) -> str:
+    return "; ".join(notes) + " (counted from the records)"
+
+
+def _index_problem(path: str) -> str | None:
+    """Why an index of this file was ignored, or None: checked again for a cached count (a
+    few header reads), so a bad index that was removed or rebuilt is no longer reported."""
+    notes: list[str] = []
+    try:
+        find_index(path, notes)
+    except (TFRecordError, OSError):
+        return None
+    return _notes_text(notes) if notes else None
 
 
 def _without_path(error: TFRecordError) -> str:

@@ -140,7 +140,7 @@ def _plan(path: str, index: np.ndarray | None, shard: tuple[int, int] | None, cl
     first, last = (0, n) if shard is None else shard_bounds(n, *shard)
     if first >= last:
         return _Plan(path, index, 0, 0, first, 0)
-    end = int(index[last - 1, 0] + index[last - 1, 1])
+    end = int(index[last - 1, 0]) + int(index[last - 1, 1])  # Python ints: no wrap-around
     return _Plan(path, index, int(index[first, 0]), end, first, last - first)
 
 
@@ -200,9 +200,10 @@ def _iter_records(
     path, index = plan.path, plan.index
     with open_source(path) as f:
         size = source_size(f)
-        if index is not None and len(index) and int(index[-1, 0] + index[-1, 1]) != size:
+        covered = int(index[-1, 0]) + int(index[-1, 1]) if index is not None and len(index) else size
+        if covered != size:
             raise TFRecordError(
-                f"index covers {int(index[-1, 0] + index[-1, 1])} bytes but the file has {size}"
+                f"index covers {covered} bytes but the file has {size}"
                 " (stale index)",
                 path,
             )
