@@ -399,3 +399,45 @@ def test_ignored_index_is_reported_until_it_is_gone(tmp_path: Path) -> None:
     bad.unlink()
     assert Dataset(folder).problems() == []
 
+
+
+WINDOW_SCRIPT = """
+import os, sys, time
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ["TFR_VIEWER_CONFIG_DIR"] = sys.argv[2]
+from PySide6.QtWidgets import QApplication
+from tfr_viewer.gui.main_window import MainWindow
+from tfr_viewer.gui.settings import Settings
+from tfr_viewer.gui.workers import active_threads
+
+app = QApplication([])
+window = MainWindow(Settings(fresh=True), dialogs=False)
+window.show()
+window.open_path(sys.argv[1])
+deadline = time.monotonic() + 20
+def done():
+    return (len(window.entries) == 2 and all(e.state == "indexed" for e in window.entries)
+            and not window.busy())
+while not done() and time.monotonic() < deadline:
+    app.processEvents()
+    time.sleep(0.01)
+print(sorted((os.path.basename(e.path), e.state, e.count) for e in window.entries))
+window.close()
+while active_threads() and time.monotonic() < deadline + 10:
+    app.processEvents()
+    time.sleep(0.01)
+print("threads left:", len(active_threads()))
+"""
+
+
+@pytest.mark.parametrize("kind", ["npz", "header", "text"])
+def test_window_opens_a_folder_with_an_index_bomb(tmp_path: Path, kind: str) -> None:
+    pytest.importorskip("PySide6")
+    path = make_bomb(tmp_path / kind, kind)
+    result = run_measured(
+        [sys.executable, "-c", WINDOW_SCRIPT, str(path.parent), str(tmp_path / "config")], cwd=REPO
+    )
+    assert_clean(result)
+    listed, threads = result["out"].splitlines()[-2:]
+    assert listed == "[('a.tfrecords', 'indexed', 3), ('b.tfrecords', 'indexed', 5)]"
+    assert threads == "threads left: 0"
