@@ -107,7 +107,8 @@ TEXT_BOMB_LINES = 10_000_000  # 50 MB of "0 16" lines: 330 MB in the unfixed loa
 
 
 def make_bomb(folder: Path, kind: str) -> Path:
-    """A dataset whose a.tfrecords has a hostile index of `kind`; returns a.tfrecords."""
+    """A dataset whose a.tfrecords has a hostile index of `kind` (or whose manifest.json is a
+    FIFO or a link to /dev/zero); returns a.tfrecords."""
     dataset(folder)
     if kind == "npz":
         npz_bomb(folder / "a.index.npz", BOMB_ROWS)
@@ -118,6 +119,10 @@ def make_bomb(folder: Path, kind: str) -> Path:
             chunk = b"0 16\n" * 1_000_000
             for _ in range(TEXT_BOMB_LINES // 1_000_000):
                 f.write(chunk)
+    elif kind == "fifo":
+        os.mkfifo(folder / "manifest.json")
+    elif kind == "zero":
+        os.symlink("/dev/zero", folder / "manifest.json")
     return folder / "a.tfrecords"
 
 
@@ -430,7 +435,7 @@ print("threads left:", len(active_threads()))
 """
 
 
-@pytest.mark.parametrize("kind", ["npz", "header", "text"])
+@pytest.mark.parametrize("kind", ["npz", "header", "text", "fifo", "zero"])
 def test_window_opens_a_folder_with_an_index_bomb(tmp_path: Path, kind: str) -> None:
     pytest.importorskip("PySide6")
     path = make_bomb(tmp_path / kind, kind)
