@@ -446,3 +446,22 @@ def test_window_opens_a_folder_with_an_index_bomb(tmp_path: Path, kind: str) -> 
     listed, threads = result["out"].splitlines()[-2:]
     assert listed == "[('a.tfrecords', 'indexed', 3), ('b.tfrecords', 'indexed', 5)]"
     assert threads == "threads left: 0"
+
+
+def test_scanning_many_empty_records_takes_memory_near_the_file_size(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from tfr_viewer.core.index import iter_scan
+    from tfr_viewer.core.progress import run_job
+
+    path = tmp_path / "empty.tfrecords"
+    n = 30_000
+    path.write_bytes(frame_py(b"") * n)  # 16 bytes a record: the most records a size can hold
+    tracemalloc.start()
+    try:
+        info = run_job(iter_scan(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(info) == n and info.locations is None
+    assert peak < 2 * path.stat().st_size, peak  # a list of tuples took ~6x
