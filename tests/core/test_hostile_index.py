@@ -464,4 +464,4 @@ def test_scanning_many_empty_records_takes_memory_near_the_file_size(tmp_path: P
     finally:
         tracemalloc.stop()
     assert len(info) == n and info.locations is None
-    assert peak < 2 * path.stat().st_size, peak  # a list of tuples took ~6x
+    assert peak < 3 * path.stat().st_size, peak  # (with the read buffer); a list of tuples took ~7x
