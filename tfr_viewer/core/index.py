@@ -1,9 +1,11 @@
 """TFRecord index files: `<name>.index.npz` with `arr_0` (offset, length) and `locations`.
 
 An index is only ever used after it was checked against its TFRecord (offsets contiguous from 0,
-lengths that add up to the file size, locations of the same count), so a stale or damaged index
-is rebuilt instead of trusted. Indexes are written atomically beside the file, or in the per-user
-cache folder when the user's folder is read-only.
+lengths that add up to the file size, locations of the same count, a few records' headers and
+locations sampled), so a stale or damaged index is rebuilt instead of trusted. Index files are
+not trusted either: their headers are checked before anything is loaded, so a small file cannot
+claim gigabytes. Indexes are written atomically beside the file, or in the per-user cache folder
+when the user's folder is read-only.
 """
 
 from __future__ import annotations
