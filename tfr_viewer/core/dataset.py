@@ -9,8 +9,10 @@ reported in `problems()`; nothing here ever deletes or rewrites a TFRecord.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -18,12 +20,15 @@ from typing import Callable, Iterable, Sequence
 from .console import box_table, human_size
 from .errors import TFRecordError
 from .images import image_info
-from .index import find_index, iter_create_index, iter_scan
+from .framing import FRAMING_SIZE
+from .index import find_index, iter_create_index, iter_scan, open_regular_file
 from .naming import natural_key
 from .paths import atomic_write_bytes, cache_path_for, find_tfrecords, first_of_each_file
 from .progress import CancelToken, Job, Progress, run_job
 
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 16 << 20  # ~100,000 entries; json.loads takes ~20x the text in memory
+MAX_ANNOTATIONS_BYTES = 16 << 20  # one row per slide
 
 
 @dataclass(frozen=True)
@@ -206,7 +211,9 @@ class Dataset:
         total = len(self._all_files())
         done = 0
         for source in self._sources:
-            stored = read_manifest(source.root)
+            ignored: list[tuple[str, str]] = []
+            stored = read_manifest(source.root, ignored)
+            self._problems.update(ignored)
             changed = False
             for path in source.files:
                 if cancel is not None:
@@ -223,8 +230,15 @@ class Dataset:
                     entry = _count(path, st)
                     stored[rel] = entry
                     changed = True
-                if entry.get("error"):
-                    self._problems[path] = entry["error"]
+                elif entry.get("index_problem"):  # still there? (a rebuild or a fix removes it)
+                    problem = _index_problem(path)
+                    if problem != entry["index_problem"]:
+                        entry = {k: v for k, v in entry.items() if k != "index_problem"}
+                        entry.update({"index_problem": problem} if problem else {})
+                        stored[rel] = entry
+                        changed = True
+                if entry.get("error") or entry.get("index_problem"):
+                    self._problems[path] = "; ".join(entry[k] for k in ("error", "index_problem") if entry.get(k))
                 result[path] = entry
                 done += 1
                 if done % 16 == 0:
@@ -319,15 +333,21 @@ class Dataset:
 
 
 def manifest_total(entry: object, st: os.stat_result) -> int | None:
-    """The cached tile count of a manifest entry when it still matches the file on disk."""
-    if (
-        isinstance(entry, dict)
-        and entry.get("size") == st.st_size
-        and entry.get("mtime_ns") == st.st_mtime_ns
-        and isinstance(entry.get("total"), int)
-    ):
-        return entry["total"]
-    return None
+    """The cached tile count of a manifest entry when it still matches the file on disk.
+
+    Only entries this tool can check are trusted: ours carry the file's size and mtime (a
+    Slideflow entry has only `total`, and is counted again), and a count the file cannot hold
+    (more than one record per 16 bytes), or none for a file with bytes and no error noted,
+    means the entry was not written by a count of this file.
+    """
+    if not isinstance(entry, dict) or entry.get("size") != st.st_size or entry.get("mtime_ns") != st.st_mtime_ns:
+        return None
+    total = entry.get("total")
+    if not isinstance(total, int) or isinstance(total, bool) or not 0 <= total <= st.st_size // FRAMING_SIZE:
+        return None
+    if total == 0 and st.st_size and not entry.get("error"):
+        return None
+    return total
 
 
 def _count(path: str, st: os.stat_result) -> dict:
@@ -337,7 +357,10 @@ def _count(path: str, st: os.stat_result) -> dict:
         if st.st_size == 0:
             entry.update(total=0, error="empty file: holds no records")
             return entry
-        info = find_index(path)
+        notes: list[str] = []
+        info = find_index(path, notes)
+        if notes:  # a bad index is this file's problem only: the records are counted instead
+            entry["index_problem"] = _notes_text(notes)
         if info is None:
             info = run_job(iter_scan(path, tolerate_errors=True))
         entry["total"] = len(info.offsets)
@@ -350,6 +373,21 @@ def _count(path: str, st: os.stat_result) -> dict:
     return entry
 
 
+def _notes_text(notes: list[str]) -> str:
+    return "; ".join(notes) + " (counted from the records)"
+
+
+def _index_problem(path: str) -> str | None:
+    """Why an index of this file was ignored, or None: checked again for a cached count (a
+    few header reads), so a bad index that was removed or rebuilt is no longer reported."""
+    notes: list[str] = []
+    try:
+        find_index(path, notes)
+    except (TFRecordError, OSError):
+        return None
+    return _notes_text(notes) if notes else None
+
+
 def _without_path(error: TFRecordError) -> str:
     """The error's message without the file name (problems are listed under their file)."""
     return str(TFRecordError(error.reason, None, error.index, error.offset))
@@ -359,13 +397,24 @@ def _manifest_paths(root: Path) -> list[Path]:
     return [root / MANIFEST, cache_path_for(root, "manifest", MANIFEST)]
 
 
-def read_manifest(root: Path) -> dict[str, dict]:
-    """Entries from manifest.json beside the files, overlaid by our cache copy when there is one."""
+def read_manifest(root: Path, problems: list[tuple[str, str]] | None = None) -> dict[str, dict]:
+    """Entries from manifest.json beside the files, overlaid by our cache copy when there is one.
+
+    Only a regular file of sane size is read (a FIFO would block, /dev/zero never ends); one
+    that cannot be used is ignored (the counts are taken again) and, with `problems`, noted.
+    """
     merged: dict[str, dict] = {}
     for path in _manifest_paths(root):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            with open_regular_file(path, MAX_MANIFEST_BYTES) as f:
+                data = json.loads(f.read(MAX_MANIFEST_BYTES + 1).decode("utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, RecursionError) as exc:
+            if problems is not None:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                reason = "nested too deeply" if isinstance(exc, RecursionError) else reason
+                problems.append((str(path), f"manifest ignored ({reason}): tiles counted from the files"))
             continue
         if isinstance(data, dict):
             merged.update({k: v for k, v in data.items() if isinstance(v, dict)})
@@ -373,8 +422,14 @@ def read_manifest(root: Path) -> dict[str, dict]:
 
 
 def _write_manifest(root: Path, entries: dict[str, dict]) -> None:
+    """manifest.json beside the files, else in the cache; never in place of a FIFO or device."""
     data = json.dumps(entries, indent=1, sort_keys=True).encode("utf-8")
     for path in _manifest_paths(root):
+        try:
+            if os.path.lexists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+                continue
+        except OSError:  # a dangling link: written as before
+            pass
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, data)
@@ -409,7 +464,11 @@ def _first_image(files: list[str]) -> tuple[str | None, int | None]:
 def _read_annotations(path: str | os.PathLike) -> dict[str, dict[str, str]]:
     """slide -> row of an annotations CSV (Slideflow's layout: columns patient, slide, labels...)."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        binary = open_regular_file(path, MAX_ANNOTATIONS_BYTES)
+    except ValueError as exc:  # a FIFO or device would block or never end
+        raise ValueError(f"annotations file {path} cannot be used ({exc})") from None
+    try:
+        with io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
             if not reader.fieldnames or "slide" not in reader.fieldnames:
                 raise ValueError(f"annotations file {path} needs a 'slide' column")

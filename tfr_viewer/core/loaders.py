@@ -23,7 +23,7 @@ from .records import SMALL_FEATURE as _SMALL, image_first_span, parse_feature, s
 from .source import open_source, source_size
 
 Description = Sequence[str] | Mapping[str, str] | None
-Clip = int | Sequence[int | None] | Mapping[str, int] | None
+Clip = int | Sequence[int | None] | Mapping[str | bytes | os.PathLike, int] | None
 
 _KIND_BY_TYPE = {"byte": "bytes_list", "int": "int64_list", "float": "float_list"}
 _TYPE_BY_KIND = {v: k for k, v in _KIND_BY_TYPE.items()}
@@ -140,7 +140,7 @@ def _plan(path: str, index: np.ndarray | None, shard: tuple[int, int] | None, cl
     first, last = (0, n) if shard is None else shard_bounds(n, *shard)
     if first >= last:
         return _Plan(path, index, 0, 0, first, 0)
-    end = int(index[last - 1, 0] + index[last - 1, 1])
+    end = int(index[last - 1, 0]) + int(index[last - 1, 1])  # Python ints: no wrap-around
     return _Plan(path, index, int(index[first, 0]), end, first, last - first)
 
 
@@ -173,7 +173,7 @@ def tfrecord_loader(
     raises `TFRecordError` after the good records before it were yielded. Arguments are checked
     when called, not at the first record.
     """
-    path = os.fspath(data_path)
+    path = os.fsdecode(os.fspath(data_path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such TFRecord file: {path}")
     wanted = _normalise_description(description)
@@ -200,9 +200,10 @@ def _iter_records(
     path, index = plan.path, plan.index
     with open_source(path) as f:
         size = source_size(f)
-        if index is not None and len(index) and int(index[-1, 0] + index[-1, 1]) != size:
+        covered = int(index[-1, 0]) + int(index[-1, 1]) if index is not None and len(index) else size
+        if covered != size:
             raise TFRecordError(
-                f"index covers {int(index[-1, 0] + index[-1, 1])} bytes but the file has {size}"
+                f"index covers {covered} bytes but the file has {size}"
                 " (stale index)",
                 path,
             )
@@ -448,12 +449,19 @@ def _validate_weights(weights: Sequence[float] | None, n: int) -> np.ndarray:
     return w
 
 
+def _path_key(path: str | bytes | os.PathLike) -> str:
+    """One spelling of a path, whether given as str, bytes (as Slideflow passes them) or PathLike."""
+    return os.path.normpath(os.fsdecode(os.fspath(path)))
+
+
 def _per_file_clip(clip: Clip, paths: list[str]) -> list[int | None]:
-    """One clip per file: an int for all, a list (Slideflow passes `clip[i]`) or a dict by path."""
+    """One clip per file: an int for all, a list (Slideflow passes `clip[i]`) or a dict by path
+    (keys and paths compared as `_path_key` spells them)."""
     if clip is None or isinstance(clip, (int, np.integer)):
         return [_check_clip(clip)] * len(paths)
     if isinstance(clip, Mapping):
-        return [_check_clip(clip.get(p)) for p in paths]
+        by_key = {_path_key(k): v for k, v in clip.items()}
+        return [_check_clip(by_key.get(_path_key(p))) for p in paths]
     clips = list(clip)
     if len(clips) != len(paths):
         raise ValueError(f"{len(clips)} clip values for {len(paths)} TFRecords")
@@ -484,7 +492,7 @@ def multi_tfrecord_loader(
     or hold None for files read sequentially (no shard then). `seed` makes the order repeatable.
     At most `MAX_OPEN_FILES` files are open at once; the others resume from their byte offset.
     """
-    paths = [os.fspath(p) for p in paths]
+    paths = [os.fsdecode(os.fspath(p)) for p in paths]
     if indices is None:
         indices = [None] * len(paths)
     indices = list(indices)

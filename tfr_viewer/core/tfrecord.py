@@ -12,7 +12,7 @@ import numpy as np
 from .errors import TFRecordError
 from .framing import iter_frames, read_frame
 from .images import sniff_format
-from .index import IndexInfo, ensure_index, index_problem, read_index_file, record_location
+from .index import IndexInfo, ensure_index, index_problem, max_index_records, read_index_file, record_location
 from .records import RawRecord, field_order, parse_example, parse_public
 from .source import open_source, source_size
 
@@ -32,7 +32,7 @@ class TFRecord:
         verify_crc: bool = True,
         index: IndexInfo | np.ndarray | str | os.PathLike | None = None,
     ) -> None:
-        self.path = os.fspath(path)
+        self.path = os.fsdecode(os.fspath(path))  # bytes paths (as Slideflow passes them) too
         self.verify_crc = verify_crc
         self._lock = threading.Lock()
         self._file = open_source(self.path)
@@ -64,7 +64,7 @@ class TFRecord:
         if isinstance(index, (str, os.PathLike)):
             where = Path(index)
             try:
-                offsets, locations = read_index_file(where)
+                offsets, locations = read_index_file(where, max_index_records(self._size))
             except (OSError, ValueError) as exc:
                 raise TFRecordError(f"cannot use the index given ({exc})", self.path) from None
         else:
