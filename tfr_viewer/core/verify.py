@@ -278,7 +278,8 @@ def salvage(
 ) -> VerifyReport:
     """Copy the good records of `src` into a new file `dest` (+ index); `src` is never touched.
 
-    Returns the verify report of `src`; `records_ok` records were written.
+    Returns the verify report of `src`: its `records_ok` records were written, its
+    `records_bad` left out.
     """
     src, dest = Path(src), Path(dest)
     if dest.exists():
