@@ -232,7 +232,10 @@ def _expand(paths: Sequence[str], unreadable: list[str]) -> list[str]:
             for folder, why in closed:
                 if os.path.abspath(folder) == os.path.abspath(p):
                     raise UserError(f"cannot read folder {path}: {why}")
-                _warn(f"cannot read folder {folder}: {why}; its files are left out")
+                if why.startswith("link leaves the folder"):
+                    _warn(f"skipped {folder}: {why}")
+                else:
+                    _warn(f"cannot read folder {folder}: {why}; its files are left out")
                 unreadable.append(folder)
             if not found:
                 raise UserError(f"no .tfrecords files under {path}")
