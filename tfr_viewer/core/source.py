@@ -43,9 +43,11 @@ def _memory_budget() -> int:
     return min(host, limit if limit is not None else host) // 2
 
 
-def cgroup_memory_limit(root: str = CGROUP_ROOT, self_cgroup: str = "/proc/self/cgroup") -> int | None:
+def cgroup_memory_limit(root: str | None = None, self_cgroup: str = "/proc/self/cgroup") -> int | None:
     """The lowest memory limit of this process's cgroup and the cgroups above it (v2
-    `memory.max`, v1 `memory.limit_in_bytes`), or None when there is none (or no cgroups)."""
+    `memory.max`, v1 `memory.limit_in_bytes`, under `root`, default `CGROUP_ROOT`), or None
+    when there is none (or no cgroups)."""
+    root = CGROUP_ROOT if root is None else root
     names = [""]  # the namespace's root (what a container sees)
     try:
         with open(self_cgroup, encoding="utf-8", errors="replace") as f:
