@@ -105,6 +105,7 @@ def _command_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in args_list if not a.startswith("-")), None)
+    _tolerant_output()
     if first in SUBCOMMANDS:  # a subcommand even beside a folder of that name (open it as ./NAME)
         args = _command_parser().parse_args(args_list)
         previous = _stop_on_sigterm()
@@ -117,13 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # `... | head`: the reader has gone, nothing more to say
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1
-        except Exception as exc:  # noqa: BLE001  (user data errors: one line, no traceback)
-            from .core.errors import TFRecordError
-            from .core.progress import Cancelled
-
-            if isinstance(exc, (TFRecordError, OSError, ValueError, Cancelled)):
-                return _fail(_one_line(exc))
-            raise
+        except Exception as exc:  # noqa: BLE001  (whatever the data did: one line, no traceback)
+            return _fail(_unexpected(exc, _paths_of(args)))
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
@@ -140,6 +136,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         screenshot=args.screenshot,
         quit_after_load=args.quit_after_load,
     )
+
+
+def _tolerant_output() -> None:
+    """File names that are not valid in the terminal's encoding (a non-UTF-8 name under a
+    strict UTF-8 locale) are printed with backslash escapes instead of failing the report."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):  # not a text stream we may reconfigure
+            pass
+
+
+def _paths_of(args: argparse.Namespace) -> list[str]:
+    """The paths a subcommand was given, to name them in an error that does not."""
+    names = [getattr(args, key, None) for key in ("path", "tfrecord", "src")]
+    return [n for n in names if n] + list(getattr(args, "paths", None) or [])
+
+
+def _unexpected(exc: BaseException, paths: Sequence[str]) -> str:
+    """One line for an error from reading or writing data: the expected kinds say where they
+    happened; anything else (a bug met through odd data) is named with the file(s) at hand."""
+    from .core.errors import TFRecordError
+    from .core.progress import Cancelled
+
+    if isinstance(exc, (TFRecordError, OSError, ValueError, Cancelled)):
+        return _one_line(exc)
+    text = _one_line(exc)
+    where = ", ".join(paths)
+    return f"{where}: {type(exc).__name__}: {text}" if where else f"{type(exc).__name__}: {text}"
 
 
 def _stop_on_sigterm():
@@ -165,17 +190,32 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split()) or type(exc).__name__  # one line, whatever the path holds
 
 
+def _p(text: object) -> str:
+    """Data (a file name, a record value) as it may go to a terminal: control and bidi
+    characters escaped (see `printable`), on one line."""
+    from .core.console import printable
+
+    return printable(text)
+
+
 def _fail(message: str, code: int = 2) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {_p(message)}", file=sys.stderr)
     return code
 
 
+def _warn(message: str) -> None:
+    print(f"{PROG}: warning: {_p(message)}", file=sys.stderr)
+
+
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    """`--json` (json escapes what it must), else the text with every line made printable."""
+    from .core.console import printable
+
     if getattr(args, "json", False):
         json.dump(data, sys.stdout, indent=1, default=str)
         sys.stdout.write("\n")
     else:
-        print(text)
+        print(printable(text, keep_newlines=True))
 
 
 def _expand(paths: Sequence[str], unreadable: list[str]) -> list[str]:
@@ -192,7 +232,10 @@ def _expand(paths: Sequence[str], unreadable: list[str]) -> list[str]:
             for folder, why in closed:
                 if os.path.abspath(folder) == os.path.abspath(p):
                     raise UserError(f"cannot read folder {path}: {why}")
-                print(f"{PROG}: warning: cannot read folder {folder}: {why}; its files are left out", file=sys.stderr)
+                if why.startswith("link leaves the folder"):
+                    _warn(f"skipped {folder}: {why}")
+                else:
+                    _warn(f"cannot read folder {folder}: {why}; its files are left out")
                 unreadable.append(folder)
             if not found:
                 raise UserError(f"no .tfrecords files under {path}")
@@ -289,19 +332,19 @@ def cmd_info(args: argparse.Namespace) -> int:
             }
     data["problems"] = problems
     lines = [
-        f"File:        {data['path']}",
+        f"File:        {_p(data['path'])}",
         f"Records:     {data['records']}",
-        f"Fields:      {', '.join(data['fields'])}",
+        f"Fields:      {', '.join(_p(name) for name in data['fields'])}",
         f"Format:      {data['img_format']}",
     ]
     if "slide" in data:
-        lines += [f"Slide:       {data['slide']}", f"Tile size:   {data['tile_size'][0]} x {data['tile_size'][1]} px"]
+        lines += [f"Slide:       {_p(data['slide'])}", f"Tile size:   {data['tile_size'][0]} x {data['tile_size'][1]} px"]
     loc = data["locations"]
     lines.append(
         f"Locations:   x {loc['min_x']}..{loc['max_x']}, y {loc['min_y']}..{loc['max_y']}" if loc else "Locations:   none"
     )
-    lines.append(f"Index:       {data['index'] or 'none (in memory only)'}")
-    lines += [f"Problem:     {problem}" for problem in problems]
+    lines.append(f"Index:       {_p(data['index'] or 'none (in memory only)')}")
+    lines += [f"Problem:     {_p(problem)}" for problem in problems]
     _emit(args, data, "\n".join(lines))
     return 1 if problems else 0
 
@@ -325,7 +368,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         }
         _emit(args, data, "")
     else:
-        dataset.summary()
+        _emit(args, None, dataset.summary(print_fn=None))
     return 1 if dataset.problems() else 0  # unreadable or empty files count, as for verify
 
 
@@ -351,14 +394,19 @@ def cmd_index(args: argparse.Namespace) -> int:
         except OSError as exc:  # one unreadable file: reported, the others still indexed
             results.append({"path": path, "status": "error", "error": f"{path}: {exc.strerror or exc}"})
             continue
+        except (KeyboardInterrupt, BrokenPipeError):
+            raise
+        except Exception as exc:  # noqa: BLE001  (odd data met a bug: this file's error, the others go on)
+            results.append({"path": path, "status": "error", "error": _unexpected(exc, [path])})
+            continue
         if info.path is None:  # gzip: offsets of the decompressed stream are of no use on disk
             results.append({"path": path, "status": "no index", "records": len(info),
                             "note": "gzip-compressed: read sequentially, no index written"})
         else:
             results.append({"path": path, "status": "built", "index": str(info.path), "records": len(info)})
     text = "\n".join(
-        f"{r['status']:>8}  {r['path']}"
-        + (f"  ({r['records']} records)" if "records" in r else f"  {r.get('error')}")
+        f"{r['status']:>8}  {_p(r['path'])}"
+        + (f"  ({r['records']} records)" if "records" in r else f"  {_p(r.get('error'))}")
         + (f"  {r['note']}" if "note" in r else "")
         for r in results
     )
@@ -371,16 +419,31 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     unreadable: list[str] = []
     files = _expand(args.paths, unreadable)
-    reports = [_run_with_bar(iter_verify(p, check_images=args.images), "verifying") for p in files]
+    reports = [_verify_one(p, args.images) for p in files]
     lines = []
     for report in reports:
-        lines.append(str(report))
+        lines.append(_p(report))
         for problem in report.problems[1:]:
-            lines.append(f"    record {problem.index}, byte offset {problem.offset}: {problem.reason}")
+            lines.append(f"    record {problem.index}, byte offset {problem.offset}: {_p(problem.reason)}")
     bad = [r for r in reports if not r.ok]
     lines.append(f"{len(reports) - len(bad)} of {len(reports)} file(s) OK")
     _emit(args, {"ok": not bad, "files": [r.to_dict() for r in reports]}, "\n".join(lines))
     return 1 if bad or unreadable else 0
+
+
+def _verify_one(path: str, images: bool):
+    """The verify report of one file; an error nobody foresaw is that file's problem (the
+    other files are still checked)."""
+    from .core.verify import Problem, VerifyReport, iter_verify
+
+    try:
+        return _run_with_bar(iter_verify(path, check_images=images), "verifying")
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:  # noqa: BLE001
+        report = VerifyReport(path)
+        report.problems.append(Problem(0, 0, f"verify stopped: {type(exc).__name__}: {_one_line(exc)}"))
+        return report
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -407,9 +470,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
             src, args.dest, args.filename or slide, slide, overwrite=args.overwrite, **options
         )
     report = _run_with_bar(job, "converting")
-    lines = [f"wrote {w.path}: {w.tiles} tiles" for w in report.written]
-    lines += [f"skipped {s.path}: {s.reason}" for s in report.skipped]
-    lines += [f"warning: {w}" for w in report.warnings]
+    lines = [f"wrote {_p(w.path)}: {w.tiles} tiles" for w in report.written]
+    lines += [f"skipped {_p(s.path)}: {_p(s.reason)}" for s in report.skipped]
+    lines += [f"warning: {_p(w)}" for w in report.warnings]
     rate = report.tiles / report.elapsed if report.elapsed else 0
     lines.append(f"{report.tiles} tiles in {len(report.written)} file(s), {report.elapsed:.1f} s ({rate:,.0f} images/s)")
     _emit(args, report.to_dict(), "\n".join(lines))
@@ -429,8 +492,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         damage = tfr.index_info.error
     if damage is not None and damage.index not in {i for i, _ in report.skipped}:
         report.skipped.append((damage.index if damage.index is not None else len(tfr), damage.reason))
-    lines = [f"exported {len(report.written)} tile(s) to {args.outdir}"]
-    lines += [f"skipped record {i}: {reason}" for i, reason in report.skipped]
+    lines = [f"exported {len(report.written)} tile(s) to {_p(args.outdir)}"]
+    lines += [f"skipped record {i}: {_p(reason)}" for i, reason in report.skipped]
     _emit(args, {"written": report.written, "skipped": [{"index": i, "reason": r} for i, r in report.skipped]},
           "\n".join(lines))
     return 1 if report.skipped else 0
@@ -442,8 +505,10 @@ def cmd_salvage(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.src):
         raise UserError(f"no such file: {args.src}")
     report = salvage(args.src, args.dest, overwrite=args.overwrite)
-    data = {"source": report.to_dict(), "dest": os.path.abspath(args.dest), "records_written": report.records_ok}
-    _emit(args, data, f"wrote {report.records_ok} good record(s) to {args.dest}; {len(report.problems)} problem(s) in the source")
+    data = {"source": report.to_dict(), "dest": os.path.abspath(args.dest), "records_written": report.records_ok,
+            "records_dropped": report.records_bad}
+    _emit(args, data, f"wrote {report.records_ok} good record(s) to {_p(args.dest)}; left out {report.records_bad} "
+          f"bad record(s) of {report.records_total} ({len(report.problems)} problem(s) in the source)")
     return 0
 
 

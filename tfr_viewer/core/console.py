@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import Sequence, TextIO
 
 
+# What a terminal acts on instead of showing: C0 and C1 controls (ESC starts colour, title and
+# clipboard sequences), DEL, and the marks that reorder or hide text (bidi overrides, isolates,
+# line and paragraph separators)
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: object, keep_newlines: bool = False) -> str:
+    """`text` safe for a terminal: control and reordering characters from file names or record
+    values become visible escapes (`\\x1b`, `\\u202e`), so data cannot drive the terminal."""
+    return (_UNSAFE_BUT_NEWLINE if keep_newlines else _UNSAFE).sub(_escape, str(text))
+
+
 def box_table(rows: Sequence[Sequence[object]], header: Sequence[str] | None = None) -> str:
     """Rows in a box like Slideflow's summary tables."""
-    cells = [[str(c) for c in row] for row in ([header] if header else []) + list(rows)]
+    cells = [[printable(c) for c in row] for row in ([header] if header else []) + list(rows)]
     if not cells:
         return ""
     widths = [max(len(row[i]) for row in cells if i < len(row)) for i in range(max(map(len, cells)))]
@@ -56,7 +75,7 @@ class ProgressBar:
         self._last = now
         fraction = done / total if total else 1.0
         bar = "#" * int(fraction * 30)
-        self.stream.write(f"\r{self.label} [{bar:<30}] {fraction:6.1%} {message[-40:]:<40}")
+        self.stream.write(f"\r{self.label} [{bar:<30}] {fraction:6.1%} {printable(message)[-40:]:<40}")
         self.stream.flush()
 
     def close(self) -> None:

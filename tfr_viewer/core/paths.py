@@ -29,10 +29,62 @@ def user_cache_dir() -> Path:
 
 
 def cache_path_for(path: str | os.PathLike, kind: str, filename: str) -> Path:
-    """A cache location unique to the absolute path of `path` (folder names stay readable)."""
+    """A cache location unique to the absolute path of `path` (folder names stay readable).
+
+    The cache folder and its `kind` folder are made private (0700) here, once per process:
+    the cache tells which files were looked at, and where, so whatever is written below them
+    is out of other users' reach even where it is created with default permissions.
+    """
     absolute = os.path.abspath(os.fspath(path))
     digest = hashlib.sha1(absolute.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    return user_cache_dir() / kind / digest / filename
+    folder = user_cache_dir() / kind
+    if folder not in _private_made:
+        try:
+            make_dirs(folder)
+        except OSError:  # no cache to be had (a read-only home): writers fall back or fail there
+            pass
+        else:
+            _private_made.add(folder)
+    return folder / digest / filename
+
+
+_private_made: set[Path] = set()
+
+
+def in_user_cache(path: str | os.PathLike) -> bool:
+    """Whether `path` is the per-user cache folder or inside it."""
+    cache = os.path.abspath(user_cache_dir())
+    absolute = os.path.abspath(os.fspath(path))
+    return absolute == cache or absolute.startswith(cache.rstrip(os.sep) + os.sep)
+
+
+def make_dirs(folder: str | os.PathLike) -> None:
+    """`folder` and the folders above it, created where missing. Inside the per-user cache every
+    folder created is private (0700), and the default cache folder itself is made so if an
+    older version left it open (an override, `TFR_VIEWER_CACHE_DIR`, is the user's to set)."""
+    folder = Path(os.path.abspath(os.fspath(folder)))
+    if not in_user_cache(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        return
+    cache = Path(os.path.abspath(user_cache_dir()))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    chain = [cache] + [cache.joinpath(*folder.relative_to(cache).parts[: i + 1])
+                       for i in range(len(folder.relative_to(cache).parts))]
+    for part in chain:
+        try:
+            part.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    if not os.environ.get("TFR_VIEWER_CACHE_DIR") and hasattr(os, "getuid"):
+        st = cache.stat()
+        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            cache.chmod(0o700)
+
+
+def make_private_file(path: str | os.PathLike) -> None:
+    """A file written into the per-user cache made readable by its owner only (0600)."""
+    if in_user_cache(path):
+        os.chmod(path, 0o600)
 
 
 def is_writable_dir(folder: str | os.PathLike) -> bool:
@@ -170,10 +222,17 @@ def remove_stale_partials(folder: str | os.PathLike) -> list[str]:
     return removed
 
 
-def find_tfrecords(folder: str | os.PathLike) -> tuple[list[str], list[tuple[str, str]]]:
+def find_tfrecords(
+    folder: str | os.PathLike, follow_links: bool = False
+) -> tuple[list[str], list[tuple[str, str]]]:
     """`.tfrecords` files under `folder` (recursively, natural order of their paths) and the
     folders that could not be read, each with why: a folder we may not list is reported, it
-    must not look empty. Linked folders are followed, each real folder once."""
+    must not look empty.
+
+    Links are followed while they stay inside `folder` (each real folder and file once). A link
+    that leads out of it (a link to `/` would walk the whole disk, and `index` would write
+    beside files out there) is listed with why and not followed, unless `follow_links`.
+    """
     from .naming import natural_key
 
     unreadable: list[tuple[str, str]] = []
@@ -181,14 +240,32 @@ def find_tfrecords(folder: str | os.PathLike) -> tuple[list[str], list[tuple[str
     def note(exc: OSError) -> None:
         unreadable.append((exc.filename or os.fspath(folder), exc.strerror or str(exc)))
 
+    top = os.path.realpath(folder)
+
+    def leaves(path: str) -> str | None:
+        """Where the link `path` leads when that is outside the chosen folder, else None."""
+        if follow_links or not os.path.islink(path):
+            return None
+        real = os.path.realpath(path)
+        inside = real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+        return None if inside else real
+
     files: list[str] = []
     seen: set[str] = set()
     for root, dirs, names in os.walk(folder, onerror=note, followlinks=True):
         real = os.path.realpath(root)
-        if real in seen:  # a link back up the tree
+        if real in seen:  # a link back up the tree, or a folder reached twice
             dirs[:] = []
             continue
         seen.add(real)
+        kept = []
+        for name in dirs:
+            target = leaves(os.path.join(root, name))
+            if target is None:
+                kept.append(name)
+            else:
+                unreadable.append((os.path.join(root, name), f"link leaves the folder (to {target}): not followed"))
+        dirs[:] = kept
         for name in names:
             if not name.endswith(".tfrecords"):
                 continue
@@ -201,9 +278,15 @@ def find_tfrecords(folder: str | os.PathLike) -> tuple[list[str], list[tuple[str
                 continue
             except OSError:  # a broken link
                 continue
-            if is_file:
-                files.append(path)
-    return sorted(files, key=natural_key), unreadable
+            if not is_file:
+                continue
+            target = leaves(path)
+            if target is not None:
+                unreadable.append((path, f"link leaves the folder (to {target}): not followed"))
+                continue
+            files.append(path)
+    files.sort(key=natural_key)
+    return first_of_each_file(files, lambda path: path), unreadable
 
 
 def first_of_each_file(items: Iterable[T], path_of: Callable[[T], str], seen: set[str] | None = None) -> list[T]:

@@ -23,28 +23,62 @@ def is_gzip(path: str | os.PathLike) -> bool:
 
 
 GZIP_CHUNK = 1 << 20
+GZIP_FIRST_STEP = 64  # input bytes first given to a new member (see `_inflate`)
 GZIP_RETRY_STEP = 512  # input bytes per step when a piece fails: keeps what came before the damage
 # JPEG/PNG tiles inflate ~1x, and even identical tiles stay near 100x (deflate repeats cost a few
 # bytes per 258); runs of one byte, what decompression bombs are made of, reach ~1000x
 MAX_GZIP_RATIO = 256
 MIN_GZIP_ALLOWANCE = 64 << 20
+CGROUP_ROOT = "/sys/fs/cgroup"
 
 
 def _memory_budget() -> int:
-    """Half the machine's memory: a gzip stream that inflates beyond it is refused."""
+    """Half the memory this process may use (the machine's, or its cgroup's limit when lower):
+    a gzip stream that inflates beyond it is refused."""
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+        host = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
-        return 8 << 30
+        host = 16 << 30
+    limit = cgroup_memory_limit()
+    return min(host, limit if limit is not None else host) // 2
+
+
+def cgroup_memory_limit(root: str | None = None, self_cgroup: str = "/proc/self/cgroup") -> int | None:
+    """The lowest memory limit of this process's cgroup and the cgroups above it (v2
+    `memory.max`, v1 `memory.limit_in_bytes`, under `root`, default `CGROUP_ROOT`), or None
+    when there is none (or no cgroups)."""
+    root = CGROUP_ROOT if root is None else root
+    names = [""]  # the namespace's root (what a container sees)
+    try:
+        with open(self_cgroup, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                _, controllers, rel = line.rstrip("\n").partition(":")[2].partition(":")
+                if controllers in ("", "memory") or "memory" in controllers.split(","):
+                    parts = [p for p in rel.split("/") if p]
+                    names += ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    except OSError:
+        pass
+    limits = []
+    for name in dict.fromkeys(names):
+        for candidate in (os.path.join(root, name, "memory.max"), os.path.join(root, "memory", name, "memory.limit_in_bytes")):
+            try:
+                with open(candidate, encoding="ascii", errors="replace") as f:
+                    text = f.read(64).strip()
+            except OSError:
+                continue
+            if text.isdigit() and int(text) < 1 << 60:  # "max", or v1's huge number: no limit
+                limits.append(int(text))
+    return min(limits) if limits else None
 
 
 class GzipSource(io.BytesIO):
     """The decompressed bytes of a gzip TFRecord. `damage` (None when the stream was whole)
-    says why decompression stopped early; readers report it where the good bytes end."""
+    says why decompression stopped early; readers report it where the good bytes end.
+    `len(f.getbuffer())` (or `source_size(f)`) is the inflated size, without a copy."""
 
-    def __init__(self, data: bytes, damage: str | None) -> None:
-        super().__init__(data)
-        self.damage = damage
+    def __init__(self) -> None:
+        super().__init__()
+        self.damage: str | None = None
 
 
 def source_damage(f: BinaryIO) -> str | None:
@@ -56,10 +90,11 @@ def open_source(path: str | os.PathLike) -> BinaryIO:
     """A seekable binary file object for a TFRecord, gzip already decompressed in memory.
 
     A gzip stream is inflated piece by piece: one that would grow past `MAX_GZIP_RATIO` times
-    its size (and `MIN_GZIP_ALLOWANCE`) raises `TFRecordError` before taking that memory, and a
-    truncated or corrupt one keeps the bytes before the damage (see `GzipSource`), as
-    TensorFlow's reader yields the records before it. Raises `TFRecordError` when not a byte
-    could be inflated, and `OSError` for files that cannot be opened.
+    its size (and `MIN_GZIP_ALLOWANCE`), or past half the memory of the machine or cgroup,
+    raises `TFRecordError` before taking that memory, and a truncated or corrupt one keeps the
+    bytes before the damage (see `GzipSource`), as TensorFlow's reader yields the records before
+    it. Raises `TFRecordError` when not a byte could be inflated, and `OSError` for files that
+    cannot be opened.
     """
     f = open(path, "rb")
     try:
@@ -75,48 +110,60 @@ def open_source(path: str | os.PathLike) -> BinaryIO:
 
 
 def _inflate(f: BinaryIO, path: str | os.PathLike) -> GzipSource:
+    """Inflate every member of the gzip file `f` into one GzipSource.
+
+    The output is written straight into the BytesIO (no second full copy at the end). zlib
+    copies the input left over at the end of each member (`unused_data`), so each member is fed
+    small pieces first (`GZIP_FIRST_STEP`, doubling while it goes on): a file of a million tiny
+    members costs a small copy per member, not the rest of a 1 MiB chunk each time.
+    """
     compressed = os.fstat(f.fileno()).st_size
     limit = max(MIN_GZIP_ALLOWANCE, min(MAX_GZIP_RATIO * compressed, _memory_budget()))
-    out = bytearray()
+    out = GzipSource()
     inflater = zlib.decompressobj(wbits=31)
-    pending = b""
+    chunk, pos = memoryview(b""), 0  # input read from the file, and how far it was consumed
+    step = GZIP_FIRST_STEP
     damage = None
-    while damage is None:
-        if not pending:
-            pending = f.read(GZIP_CHUNK)
-            if not pending:
-                held = b"" if inflater.eof else inflater.decompress(b"", GZIP_CHUNK)  # output zlib still holds
-                if held:
-                    out += held
-                    continue
+    while True:
+        if pos >= len(chunk):
+            chunk, pos = memoryview(f.read(GZIP_CHUNK)), 0
+            if not chunk:
+                held = b"" if inflater.eof else inflater.flush()  # output zlib still holds
+                out.write(held)
                 if not inflater.eof:
                     damage = "gzip stream is truncated (the file ends inside it)"
                 break
         if inflater.eof:  # another gzip member follows (what `cat a.gz b.gz` makes), or padding
-            if not pending.strip(b"\x00"):
-                pending = b""
+            if chunk[pos] != GZIP_MAGIC[0]:
+                if chunk[pos:].tobytes().strip(b"\x00"):
+                    damage = "unexpected bytes after the end of the gzip stream"
+                    break
+                pos = len(chunk)  # zero padding to the end of this chunk
                 continue
-            if not pending.startswith(GZIP_MAGIC[:1]):
-                damage = "unexpected bytes after the end of the gzip stream"
-                break
-            inflater = zlib.decompressobj(wbits=31)
+            inflater, step = zlib.decompressobj(wbits=31), GZIP_FIRST_STEP
+        piece = chunk[pos : pos + step]
         before = inflater.copy()
         try:
-            out += inflater.decompress(pending, GZIP_CHUNK)
+            out.write(inflater.decompress(piece, GZIP_CHUNK))
         except zlib.error as exc:
             damage = f"corrupt gzip stream ({exc})"
-            out += _inflate_until_error(before, pending)  # the failed piece's good start
+            out.write(_inflate_until_error(before, piece.tobytes()))  # the failed piece's good start
             break
-        pending = inflater.unconsumed_tail or inflater.unused_data
-        if len(out) > limit:
+        left = len(inflater.unconsumed_tail) + len(inflater.unused_data)
+        pos += len(piece) - left
+        if not left and not inflater.eof:
+            step = min(2 * step, GZIP_CHUNK)  # a long member: bigger pieces
+        if out.tell() > limit:
             raise TFRecordError(
                 f"gzip stream inflates to more than {limit:,} bytes: refused (more than {MAX_GZIP_RATIO}x "
-                "its size, or half this machine's memory: it looks like a decompression bomb)",
+                "its size, or half the memory of this machine or its cgroup: it looks like a decompression bomb)",
                 path,
             )
-    if damage is not None and not out:
+    if damage is not None and not out.tell():
         raise TFRecordError(damage, path)
-    return GzipSource(bytes(out), damage)
+    out.damage = damage
+    out.seek(0)
+    return out
 
 
 def _inflate_until_error(inflater, data: bytes) -> bytes:
