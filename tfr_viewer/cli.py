@@ -273,12 +273,15 @@ def _open_tolerant(path: str):
     return TFRecord(path, create_index=False, index=index)
 
 
+FIRST_GOOD_RECORD_TRIES = 1000  # `info` on a file of millions of image-less records stays quick
+
+
 def _first_good_record(tfr) -> tuple[int, dict, dict] | None:
     """(index, record, image info) of the first record that reads and whose image opens."""
     from .core.errors import TFRecordError
     from .core.images import image_info
 
-    for i in range(len(tfr)):
+    for i in range(min(len(tfr), FIRST_GOOD_RECORD_TRIES)):
         try:
             record = tfr[i]
             return i, record, image_info(record["image_raw"])
@@ -380,7 +383,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     unreadable: list[str] = []
     for path in _expand(args.paths, unreadable):
         try:
-            existing = None if args.rebuild else find_index(path)
+            notes: list[str] = []
+            existing = None if args.rebuild else find_index(path, notes)
             if existing is not None:
                 results.append({"path": path, "status": "valid", "index": str(existing.path), "records": len(existing)})
                 continue
@@ -399,11 +403,16 @@ def cmd_index(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001  (odd data met a bug: this file's error, the others go on)
             results.append({"path": path, "status": "error", "error": _unexpected(exc, [path])})
             continue
-        if info.path is None:  # gzip: offsets of the decompressed stream are of no use on disk
+        if info.path is not None:
+            results.append({"path": path, "status": "built", "index": str(info.path), "records": len(info)})
+        elif info.write_error is not None:  # a full disk, a read-only folder and cache: not gzip
+            results.append({"path": path, "status": "error",
+                            "error": f"{path}: cannot write its index ({info.write_error})"})
+        else:  # gzip: offsets of the decompressed stream are of no use on disk
             results.append({"path": path, "status": "no index", "records": len(info),
                             "note": "gzip-compressed: read sequentially, no index written"})
-        else:
-            results.append({"path": path, "status": "built", "index": str(info.path), "records": len(info)})
+        if notes:  # an index that was there but could not be used
+            results[-1]["note"] = "; ".join([*notes, results[-1].get("note", "")]).strip("; ")
     text = "\n".join(
         f"{r['status']:>8}  {_p(r['path'])}"
         + (f"  ({r['records']} records)" if "records" in r else f"  {_p(r.get('error'))}")
@@ -415,8 +424,6 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .core.verify import iter_verify
-
     unreadable: list[str] = []
     files = _expand(args.paths, unreadable)
     reports = [_verify_one(p, args.images) for p in files]

@@ -15,7 +15,7 @@ from PIL import Image
 
 from .core.framing import frame_record
 from .core.index import IndexInfo, save_index
-from .core.paths import atomic_write_bytes, user_cache_dir
+from .core.paths import atomic_write_bytes, make_dirs, user_cache_dir
 from .core.records import make_example
 
 DEMO_VERSION = 1
@@ -78,7 +78,7 @@ def make_tile(rng: np.random.Generator, px: int = 128, density: float = 0.5) -> 
 def generate_demo_dataset(dest: str | os.PathLike, slides: int = 4, seed: int = 0, tile_px: int = 128) -> list[Path]:
     """Write `slides` TFRecords (+ indexes) of H&E-like JPEG tiles into `dest`."""
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    make_dirs(dest)
     rng = np.random.default_rng(seed)
     written = []
     for s in range(slides):

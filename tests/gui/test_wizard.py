@@ -47,6 +47,7 @@ def wizard(qtbot):
 def _to_run(qtbot, wizard, source: Path, dest: Path, setup_options=None, existing: int = 0) -> None:
     with qtbot.waitSignal(wizard.source_page.scanned, timeout=10_000):
         wizard.source_page.set_source(str(source))
+    qtbot.waitUntil(lambda: not wizard._jobs, timeout=10_000)  # the scan job has ended too
     assert wizard.source_page.isComplete()
     wizard.next()
     assert wizard.currentPage() is wizard.options_page

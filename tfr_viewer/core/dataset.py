@@ -23,7 +23,7 @@ from .images import image_info
 from .framing import FRAMING_SIZE
 from .index import find_index, iter_create_index, iter_scan, open_regular_file
 from .naming import natural_key
-from .paths import atomic_write_bytes, cache_path_for, find_tfrecords, first_of_each_file
+from .paths import atomic_write_bytes, cache_path_for, find_tfrecords, first_of_each_file, make_dirs
 from .progress import CancelToken, Job, Progress, run_job
 
 MANIFEST = "manifest.json"
@@ -431,7 +431,7 @@ def _write_manifest(root: Path, entries: dict[str, dict]) -> None:
         except OSError:  # a dangling link: written as before
             pass
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(path.parent)
             atomic_write_bytes(path, data)
             return
         except OSError:
@@ -454,7 +454,7 @@ def _first_image(files: list[str]) -> tuple[str | None, int | None]:
             with TFRecord(path, create_index=False, index=find_index(path)) as tfr:
                 if not len(tfr):
                     continue
-                info = image_info(tfr[0]["image_raw"])
+                info = image_info(tfr[0].get("image_raw"))
                 return info["format"], info["width"]
         except (TFRecordError, OSError):
             continue

@@ -26,7 +26,7 @@ from .errors import TFRecordError
 from .framing import FRAMING_SIZE, HEADER, HEADER_SIZE, iter_frames, masked_crc32c, read_frame
 from .progress import CancelToken, Job, Progress, run_job
 from .records import _parse
-from .paths import atomic_write_bytes, cache_path_for
+from .paths import atomic_write_bytes, cache_path_for, make_dirs
 from .source import GZIP_MAGIC, is_gzip, open_source, source_size
 
 PROGRESS_EVERY = 512
@@ -44,6 +44,7 @@ class IndexInfo:
     locations: np.ndarray | None
     path: Path | None = None
     error: TFRecordError | None = None
+    write_error: str | None = None  # why no index file could be written (a full disk, say)
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -483,21 +484,24 @@ def index_bytes(offsets: np.ndarray, locations: np.ndarray | None) -> bytes:
 def save_index(info: IndexInfo, tfrecord: str | os.PathLike, index_file: str | os.PathLike | None = None) -> IndexInfo:
     """Write the index atomically beside the file, else in the cache; in memory if both fail."""
     data = index_bytes(info.offsets, info.locations)
+    reason = "no place to write it"
     targets = [Path(index_file)] if index_file is not None else [index_path(tfrecord), cache_index_path(tfrecord)]
     for target in targets:
         if _holds(target, info):  # a valid index is never rewritten (its file stays untouched)
             return IndexInfo(info.offsets, info.locations, target, info.error)
         if os.path.lexists(target) and not (target.is_file() or target.is_symlink()):
+            reason = f"{target} is not a regular file"
             continue  # a FIFO or device under the index's name is the user's: left alone
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(target.parent)
             atomic_write_bytes(target, data)
-        except OSError:
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
             continue
         return IndexInfo(info.offsets, info.locations, target, info.error)
     if index_file is not None:
-        raise OSError(f"cannot write index {index_file}")
-    return info
+        raise OSError(f"cannot write index {index_file}: {reason}")
+    return IndexInfo(info.offsets, info.locations, None, info.error, write_error=reason)
 
 
 def _holds(target: Path, info: IndexInfo) -> bool:

@@ -37,6 +37,7 @@ from ..core.dataset import manifest_total, read_manifest
 from ..core.images import decode_image, decode_thumbnail, image_info, load_decoders, sniff_format
 from ..core.index import IndexInfo, IndexResult, find_index, index_file
 from ..core.paths import find_tfrecords, first_of_each_file
+from ..core.processes import exit_with_parent
 from ..core.progress import CancelToken, Cancelled, Job, Progress
 from ..core.records import feature_kinds, field_order
 from ..core.source import GzipSource, source_size
@@ -663,26 +664,14 @@ def index_pool() -> ProcessPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            initializer, initargs = _lower_priority()
+            # the process ends with the window (even a killed one) and yields the CPU to it
             _POOL = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=initializer,
-                initargs=initargs,
+                initializer=exit_with_parent,
+                initargs=(os.getpid(), 10),
             )
         return _POOL
-
-
-def _lower_priority() -> tuple[Callable[..., Any] | None, tuple]:
-    """The indexing process's initializer: background indexing yields the CPU to the window
-    (and to everything else the user runs).
-
-    `os.nice` itself, not a function of this package: unpickling one would import this module,
-    i.e. Qt and numpy, at full priority while the window opens its first folder (and start
-    numpy's BLAS threads, which spin for a while, before the priority is lowered). With
-    `os.nice` the process imports its modules with its first file, at low priority.
-    """
-    return (os.nice, (10,)) if hasattr(os, "nice") else (None, ())
 
 
 def warm_index_pool() -> None:
