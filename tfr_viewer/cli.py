@@ -407,7 +407,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             results.append({"path": path, "status": "built", "index": str(info.path), "records": len(info)})
         elif info.write_error is not None:  # a full disk, a read-only folder and cache: not gzip
             results.append({"path": path, "status": "error",
-                            "error": f"{path}: cannot write its index ({info.write_error})"})
+                            "error": f"{path}: no index written ({info.write_error})"})
         else:  # gzip: offsets of the decompressed stream are of no use on disk
             results.append({"path": path, "status": "no index", "records": len(info),
                             "note": "gzip-compressed: read sequentially, no index written"})

@@ -16,6 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tfr_viewer.core.framing import frame_record
+from tfr_viewer.core.records import make_example
+
 from ..core.test_hostile_images import EPS, fake_gs, png_of_zeros
 from ..helpers import make_jpeg, write_tfrecord_py
 
@@ -240,3 +243,21 @@ def test_file_size_limit_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert lines[-1] == f"tfr-viewer: error: cannot write {out / 'tiles.tfrecords'}: File too large", lines
     assert list(out.iterdir()) == []
+
+
+def test_index_that_cannot_be_written_is_an_error_not_a_gzip_note(tmp_path: Path) -> None:
+    """A full disk (here a file size limit) beside the file and in the cache: `index` says it
+    wrote nothing and why, leaves no temporary file, and does not call a plain file gzip."""
+    tfrecord = tmp_path / "data" / "a.tfrecords"
+    tfrecord.parent.mkdir()
+    with open(tfrecord, "wb") as f:
+        for i in range(300):
+            f.write(frame_record(make_example({"image_raw": make_jpeg(16, 16, seed=i), "loc_x": i, "loc_y": 0})))
+    cache = tmp_path / "cache"
+    result = run_cli("index", tfrecord, limit_file_size=1_000, env={**os.environ, "TFR_VIEWER_CACHE_DIR": str(cache)})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "gzip" not in result.stdout
+    assert f"{tfrecord}: no index written (cannot write " in result.stdout
+    assert "a.index.npz: File too large)" in result.stdout
+    assert sorted(p.name for p in tfrecord.parent.iterdir()) == ["a.tfrecords"]
+    assert not [p for p in cache.rglob("*") if p.is_file()]

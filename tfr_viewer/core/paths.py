@@ -122,7 +122,7 @@ class AtomicOutput:
         remove_stale_partials(self.dest.parent)
         try:
             mode = 0o600 if in_user_cache(self.dest) else 0o666  # cache files: the owner's only
-            self.file = os.fdopen(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb")
+            self.file = open(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb")
         except OSError as exc:  # name the file the user asked for, not our temporary name
             raise OSError(exc.errno, f"cannot write {self.dest}: {exc.strerror or exc}") from None
         return self.file
