@@ -567,3 +567,34 @@ def test_the_wizard_shows_folder_and_file_names_as_text(qtbot, tmp_path: Path) -
                 and label.textFormat() != Qt.TextFormat.PlainText] == []
     finally:
         wizard.shutdown()
+
+
+def test_garbage_holding_widgets_is_collected_in_the_gui_thread(qtbot, window) -> None:
+    """Python's collector runs where an allocation trips it; a cycle holding a widget freed in a
+    worker thread deletes the widget there, which deadlocked the window (seen in this suite).
+    With the window up, such garbage is collected by the GUI thread only."""
+    import weakref
+
+    from PySide6.QtWidgets import QLabel
+
+    class Cycle:
+        pass
+
+    freed_in_gui_thread: list[bool] = []
+    cycle = Cycle()
+    cycle.widget, cycle.itself = QLabel("garbage"), cycle
+    weakref.finalize(cycle, lambda: freed_in_gui_thread.append(threading.current_thread() is threading.main_thread()))
+    del cycle
+
+    def allocate() -> None:  # enough container allocations to trip every automatic collection
+        keep = []
+        for i in range(200_000):
+            keep.append([i])
+            if len(keep) > 1000:
+                keep.clear()
+
+    worker = threading.Thread(target=allocate)
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: bool(freed_in_gui_thread), timeout=10_000)
+    assert freed_in_gui_thread == [True]

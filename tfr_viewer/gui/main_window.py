@@ -74,6 +74,7 @@ from .workers import (
     read_field_job,
     stat_files_job,
     verify_files_job,
+    collect_garbage_in_gui_thread,
     warm_index_pool,
 )
 
@@ -125,6 +126,7 @@ class MainWindow(QMainWindow):
         # Worker threads hold the GIL between Python-level switches; every Qt callback into
         # Python (data(), paint events) waits for one. A shorter interval keeps the GUI fluid.
         sys.setswitchinterval(SWITCH_INTERVAL)
+        collect_garbage_in_gui_thread()
         warm_index_pool()
         self.setObjectName("mainWindow")
         self.setWindowTitle("tfr-viewer")

@@ -15,6 +15,7 @@ an answer with a readable reason (a broken tile), and the next request is served
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Generator
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 
 from ..core.errors import TFRecordError
@@ -106,6 +107,36 @@ def _prune_orphans() -> None:
     with _ACTIVE_LOCK:
         for thread in [t for t in _ORPHANS if t.isFinished()]:
             _ORPHANS.discard(thread)
+
+
+GC_INTERVAL_MS = 100  # how often the GUI thread runs the collections Python would have run
+
+
+def collect_garbage_in_gui_thread() -> None:
+    """Run Python's cyclic garbage collector in the GUI thread only (once per process).
+
+    The collector runs in whichever thread happens to allocate when a threshold trips. A cycle
+    that holds widgets (a closed window, a wizard, a dialog) freed in a worker thread deletes
+    them there, and Qt's deletion then waits for a lock the GUI thread holds while it waits for
+    the GIL: the window hangs. So automatic collection is off and a timer in the GUI thread runs
+    the same generational collections (the pattern pyqtgraph's GarbageCollector uses)."""
+    app = QCoreApplication.instance()
+    if app is None or app.property("tfrViewerCollector"):
+        return
+    gc.disable()
+    timer = QTimer(app)
+    timer.setInterval(GC_INTERVAL_MS)
+
+    def collect() -> None:
+        counts, thresholds = gc.get_count(), gc.get_threshold()
+        for generation in (2, 1, 0):
+            if counts[generation] > thresholds[generation]:
+                gc.collect(generation)
+                break
+
+    timer.timeout.connect(collect)
+    timer.start()
+    app.setProperty("tfrViewerCollector", True)
 
 
 def _start(worker: QObject, run: Callable[[], None], parent: QObject | None) -> QThread:
