@@ -21,9 +21,9 @@ from .console import box_table, human_size
 from .errors import TFRecordError
 from .images import image_info
 from .framing import FRAMING_SIZE
-from .index import find_index, iter_create_index, iter_scan, open_regular_file
+from .index import find_index, iter_create_index, iter_scan
 from .naming import natural_key
-from .paths import atomic_write_bytes, cache_path_for, find_tfrecords, first_of_each_file, make_dirs
+from .paths import atomic_write_bytes, cache_path_for, find_tfrecords, first_of_each_file, make_dirs, open_regular_file
 from .progress import CancelToken, Job, Progress, run_job
 
 MANIFEST = "manifest.json"

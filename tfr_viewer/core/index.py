@@ -13,7 +13,6 @@ from __future__ import annotations
 import array
 import io
 import os
-import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from .errors import TFRecordError
 from .framing import FRAMING_SIZE, HEADER, HEADER_SIZE, iter_frames, masked_crc32c, read_frame
 from .progress import CancelToken, Job, Progress, run_job
 from .records import _parse
-from .paths import atomic_write_bytes, cache_path_for, make_dirs
+from .paths import atomic_write_bytes, cache_path_for, make_dirs, open_regular_file
 from .source import GZIP_MAGIC, is_gzip, open_source, source_size
 
 PROGRESS_EVERY = 512
@@ -100,26 +99,6 @@ READ_CHUNK = 1 << 20
 def max_index_records(data_size: int) -> int:
     """The most records a TFRecord of `data_size` bytes can hold (each has 16 framing bytes)."""
     return max(0, data_size) // FRAMING_SIZE
-
-
-def open_regular_file(path: str | os.PathLike, max_size: int | None = None) -> io.BufferedReader:
-    """`path` opened for reading when it is a regular file (of at most `max_size` bytes).
-
-    A FIFO would block a plain open() and a device (/dev/zero) never ends: it is opened without
-    blocking and checked on the open descriptor, so a swap between check and open cannot fool it.
-    Raises ValueError for anything that is not a regular file, or is too big.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError("not a regular file")
-        if max_size is not None and st.st_size > max_size:
-            raise ValueError(f"{st.st_size:,} bytes, more than the {max_size:,} allowed")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def read_index_file(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 import sys
@@ -85,6 +86,26 @@ def make_private_file(path: str | os.PathLike) -> None:
     """A file written into the per-user cache made readable by its owner only (0600)."""
     if in_user_cache(path):
         os.chmod(path, 0o600)
+
+
+def open_regular_file(path: str | os.PathLike, max_size: int | None = None) -> io.BufferedReader:
+    """`path` opened for reading when it is a regular file (of at most `max_size` bytes).
+
+    A FIFO would block a plain open() and a device (/dev/zero) never ends: it is opened without
+    blocking and checked on the open descriptor, so a swap between check and open cannot fool it.
+    Raises ValueError for anything that is not a regular file, or is too big.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if max_size is not None and st.st_size > max_size:
+            raise ValueError(f"{st.st_size:,} bytes, more than the {max_size:,} allowed")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def is_writable_dir(folder: str | os.PathLike) -> bool:
