@@ -15,7 +15,8 @@ from pathlib import Path
 from .images import detect_format
 from .naming import natural_key
 from .progress import CancelToken, Job, Progress
-from .writer import MAX_SOURCE_BYTES, NOT_TEXT_REASON, SkippedFile, is_text, entry_kind, entry_skip_reason, too_big_reason
+from .paths import open_regular_file
+from .writer import MAX_SOURCE_BYTES, NOT_REGULAR_REASON, NOT_TEXT_REASON, SkippedFile, is_text, entry_kind, entry_skip_reason, too_big_reason
 
 
 @dataclass
@@ -70,13 +71,16 @@ def _scan_folder(folder: Path, slide: SlideScan, skipped: list[SkippedFile], can
             if size == 0:
                 skipped.append(SkippedFile(entry.path, "zero-byte file"))
                 continue
-            with open(entry.path, "rb") as f:
+            if size > MAX_SOURCE_BYTES:
+                skipped.append(SkippedFile(entry.path, too_big_reason(size)))
+                continue
+            with open_regular_file(entry.path) as f:  # a pipe swapped in after the listing: no block
                 head = f.read(16)
+        except ValueError:
+            skipped.append(SkippedFile(entry.path, NOT_REGULAR_REASON))
+            continue
         except OSError as exc:
             skipped.append(SkippedFile(entry.path, f"unreadable ({exc.strerror or exc})"))
-            continue
-        if size > MAX_SOURCE_BYTES:
-            skipped.append(SkippedFile(entry.path, too_big_reason(size)))
             continue
         fmt = detect_format(head)
         if fmt is None:
