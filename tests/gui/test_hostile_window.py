@@ -598,3 +598,11 @@ def test_garbage_holding_widgets_is_collected_in_the_gui_thread(qtbot, window) -
     worker.join()
     qtbot.waitUntil(lambda: bool(freed_in_gui_thread), timeout=10_000)
     assert freed_in_gui_thread == [True]
+
+
+def test_a_long_text_value_cut_inside_a_character_still_shows_as_text() -> None:
+    from tfr_viewer.gui.widgets.metadata_panel import describe_value
+
+    shown = describe_value({"kind": "bytes", "values": [("a" + "é" * 1000).encode()]})
+    assert shown.startswith("aéé") and "bytes" not in shown
+    assert describe_value({"kind": "bytes", "values": [b"\xff\xfe binary"]}) == "9 bytes"

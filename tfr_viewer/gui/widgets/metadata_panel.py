@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -41,7 +42,8 @@ def describe_value(field: dict[str, Any]) -> str:
                 parts.append(f"{image['format'].upper()} image {image['width']}×{image['height']} ({len(v):,} bytes)")
                 continue
             try:
-                text = v[: 4 * MAX_VALUE_CHARS].decode("utf-8")  # a prefix: enough to show, cheap for 400 KB
+                # a prefix: enough to show, cheap for 400 KB; a character cut at its end is left out
+                text = codecs.getincrementaldecoder("utf-8")().decode(v[: 4 * MAX_VALUE_CHARS], final=len(v) <= 4 * MAX_VALUE_CHARS)
                 parts.append(_shorten(text) if text.isprintable() else f"{len(v):,} bytes")
             except UnicodeDecodeError:
                 parts.append(f"{len(v):,} bytes")
