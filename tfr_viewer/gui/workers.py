@@ -40,7 +40,7 @@ from ..core.index import IndexInfo, IndexResult, find_index, index_file
 from ..core.paths import find_tfrecords, first_of_each_file
 from ..core.processes import exit_with_parent
 from ..core.progress import CancelToken, Cancelled, Job, Progress
-from ..core.records import feature_kinds, field_order
+from ..core.records import feature_kinds, field_order, parse_example
 from ..core.source import GzipSource, source_size
 from ..core.tfrecord import TFRecord
 
@@ -488,7 +488,7 @@ class RecordReader(RequestWorker):
         path, i = request.entry.path, request.key[1]
         tfr = self.tfrecord(request.entry)
         payload = tfr.read_payload(i)
-        raw = tfr.read_raw(i)
+        raw = parse_example(payload, path, i)
         order = field_order(payload)
         kinds = feature_kinds(payload, path, i)
         names = list(dict.fromkeys(order + list(raw)))  # stored order first, then any other
