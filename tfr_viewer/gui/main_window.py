@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("tfr-viewer")
         self.settings = settings or Settings()
         self.entries: list[FileEntry] = []
+        self._shut_down = False  # shutdown() ran: workers cancelled and waited for
         self.generation = 0
         self._jobs: set[JobWorker] = set()
         self._progress_message = ""  # the status bar line the last progress report showed
@@ -1213,7 +1214,11 @@ class MainWindow(QMainWindow):
     def shutdown(self, wait_s: float | None = None) -> None:
         """Cancel every worker and wait for them, `wait_s` in all. A thread still busy then
         (a read the OS does not interrupt) is orphaned: it ends on its own, never destroyed
-        while it runs (which would abort the process)."""
+        while it runs (which would abort the process). A second call (the app's, after the
+        window's own on close) finds nothing left to wait for."""
+        if self._shut_down:
+            return
+        self._shut_down = True
         self._start_timer.stop()
         self._jobs_to_start = []
         requests = (self.thumbs, self.reader, self.map_builder)
