@@ -586,18 +586,20 @@ def test_garbage_holding_widgets_is_collected_in_the_gui_thread(qtbot, window) -
     weakref.finalize(cycle, lambda: freed_in_gui_thread.append(threading.current_thread() is threading.main_thread()))
     del cycle
 
-    def allocate() -> None:  # enough container allocations to trip every automatic collection
-        keep = []
+    kept: list[list[int]] = []
+
+    def allocate() -> None:
+        """Containers that stay alive: the collector's count (allocations less frees) passes
+        every threshold, so a collection is due, here or in the GUI thread."""
         for i in range(200_000):
-            keep.append([i])
-            if len(keep) > 1000:
-                keep.clear()
+            kept.append([i])
 
     worker = threading.Thread(target=allocate)
     worker.start()
     worker.join()
     qtbot.waitUntil(lambda: bool(freed_in_gui_thread), timeout=10_000)
     assert freed_in_gui_thread == [True]
+    del kept[:]
 
 
 def test_a_long_text_value_cut_inside_a_character_still_shows_as_text() -> None:
