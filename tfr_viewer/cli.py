@@ -222,7 +222,8 @@ def _expand(paths: Sequence[str], unreadable: list[str]) -> list[str]:
     """TFRecord files named directly or found under folders (natural order). A folder that
     cannot be read is an error; an unreadable sub-folder is a warning on stderr, added to
     `unreadable` so that the command's exit status says so."""
-    from .core.paths import find_tfrecords, first_of_each_file
+    from .core.local_storage import find_tfrecords
+    from .core.storage import first_of_each_file
 
     files: list[str] = []
     for path in paths:

@@ -15,7 +15,8 @@ from PIL import Image
 
 from .core.framing import frame_record
 from .core.index import IndexInfo, save_index
-from .core.paths import atomic_write_bytes, make_dirs, user_cache_dir
+from .core.local_storage import atomic_write_bytes, make_dirs
+from .core.paths import user_cache_dir
 from .core.records import make_example
 
 DEMO_VERSION = 1

@@ -10,7 +10,7 @@ import pytest
 
 import tfr_viewer as sf
 from tfr_viewer.core import dataset as dataset_mod
-from tfr_viewer.core import paths
+from tfr_viewer.core import local_storage as paths
 from tfr_viewer.core.index import create_index
 
 from ..helpers import tile_record, write_tfrecord_py

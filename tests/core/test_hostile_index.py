@@ -22,7 +22,8 @@ import pytest
 
 import tfr_viewer as sf
 from tfr_viewer.core.dataset import Dataset
-from tfr_viewer.core.index import find_index, index_bytes, load_index, read_index_file
+from tfr_viewer.core.index import find_index, load_index
+from tfr_viewer.core.index_files import index_bytes, read_index_file
 
 from ..helpers import example_py, frame_py, tile_record, write_tfrecord_py
 

@@ -20,7 +20,8 @@ import pytest
 import tfr_viewer as sf
 from tfr_viewer.core import framing, source
 from tfr_viewer.core import verify as verify_mod
-from tfr_viewer.core.paths import cache_path_for, find_tfrecords, make_dirs, make_private_file
+from tfr_viewer.core.local_storage import find_tfrecords, make_dirs, make_private_file
+from tfr_viewer.core.paths import cache_path_for
 
 from ..helpers import example_py, frame_py, make_jpeg, read_frames_py, write_tfrecord_py
 

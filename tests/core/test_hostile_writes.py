@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import tfr_viewer as sf
-from tfr_viewer.core import paths
+from tfr_viewer.core import local_storage as paths
 from tfr_viewer.core.export import iter_export_tiles
 from tfr_viewer.core.naming import parse_location
 from tfr_viewer.core.progress import run_job

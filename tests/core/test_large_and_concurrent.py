@@ -13,7 +13,8 @@ import pytest
 import tfr_viewer as sf
 from tfr_viewer.core import index as index_mod
 from tfr_viewer.core.framing import iter_frames, read_frame
-from tfr_viewer.core.index import IndexInfo, index_bytes, read_index_file
+from tfr_viewer.core.index import IndexInfo
+from tfr_viewer.core.index_files import index_bytes, read_index_file
 
 from ..helpers import example_py, frame_py, make_jpeg, tile_record, write_tfrecord_py
 

@@ -10,7 +10,7 @@ import pytest
 
 import tfr_viewer as sf
 from tfr_viewer.core import index as index_mod
-from tfr_viewer.core import paths
+from tfr_viewer.core.storage import LocalStorage
 
 from ..helpers import make_jpeg, tile_record, write_tfrecord_py
 
@@ -230,14 +230,14 @@ def test_zero_byte_index_means_no_records(tmp_path: Path) -> None:
 def test_read_only_folder_uses_cache(tfr_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv("TFR_VIEWER_CACHE_DIR", str(cache))
-    real = paths.atomic_write_bytes
+    real = LocalStorage.atomic_output
 
-    def refuse_user_folder(dest, data):
+    def refuse_user_folder(self, dest, overwrite=True):
         if Path(dest).parent == tfr_path.parent:
             raise PermissionError(13, "Permission denied", str(dest))
-        return real(dest, data)
+        return real(self, dest, overwrite)
 
-    monkeypatch.setattr(index_mod, "atomic_write_bytes", refuse_user_folder)
+    monkeypatch.setattr(LocalStorage, "atomic_output", refuse_user_folder)
     tfr = sf.TFRecord(tfr_path)
     assert not (tfr_path.parent / "slide_a.index.npz").exists()
     assert tfr.index_info.path is not None and cache in tfr.index_info.path.parents

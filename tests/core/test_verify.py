@@ -133,10 +133,10 @@ def test_an_unreadable_file_is_a_problem_of_its_own(tmp_path: Path, monkeypatch:
     locked.write_bytes(good.read_bytes())
     real = verify_mod.open_source
 
-    def refuse(path):
+    def refuse(path, storage=None):
         if Path(path) == locked:
             raise PermissionError(13, "Permission denied", str(path))
-        return real(path)
+        return real(path, storage)
 
     monkeypatch.setattr(verify_mod, "open_source", refuse)
     reports = [sf.verify(p) for p in (good, locked)]

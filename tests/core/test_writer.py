@@ -16,7 +16,7 @@ from PIL import Image
 
 import tfr_viewer as sf
 from tfr_viewer.core.images import to_rgb_array
-from tfr_viewer.core import paths as paths_mod
+from tfr_viewer.core import local_storage as paths_mod
 from tfr_viewer.core import writer
 from tfr_viewer.core.framing import frame_record, iter_frames, write_record
 from tfr_viewer.core.index import create_index

@@ -23,7 +23,9 @@ from .images import image_info
 from .framing import FRAMING_SIZE
 from .index import find_index, iter_create_index, iter_scan
 from .naming import natural_key
-from .paths import atomic_write_bytes, cache_path_for, find_tfrecords, first_of_each_file, make_dirs, open_regular_file
+from .local_storage import atomic_write_bytes, find_tfrecords, make_dirs, open_regular_file
+from .paths import cache_path_for
+from .storage import first_of_each_file
 from .progress import CancelToken, Job, Progress, run_job
 
 MANIFEST = "manifest.json"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import io
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -17,6 +15,7 @@ from PIL import Image
 from .errors import TFRecordError
 from .images import decode_image, sniff_format
 from .progress import CancelToken, Job, Progress
+from .storage import Storage, storage_for
 from .tfrecord import TFRecord
 
 _NAME_ERRORS = {errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL}  # this name only, not the disk
@@ -83,9 +82,10 @@ def iter_export_tiles(
     """
     if fmt not in (None, "png", "jpeg"):
         raise ValueError(f"format must be 'png' or 'jpeg', not {fmt!r}")
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    used = {p.name for p in out.iterdir()}
+    out = os.fspath(outdir)
+    storage = storage_for(out)
+    storage.make_dirs(out)
+    used = set(storage.list_names(out))
     tfr = tfrecord if isinstance(tfrecord, TFRecord) else TFRecord(tfrecord)
     chosen = list(range(len(tfr)) if indices is None else indices)
     report = ExportReport()
@@ -109,37 +109,30 @@ def iter_export_tiles(
             continue
         name = export_name(record.get("slide", "tile"), record, i % len(tfr), "jpg" if target == "jpeg" else "png", used)
         try:
-            name = _write_new(out, name, data, used)
+            name = _write_new(storage, out, name, data, used)
         except OSError as exc:
             if exc.errno not in _NAME_ERRORS:  # a full disk or a lost folder ends the export
                 raise
             report.skipped.append((i % len(tfr), f"cannot create {name}: {exc.strerror or exc}"))
             continue
-        report.written.append(str(out / name))
+        report.written.append(os.path.join(out, name))
         if n % 32 == 0:
             yield Progress(n + 1, len(chosen), name)
     yield Progress(len(chosen), len(chosen), "")
     return report
 
 
-def _write_new(out: Path, name: str, data: bytes, used: set[str]) -> str:
+def _write_new(storage: Storage, out: str, name: str, data: bytes, used: set[str]) -> str:
     """Create `out/name` (never replacing a file that appeared meanwhile: then the next free name).
-    A write that fails part-way removes its file: no half tile is left behind."""
+    A write that fails part-way removes its file (`Storage.write_new`): no half tile is left."""
     stem, ext = name.rsplit(".", 1)
     counter = 2
     while True:
         try:
-            f = open(out / name, "xb")
+            storage.write_new(os.path.join(out, name), data)
         except FileExistsError:
             used.add(name)
             name = f"{stem}_{counter}.{ext}"
             counter += 1
             continue
-        try:
-            with f:
-                f.write(data)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(out / name)
-            raise
         return name

@@ -17,6 +17,7 @@ import crc32c
 
 from .errors import TFRecordError
 from .source import source_damage, source_size
+from .storage import LOCAL, Storage
 
 HEADER = struct.Struct("<QI")
 FOOTER = struct.Struct("<I")
@@ -255,12 +256,14 @@ def read_frame(
     verify_crc: bool = True,
     file_size: int | None = None,
     view: bool = False,
+    storage: Storage = LOCAL,
 ) -> bytes:
     """The payload of the record at `offset`; `length` (from an index) is cross-checked.
 
-    With a length from the index the whole record is fetched in one read: one `os.pread` for a
-    real file (no seek, and the file position is left alone). `view=True` returns a memoryview
-    of the payload instead of a copy.
+    With a length from the index the whole record is fetched in one `storage.read_at` (`f` is
+    a file `storage` opened): one `os.pread` for a local file (no seek, and the file position
+    is left alone), one range request for a remote one. `view=True` returns a memoryview of
+    the payload instead of a copy.
     """
     size = source_size(f) if file_size is None else file_size
     if offset < 0 or offset >= size:
@@ -271,12 +274,7 @@ def read_frame(
         if length is not None:
             _raise_stale(length, len(payload) + FRAMING_SIZE, path, index, offset)
         return payload
-    fd = _fileno(f)
-    if fd is None:
-        f.seek(offset)
-        record = f.read(length)
-    else:
-        record = os.pread(fd, length, offset)
+    record = storage.read_at(f, offset, length)
     if len(record) < HEADER_SIZE:
         raise TFRecordError("truncated record header", path, index, offset)
     payload_length = _check_header(record, 0, offset, size, path, index, verify_crc)
@@ -288,16 +286,6 @@ def read_frame(
     if verify_crc and masked_crc32c(payload) != FOOTER.unpack_from(record, length - 4)[0]:
         raise TFRecordError("data CRC mismatch (corrupt payload)", path, index, offset)
     return payload if view else payload.tobytes()
-
-
-def _fileno(f: BinaryIO) -> int | None:
-    """The descriptor of a real file (pread works on it), None for in-memory sources."""
-    if not hasattr(os, "pread"):
-        return None
-    try:
-        return f.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None
 
 
 def _raise_stale(

@@ -4,29 +4,29 @@ An index is only ever used after it was checked against its TFRecord (offsets co
 lengths that add up to the file size, locations of the same count, a few records' headers and
 locations sampled), so a stale or damaged index is rebuilt instead of trusted. Index files are
 not trusted either: their headers are checked before anything is loaded, so a small file cannot
-claim gigabytes. Indexes are written atomically beside the file, or in the per-user cache folder
-when the user's folder is read-only.
+claim gigabytes (see `index_files`). Indexes are written atomically beside the file, or in the
+per-user cache folder when the user's folder is read-only or the file's storage may only be
+read. Every file is reached through its storage: a TFRecord may be a URL.
 """
 
 from __future__ import annotations
 
 import array
-import io
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import numpy as np
-from numpy.lib import format as npf
 
 from .errors import TFRecordError
 from .framing import FRAMING_SIZE, HEADER, HEADER_SIZE, iter_frames, masked_crc32c, read_frame
+from .index_files import index_bytes, max_index_records, read_index_file
+from .paths import cache_path_for
 from .progress import CancelToken, Job, Progress, run_job
 from .records import _parse
-from .paths import atomic_write_bytes, cache_path_for, make_dirs, open_regular_file
 from .source import GZIP_MAGIC, is_gzip, open_source, source_size
+from .storage import Storage, is_url, storage_for
 
 PROGRESS_EVERY = 512
 
@@ -41,7 +41,7 @@ class IndexInfo:
 
     offsets: np.ndarray
     locations: np.ndarray | None
-    path: Path | None = None
+    path: Path | str | None = None  # a str for an index that is a URL (see `index_location`)
     error: TFRecordError | None = None
     write_error: str | None = None  # why no index file could be written (a full disk, say)
 
@@ -58,9 +58,15 @@ def _stem(tfrecord: str | os.PathLike) -> str:
     return os.path.join(folder, base) if dot and base else path
 
 
-def index_path(tfrecord: str | os.PathLike) -> Path:
+def index_location(path: str) -> Path | str:
+    """An index's place as callers hold it: a Path for a local file, the URL itself for
+    another storage's (a Path would fold the '//' of `mem://...`)."""
+    return path if is_url(path) else Path(path)
+
+
+def index_path(tfrecord: str | os.PathLike) -> Path | str:
     """`<name>.index.npz` beside the TFRecord (the only form we write)."""
-    return Path(_stem(tfrecord) + ".index.npz")
+    return index_location(_stem(tfrecord) + ".index.npz")
 
 
 def cache_index_path(tfrecord: str | os.PathLike) -> Path:
@@ -68,189 +74,49 @@ def cache_index_path(tfrecord: str | os.PathLike) -> Path:
     return cache_path_for(tfrecord, "index", index_path(tfrecord).name)
 
 
-def candidate_index_paths(tfrecord: str | os.PathLike) -> list[Path]:
+def candidate_index_paths(tfrecord: str | os.PathLike) -> list[Path | str]:
     """Every place an index may be, in Slideflow's search order, then our cache."""
     stem = _stem(tfrecord)
     return [
-        Path(stem + ".index"),
-        Path(stem + ".index.npz"),
-        Path(stem + ".index.npy"),
+        index_location(stem + ".index"),
+        index_location(stem + ".index.npz"),
+        index_location(stem + ".index.npy"),
         cache_index_path(tfrecord),
     ]
+
+
+def _index_targets(tfrecord: str | os.PathLike) -> list[Path | str]:
+    """Where a new index is written, in order of preference: beside the TFRecord when its
+    storage may be written by readers, then the per-user cache (keyed by the file's path or
+    URL). The one place this is decided."""
+    if storage_for(tfrecord).writable:
+        return [index_path(tfrecord), cache_index_path(tfrecord)]
+    return [cache_index_path(tfrecord)]
+
+
+def _stat(path: Path | str):
+    """The `FileInfo` of `path` from its storage, None when it is not there (or unreadable)."""
+    text = os.fspath(path)
+    try:
+        return storage_for(text).stat(text)
+    except OSError:
+        return None
+
+
+def _is_file(path: Path | str) -> bool:
+    found = _stat(path)
+    return found is not None and found.is_file
 
 
 def remove_indexes(tfrecord: str | os.PathLike) -> None:
     """Delete every index of a TFRecord that was just written anew: they describe the file it
     replaced (their offsets may even fit by chance, and then their locations would be wrong)."""
     for candidate in candidate_index_paths(tfrecord):
+        text = os.fspath(candidate)
         try:
-            candidate.unlink(missing_ok=True)
+            storage_for(text).remove(text)
         except OSError:
-            pass  # a read-only folder: find_index still checks what is left before trusting it
-
-
-MAX_INDEX_HEADER = 10_000  # bytes of a .npy header (numpy's own default limit)
-MAX_INDEX_RATIO = 100  # inflated/deflated size of a big npz member: real indexes stay near 10x
-RATIO_CHECKED_FROM = 16 << 20  # members smaller than this cannot take much memory whatever they claim
-TEXT_LINE_LIMIT = 64  # bytes of one `offset length` line of a text index (two int64 and a space)
-READ_CHUNK = 1 << 20
-
-
-def max_index_records(data_size: int) -> int:
-    """The most records a TFRecord of `data_size` bytes can hold (each has 16 framing bytes)."""
-    return max(0, data_size) // FRAMING_SIZE
-
-
-def read_index_file(
-    path: str | os.PathLike, max_records: int | None = None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Arrays from one index file in any of the three forms; ValueError if it is unreadable.
-
-    A zero-byte index means "no records" (as in Slideflow); a missing or empty `locations` array,
-    or one not shaped (n, 2) like the offsets, means "no locations". Nothing is loaded before its
-    header was checked: an index claiming more than `max_records` records (see
-    `max_index_records`), or more data than the file holds, is refused without reading it, so a
-    few bytes cannot ask for gigabytes. Whatever a hostile file makes numpy or zipfile raise
-    comes out as ValueError: a bad index is one file's problem.
-    """
-    path = Path(path)
-    locations = None
-    try:
-        with open_regular_file(path) as f:
-            size = os.fstat(f.fileno()).st_size
-            if size == 0:
-                return np.zeros((0, 2), dtype=np.int64), None
-            if path.name.endswith(".npz"):
-                offsets, locations = _read_npz(f, max_records)
-            elif path.name.endswith(".npy"):
-                offsets = _read_npy(f, size, max_records, "iu", "the array")
-            else:
-                offsets = _read_text(f, max_records)
-    except Exception as exc:  # noqa: BLE001 - zipfile, numpy and the OS raise many kinds here
-        reason = str(exc) if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
-        raise ValueError(f"unreadable index {path.name} ({reason})") from None
-    if offsets.size == 0:
-        offsets = offsets.reshape(0, 2)
-    if offsets.ndim != 2 or offsets.shape[1] != 2:
-        raise ValueError(f"index {path.name} has shape {offsets.shape}")
-    if locations is not None:
-        # locations that do not pair up with the records (e.g. (n, 1) when records hold only
-        # loc_x) are no locations; the offsets stay good, so the file is not rewritten
-        locations = locations.astype(np.int64) if locations.shape == (len(offsets), 2) else None
-    return offsets.astype(np.int64), locations
-
-
-def _read_npz(f: io.BufferedReader, max_records: int | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """`arr_0` and `locations` of an npz, each member's sizes checked before it is inflated."""
-    with zipfile.ZipFile(f) as archive:
-        members = {info.filename: info for info in archive.infolist()}
-        if "arr_0.npy" not in members:
-            raise ValueError("no arr_0 array")
-        offsets = _read_member(archive, members["arr_0.npy"], max_records, "iu")
-        locations = None
-        if "locations.npy" in members:
-            # a locations array that cannot pair with the offsets is "no locations": not read
-            limit = len(offsets) if max_records is None else min(len(offsets), max_records)
-            try:
-                loc = _read_member(archive, members["locations.npy"], limit, "iuf")
-            except _TooMany:
-                loc = None
-            locations = loc if loc is not None and loc.size else None
-    return offsets, locations
-
-
-def _read_member(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_rows: int | None, kinds: str
-) -> np.ndarray:
-    """One array of an npz: its header checked, then its compression ratio, then its data."""
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):  # what numpy writes
-        raise ValueError(f"{info.filename} uses compression method {info.compress_type}")
-
-    def check_ratio() -> None:
-        if (
-            info.compress_type == zipfile.ZIP_DEFLATED
-            and info.file_size > RATIO_CHECKED_FROM
-            and info.file_size > MAX_INDEX_RATIO * info.compress_size
-        ):
-            raise ValueError(
-                f"{info.filename} inflates {info.compress_size:,} bytes to {info.file_size:,}: "
-                "refused (it looks like a decompression bomb)"
-            )
-
-    with archive.open(info) as member:
-        return _read_npy(member, info.file_size, max_rows, kinds, info.filename, check_ratio)
-
-
-class _TooMany(ValueError):
-    """An array claims more rows than the TFRecord can hold."""
-
-
-def _read_npy(
-    f: BinaryIO,
-    available: int,
-    max_rows: int | None,
-    kinds: str,
-    what: str,
-    before_data: Callable[[], None] | None = None,
-) -> np.ndarray:
-    """One .npy array whose header (shape, dtype) was checked before its data is read: numbers
-    only (no objects, no pickles), at most `max_rows` rows of two values, and exactly the
-    bytes the header announces (`available`: the file's or zip member's size)."""
-    version = npf.read_magic(f)
-    if version == (1, 0):
-        shape, fortran, dtype = npf.read_array_header_1_0(f, max_header_size=MAX_INDEX_HEADER)
-    elif version == (2, 0):
-        shape, fortran, dtype = npf.read_array_header_2_0(f, max_header_size=MAX_INDEX_HEADER)
-    else:
-        raise ValueError(f"{what}: .npy format version {version} is not read")
-    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in kinds:
-        raise ValueError(f"{what}: dtype {dtype} is not a plain number")
-    if dtype.itemsize > 8:
-        raise ValueError(f"{what}: dtype {dtype} is wider than 8 bytes")
-    count = 1
-    for dim in shape:
-        count *= int(dim)  # Python ints: no overflow whatever the header claims
-    if max_rows is not None and count > 2 * max_rows:
-        raise _TooMany(f"{what}: shape {shape} holds more than the {max_rows:,} records the file can hold")
-    header_end = f.tell()
-    nbytes = count * dtype.itemsize
-    if available != header_end + nbytes:
-        raise ValueError(f"{what}: shape {shape} needs {nbytes:,} data bytes, the file holds {available - header_end:,}")
-    if before_data is not None:
-        before_data()
-    data = bytearray(nbytes)
-    view = memoryview(data)
-    pos = 0
-    while pos < nbytes:
-        chunk = f.read(min(READ_CHUNK, nbytes - pos))
-        if not chunk:
-            raise ValueError(f"{what}: ends after {pos:,} of {nbytes:,} data bytes")
-        view[pos : pos + len(chunk)] = chunk
-        pos += len(chunk)
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-
-
-def _read_text(f: BinaryIO, max_records: int | None) -> np.ndarray:
-    """A text index (`offset length` per line), read a line at a time: refused at a line that is
-    not two integers, or past the records the TFRecord can hold, so memory stays bounded."""
-    values = array.array("q")  # 16 bytes a record, whatever the count
-    line_no = 0
-    while True:
-        line = f.readline(TEXT_LINE_LIMIT + 1)
-        if not line:
-            break
-        line_no += 1
-        if len(line) > TEXT_LINE_LIMIT:
-            raise ValueError(f"line {line_no} is longer than {TEXT_LINE_LIMIT} bytes")
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 2 or not all(p.lstrip(b"-").isdigit() for p in parts):
-            raise ValueError(f"line {line_no} is not two integers")
-        if max_records is not None and len(values) // 2 >= max_records:
-            raise ValueError(f"lists more than the {max_records:,} records the file can hold")
-        values.extend((int(parts[0]), int(parts[1])))  # OverflowError past 64 bits
-    return np.frombuffer(values, dtype=np.int64).reshape(-1, 2)
+            pass  # none there, or a read-only folder: find_index checks what is left before trusting it
 
 
 def index_problem(offsets: np.ndarray, locations: np.ndarray | None, data_size: int) -> str | None:
@@ -284,11 +150,11 @@ def index_problem(offsets: np.ndarray, locations: np.ndarray | None, data_size: 
     return None
 
 
-def _data_size(tfrecord: str | os.PathLike) -> int:
-    if is_gzip(tfrecord):
-        with open_source(tfrecord) as f:
+def _data_size(tfrecord: str | os.PathLike, storage: Storage) -> int:
+    if is_gzip(tfrecord, storage):
+        with open_source(tfrecord, storage) as f:
             return source_size(f)
-    return os.stat(tfrecord).st_size
+    return storage.stat(os.fspath(tfrecord)).size
 
 
 def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> IndexInfo | None:
@@ -299,11 +165,12 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
     one never raises: a bad index is only its own file's problem, and the file is read afresh.
     """
     data_size: int | None = None
+    storage = storage_for(tfrecord)
     for candidate in candidate_index_paths(tfrecord):
-        if not candidate.is_file():
+        if not _is_file(candidate):
             continue
         if data_size is None:
-            data_size = _data_size(tfrecord)
+            data_size = _data_size(tfrecord, storage)
         try:
             offsets, locations = read_index_file(candidate, max_index_records(data_size))
         except ValueError as exc:
@@ -312,7 +179,9 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
             continue
         except OSError:  # gone or unreadable meanwhile: as if it were not there
             continue
-        if index_problem(offsets, locations, data_size) is None and _records_match(tfrecord, offsets, locations):
+        if index_problem(offsets, locations, data_size) is None and _records_match(
+            tfrecord, offsets, locations, storage
+        ):
             return IndexInfo(offsets, locations, candidate)
     return None
 
@@ -321,7 +190,9 @@ SAMPLED_HEADERS = 9  # record headers an index is checked against before it is t
 SAMPLED_LOCATIONS = 5  # records whose loc_x/loc_y are compared with the index's locations
 
 
-def _records_match(tfrecord: str | os.PathLike, offsets: np.ndarray, locations: np.ndarray | None) -> bool:
+def _records_match(
+    tfrecord: str | os.PathLike, offsets: np.ndarray, locations: np.ndarray | None, storage: Storage
+) -> bool:
     """Whether records agree with the index: the headers of the first, the last and some records
     between (a length field with a valid CRC that matches the index's length), and the
     locations of the first, the last and a few records picked at random (seeded by the count, so
@@ -331,34 +202,34 @@ def _records_match(tfrecord: str | os.PathLike, offsets: np.ndarray, locations: 
     if not n:
         return True
     picks = np.unique(np.linspace(0, n - 1, min(SAMPLED_HEADERS, n)).astype(np.int64))
+    path = os.fspath(tfrecord)
     try:
-        with open(tfrecord, "rb") as f:
-            if f.read(2) == GZIP_MAGIC:
+        with storage.open(path) as f:
+            if storage.read_at(f, 0, 2) == GZIP_MAGIC:
                 return True
             for start, length in offsets[picks]:
-                f.seek(int(start))
-                header = f.read(HEADER_SIZE)
+                header = storage.read_at(f, int(start), HEADER_SIZE)
                 if len(header) < HEADER_SIZE:
                     return False
                 field, field_crc = HEADER.unpack(header)
                 if field != int(length) - FRAMING_SIZE or masked_crc32c(header[:8]) != field_crc:
                     return False
             if locations is not None:
-                return _locations_match(f, os.fspath(tfrecord), offsets, locations)
-    except OSError:
+                return _locations_match(f, path, offsets, locations, storage)
+    except (OSError, ValueError):  # gone, or no regular file any more
         return False
     return True
 
 
-def _locations_match(f: BinaryIO, path: str, offsets: np.ndarray, locations: np.ndarray) -> bool:
+def _locations_match(f: BinaryIO, path: str, offsets: np.ndarray, locations: np.ndarray, storage: Storage) -> bool:
     n = len(offsets)
     rng = np.random.default_rng(n)
     extra = rng.integers(0, n, size=max(0, SAMPLED_LOCATIONS - 2)).tolist() if n > 2 else []
-    size = os.fstat(f.fileno()).st_size
+    size = source_size(f)
     for i in sorted({0, n - 1, *extra}):
         start, length = offsets[i].tolist()
         try:
-            payload = read_frame(f, start, length, path, i, True, size)
+            payload = read_frame(f, start, length, path, i, True, size, storage=storage)
             found = record_location(payload, path, i)
         except TFRecordError:  # a damaged record: reading it reports that; it says nothing here
             continue
@@ -450,30 +321,24 @@ def iter_scan(
     return IndexInfo(arr, loc_arr, None, error)
 
 
-def index_bytes(offsets: np.ndarray, locations: np.ndarray | None) -> bytes:
-    """The `.index.npz` file content as Slideflow writes it (np.savez, int64): `locations` is
-    always there, empty when the records have none (Slideflow's `TFRecord` needs the key)."""
-    buf = io.BytesIO()
-    if locations is None:
-        locations = np.zeros(0, dtype=np.int64)
-    np.savez(buf, offsets.astype(np.int64), locations=locations.astype(np.int64))
-    return buf.getvalue()
-
-
 def save_index(info: IndexInfo, tfrecord: str | os.PathLike, index_file: str | os.PathLike | None = None) -> IndexInfo:
     """Write the index atomically beside the file, else in the cache; in memory if both fail."""
     data = index_bytes(info.offsets, info.locations)
     reason = "no place to write it"
-    targets = [Path(index_file)] if index_file is not None else [index_path(tfrecord), cache_index_path(tfrecord)]
+    targets = [index_location(os.fspath(index_file))] if index_file is not None else _index_targets(tfrecord)
     for target in targets:
         if _holds(target, info):  # a valid index is never rewritten (its file stays untouched)
             return IndexInfo(info.offsets, info.locations, target, info.error)
-        if os.path.lexists(target) and not (target.is_file() or target.is_symlink()):
+        found = _stat(target)
+        if found is not None and not found.is_file:
             reason = f"{target} is not a regular file"
             continue  # a FIFO or device under the index's name is the user's: left alone
+        text = os.fspath(target)
+        storage = storage_for(text)
         try:
-            make_dirs(target.parent)
-            atomic_write_bytes(target, data)
+            storage.make_dirs(os.path.dirname(text))
+            with storage.atomic_output(text) as out:
+                out.write(data)
         except OSError as exc:
             reason = exc.strerror or str(exc)
             continue
@@ -483,9 +348,9 @@ def save_index(info: IndexInfo, tfrecord: str | os.PathLike, index_file: str | o
     return IndexInfo(info.offsets, info.locations, None, info.error, write_error=reason)
 
 
-def _holds(target: Path, info: IndexInfo) -> bool:
+def _holds(target: Path | str, info: IndexInfo) -> bool:
     """True when `target` already stores exactly these arrays."""
-    if not target.is_file():
+    if not _is_file(target):
         return False
     try:
         offsets, locations = read_index_file(target, len(info.offsets))
@@ -550,7 +415,7 @@ class IndexResult:
     def info(self) -> IndexInfo | None:
         if self.offsets is None:
             return None
-        return IndexInfo(self.offsets, self.locations, Path(self.index_path) if self.index_path else None)
+        return IndexInfo(self.offsets, self.locations, index_location(self.index_path) if self.index_path else None)
 
 
 def index_file(path: str | os.PathLike) -> IndexResult:
@@ -560,11 +425,11 @@ def index_file(path: str | os.PathLike) -> IndexResult:
     """
     path = os.fspath(path)
     try:
-        st = os.stat(path)
-    except OSError as exc:
-        return IndexResult(path, "error", error=f"{path}: {exc.strerror or exc}")
-    result = IndexResult(path, "indexed", size=st.st_size, mtime_ns=st.st_mtime_ns)
-    if st.st_size == 0:
+        st = storage_for(path).stat(path)
+    except (OSError, ValueError) as exc:  # ValueError: a URL no storage serves
+        return IndexResult(path, "error", error=f"{path}: {getattr(exc, 'strerror', None) or exc}")
+    result = IndexResult(path, "indexed", size=st.size, mtime_ns=st.mtime_ns)
+    if st.size == 0:
         result.state, result.error = "error", f"{path}: empty file: holds no records"
         return result
     try:

@@ -21,6 +21,7 @@ from .example_pb2 import FeatureEntries, RawExample, RawFeatures
 from .framing import FRAMING_SIZE, iter_frames
 from .records import SMALL_FEATURE as _SMALL, image_first_span, parse_feature, single_bytes_span, stored_names
 from .source import open_source, source_size
+from .storage import storage_for
 
 Description = Sequence[str] | Mapping[str, str] | None
 Clip = int | Sequence[int | None] | Mapping[str | bytes | os.PathLike, int] | None
@@ -174,11 +175,20 @@ def tfrecord_loader(
     when called, not at the first record.
     """
     path = os.fsdecode(os.fspath(data_path))
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such TFRecord file: {path}")
+    _require_file(path)
     wanted = _normalise_description(description)
     plan = _plan(path, _check_index(index, path), _check_shard(shard), _check_clip(clip))
     return RecordLoader(lambda: _iter_records(plan, wanted, verify_crc, None))
+
+
+def _require_file(path: str) -> None:
+    """FileNotFoundError unless `path` is a regular file (checked when the loader is made)."""
+    try:
+        is_file = storage_for(path).stat(path).is_file
+    except OSError:
+        is_file = False
+    if not is_file:
+        raise FileNotFoundError(f"no such TFRecord file: {path}")
 
 
 def _iter_records(

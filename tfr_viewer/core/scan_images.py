@@ -15,7 +15,7 @@ from pathlib import Path
 from .images import detect_format
 from .naming import natural_key
 from .progress import CancelToken, Job, Progress
-from .paths import open_regular_file
+from .local_storage import open_regular_file
 from .writer import MAX_SOURCE_BYTES, NOT_REGULAR_REASON, NOT_TEXT_REASON, SkippedFile, is_text, entry_kind, entry_skip_reason, too_big_reason
 
 

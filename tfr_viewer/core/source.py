@@ -1,7 +1,8 @@
-"""The one way in for bytes: every reader opens data through `open_source`.
+"""Every reader opens a TFRecord through `open_source`: the file its storage opens, or, for a
+gzip-compressed TFRecord, its bytes inflated in memory (handled once for every reader).
 
-Keeping this seam small means a remote store (fsspec, range reads) is one new source later,
-and gzip-compressed TFRecords are handled once for every reader.
+`cgroup_memory_limit` reads /proc and /sys directly: a probe of this machine's limits, not
+data of any storage (the seam test names it as allowed).
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import zlib
 from typing import BinaryIO
 
 from .errors import TFRecordError
+from .storage import Storage, storage_for
 
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def is_gzip(path: str | os.PathLike) -> bool:
+def is_gzip(path: str | os.PathLike, storage: Storage | None = None) -> bool:
     """TensorFlow writes GZIP TFRecords under the same `.tfrecords` name: sniff the bytes."""
-    with open(path, "rb") as f:
-        return f.read(2) == GZIP_MAGIC
+    path = os.fspath(path)
+    storage = storage_for(path) if storage is None else storage
+    return storage.read_ranges(path, [(0, 2)])[0] == GZIP_MAGIC
 
 
 GZIP_CHUNK = 1 << 20
@@ -86,17 +89,26 @@ def source_damage(f: BinaryIO) -> str | None:
     return getattr(f, "damage", None)
 
 
-def open_source(path: str | os.PathLike) -> BinaryIO:
-    """A seekable binary file object for a TFRecord, gzip already decompressed in memory.
+def open_source(path: str | os.PathLike, storage: Storage | None = None) -> BinaryIO:
+    """A seekable binary file object for a TFRecord, opened by `storage` (default: the one
+    `storage_for` picks), gzip already decompressed in memory.
 
     A gzip stream is inflated piece by piece: one that would grow past `MAX_GZIP_RATIO` times
     its size (and `MIN_GZIP_ALLOWANCE`), or past half the memory of the machine or cgroup,
     raises `TFRecordError` before taking that memory, and a truncated or corrupt one keeps the
     bytes before the damage (see `GzipSource`), as TensorFlow's reader yields the records before
-    it. Raises `TFRecordError` when not a byte could be inflated, and `OSError` for files that
+    it. Raises `TFRecordError` when not a byte could be inflated or `path` is no regular file
+    (a FIFO, a device: opened without blocking and refused), and `OSError` for files that
     cannot be opened.
     """
-    f = open(path, "rb")
+    path = os.fspath(path)
+    storage = storage_for(path) if storage is None else storage
+    try:
+        f = storage.open(path)
+    except TFRecordError:
+        raise
+    except ValueError as exc:  # not a regular file
+        raise TFRecordError(str(exc), path) from None
     try:
         magic = f.read(2)
         f.seek(0)
@@ -117,7 +129,7 @@ def _inflate(f: BinaryIO, path: str | os.PathLike) -> GzipSource:
     small pieces first (`GZIP_FIRST_STEP`, doubling while it goes on): a file of a million tiny
     members costs a small copy per member, not the rest of a 1 MiB chunk each time.
     """
-    compressed = os.fstat(f.fileno()).st_size
+    compressed = source_size(f)
     limit = max(MIN_GZIP_ALLOWANCE, min(MAX_GZIP_RATIO * compressed, _memory_budget()))
     out = GzipSource()
     inflater = zlib.decompressobj(wbits=31)
@@ -191,10 +203,7 @@ def source_size(f: BinaryIO) -> int:
     """Size of an open source in bytes (works for real files and in-memory buffers)."""
     if isinstance(f, io.BytesIO):
         return len(f.getbuffer())
-    try:
-        return os.fstat(f.fileno()).st_size
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        pos = f.tell()
-        end = f.seek(0, os.SEEK_END)
-        f.seek(pos)
-        return end
+    pos = f.tell()
+    end = f.seek(0, os.SEEK_END)
+    f.seek(pos)
+    return end

@@ -4,7 +4,7 @@ A storage lists, stats, opens, reads ranges of and writes (temporary file, then 
 files of one kind of place. `LocalStorage` serves paths on this machine and keeps the fast paths
 (`os.pread`, block reads into the caller's buffer). Readers, indexes, the dataset model and the
 GUI ask `storage_for(path)` and never learn which kind they hold, so an fsspec-backed storage for
-`s3://`, `gs://` or `https://` is one more class here and one more branch in `storage_for`.
+`s3://`, `gs://` or `https://` is one more class and one `register_storage` call.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import os
 import stat
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import BinaryIO, ContextManager, Sequence
+from typing import BinaryIO, Callable, ContextManager, Iterable, Sequence, TypeVar
 
-from . import paths
+from . import local_storage
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,10 @@ class FileInfo:
 
 class Storage(ABC):
     """One kind of place files live in. Paths are plain strings in the storage's own spelling."""
+
+    # whether readers may write beside the files (indexes): a storage that must only ever be
+    # read (a remote bucket a viewer looks at) says False, and indexes go to the per-user cache
+    writable: bool = True
 
     @abstractmethod
     def stat(self, path: str) -> FileInfo:
@@ -67,6 +73,15 @@ class Storage(ABC):
         (a failure or cancel leaves nothing); `overwrite=False` never replaces an existing `dest`."""
 
     @abstractmethod
+    def write_new(self, path: str, data: bytes) -> None:
+        """Create `path` holding `data`; FileExistsError (nothing written) when it exists, and
+        a failure part-way leaves no file."""
+
+    @abstractmethod
+    def list_names(self, folder: str) -> list[str]:
+        """The names in `folder` (not recursive): what a new file's name must not clash with."""
+
+    @abstractmethod
     def make_dirs(self, folder: str) -> None:
         """`folder` and the folders above it, created where missing."""
 
@@ -97,24 +112,33 @@ class LocalStorage(Storage):
         return os.path.isdir(path)
 
     def find_tfrecords(self, folder: str, follow_links: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
-        return paths.find_tfrecords(folder, follow_links)
+        return local_storage.find_tfrecords(folder, follow_links)
 
     def open(self, path: str, max_size: int | None = None) -> BinaryIO:
-        return paths.open_regular_file(path, max_size)
+        return local_storage.open_regular_file(path, max_size)
 
     def read_at(self, f: BinaryIO, offset: int, size: int) -> bytes:
-        try:
-            fd = f.fileno()
-        except (AttributeError, OSError, ValueError):  # an in-memory source (inflated gzip)
-            f.seek(offset)
-            return f.read(size)
-        return os.pread(fd, size, offset)
+        if _HAS_PREAD:
+            try:
+                fd = f.fileno()
+            except (AttributeError, OSError, ValueError):  # an in-memory source (inflated gzip)
+                pass
+            else:
+                return os.pread(fd, size, offset)  # no seek: the position is left alone
+        f.seek(offset)
+        return f.read(size)
 
     def atomic_output(self, dest: str, overwrite: bool = True) -> ContextManager[BinaryIO]:
-        return paths.AtomicOutput(dest, overwrite=overwrite)
+        return local_storage.AtomicOutput(dest, overwrite=overwrite)
+
+    def write_new(self, path: str, data: bytes) -> None:
+        local_storage.write_new(path, data)
+
+    def list_names(self, folder: str) -> list[str]:
+        return os.listdir(folder)
 
     def make_dirs(self, folder: str) -> None:
-        paths.make_dirs(folder)
+        local_storage.make_dirs(folder)
 
     def remove(self, path: str) -> None:
         os.unlink(path)
@@ -123,7 +147,23 @@ class LocalStorage(Storage):
         return os.path.realpath(path)
 
 
+_HAS_PREAD = hasattr(os, "pread")  # not on Windows
 LOCAL = LocalStorage()
+
+
+def first_of_each_file(items: Iterable[T], path_of: Callable[[T], str], seen: set[str] | None = None) -> list[T]:
+    """`items` without those whose file was met before (by its storage's `identity`: a folder
+    named twice, through '..' or a link, holds the same files); `seen` carries the identities
+    across calls."""
+    seen = set() if seen is None else seen
+    unique = []
+    for item in items:
+        path = path_of(item)
+        identity = storage_for(path).identity(path)
+        if identity not in seen:
+            seen.add(identity)
+            unique.append(item)
+    return unique
 
 
 def is_url(path: str | os.PathLike) -> bool:
@@ -133,10 +173,24 @@ def is_url(path: str | os.PathLike) -> bool:
     return bool(sep) and scheme.isidentifier() and len(scheme) > 1  # 'C://' is a Windows drive
 
 
+_FACTORIES: dict[str, Callable[[str], Storage]] = {}
+
+
+def register_storage(scheme: str, factory: Callable[[str], Storage]) -> None:
+    """Serve URLs of `scheme` (`"s3"` for `s3://...`) with `factory(scheme)`'s storage. The
+    factory is called at each `storage_for`, so it may import its backend late and should
+    return a shared instance (each reader asks once per file, never per record)."""
+    _FACTORIES[scheme.lower()] = factory
+
+
 def storage_for(path: str | os.PathLike) -> Storage:
-    """The storage that serves `path`. Today local paths only: a URL raises a ValueError that
-    says so (remote stores come with the `remote` extra)."""
-    if is_url(path):
-        scheme = os.fspath(path).partition("://")[0]
-        raise ValueError(f"{os.fspath(path)}: {scheme}:// URLs are not supported yet (local paths only)")
-    return LOCAL
+    """The storage that serves `path`: `LOCAL` for a plain path, the registered storage of a
+    URL's scheme; a ValueError names a scheme nothing serves."""
+    if not is_url(path):
+        return LOCAL
+    text = os.fspath(path)
+    scheme = text.partition("://")[0]
+    factory = _FACTORIES.get(scheme.lower())
+    if factory is None:
+        raise ValueError(f"{text}: {scheme}:// URLs are not supported yet (local paths only)")
+    return factory(scheme)

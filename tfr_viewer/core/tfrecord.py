@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -12,9 +11,11 @@ import numpy as np
 from .errors import TFRecordError
 from .framing import iter_frames, read_frame
 from .images import sniff_format
-from .index import IndexInfo, ensure_index, index_problem, max_index_records, read_index_file, record_location
+from .index import IndexInfo, ensure_index, index_location, index_problem, record_location
+from .index_files import max_index_records, read_index_file
 from .records import RawRecord, field_order, parse_example, parse_public
 from .source import open_source, source_size
+from .storage import storage_for
 
 
 class TFRecord:
@@ -22,7 +23,8 @@ class TFRecord:
 
     The index is found (and checked) or built on open: written beside the file when
     `create_index` (in the cache folder if the folder is read-only), kept in memory otherwise.
-    Reads share one file handle under a lock, so one object can serve several threads.
+    Reads share one file handle under a lock, so one object can serve several threads. `path`
+    may be a URL of any registered storage; the storage is looked up once, here.
     """
 
     def __init__(
@@ -35,7 +37,8 @@ class TFRecord:
         self.path = os.fsdecode(os.fspath(path))  # bytes paths (as Slideflow passes them) too
         self.verify_crc = verify_crc
         self._lock = threading.Lock()
-        self._file = open_source(self.path)
+        self._storage = storage_for(self.path)
+        self._file = open_source(self.path, self._storage)
         try:
             self._size = source_size(self._file)
             if self._size == 0:
@@ -62,7 +65,7 @@ class TFRecord:
             return index
         where = None
         if isinstance(index, (str, os.PathLike)):
-            where = Path(index)
+            where = index_location(os.fspath(index))
             try:
                 offsets, locations = read_index_file(where, max_index_records(self._size))
             except (OSError, ValueError) as exc:
@@ -129,7 +132,7 @@ class TFRecord:
         at a damaged record (its error comes when the record itself is read)."""
         found: list[tuple[int, int]] = []
         try:
-            with open_source(self.path) as f:
+            with open_source(self.path, self._storage) as f:
                 frames = iter_frames(f, self.path, verify_crc=self.verify_crc, views=True)
                 for i, (_, _, payload) in enumerate(frames):
                     if i >= len(self):
@@ -166,7 +169,9 @@ class TFRecord:
     def _payload(self, i: int, view: bool = False) -> bytes:
         offset, length = self.offsets[i].tolist()
         with self._lock:
-            return read_frame(self._file, offset, length, self.path, i, self.verify_crc, self._size, view)
+            return read_frame(
+                self._file, offset, length, self.path, i, self.verify_crc, self._size, view, self._storage
+            )
 
     def read_raw(self, i: int) -> RawRecord:
         """Record `i` as name -> list of values (every feature, nothing unwrapped)."""
@@ -197,7 +202,7 @@ class TFRecord:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Records in file order, read sequentially with a handle of their own."""
         order = self.fields if len(self) else []
-        with open_source(self.path) as f:
+        with open_source(self.path, self._storage) as f:
             for i, (_, _, payload) in enumerate(
                 iter_frames(f, self.path, verify_crc=self.verify_crc)
             ):

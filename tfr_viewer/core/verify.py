@@ -15,17 +15,16 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import BinaryIO
 
 from .errors import TFRecordError
 from .framing import FRAMING_SIZE, HEADER, HEADER_SIZE, frame_record, masked_crc32c, read_frame
 from .images import decode_image
 from .index import create_index
-from .paths import AtomicOutput
 from .progress import CancelToken, Job, Progress, run_job
 from .records import parse_example
 from .source import open_source, source_damage, source_size
+from .storage import Storage, storage_for
 
 REQUIRED_FIELDS = ("image_raw", "slide")
 NO_IMAGE = "missing required field 'image_raw'"
@@ -204,12 +203,13 @@ def iter_verify(
     path = os.fspath(path)
     report = VerifyReport(path)
     try:
-        f = open_source(path)
+        storage = storage_for(path)
+        f = open_source(path, storage)
     except TFRecordError as exc:
         report.problems.append(Problem(0, 0, exc.reason))
         return report
-    except OSError as exc:  # unreadable: a problem of this file, the others are still checked
-        report.problems.append(Problem(0, 0, f"cannot read the file ({exc.strerror or exc})"))
+    except (OSError, ValueError) as exc:  # unreadable: a problem of this file, the others are still checked
+        report.problems.append(Problem(0, 0, f"cannot read the file ({getattr(exc, 'strerror', None) or exc})"))
         return report
     with f:
         size = report.size = source_size(f)
@@ -224,7 +224,7 @@ def iter_verify(
             if cancel is not None and index % PROGRESS_EVERY == 0:
                 cancel.raise_if_cancelled()
             try:
-                payload = read_frame(f, offset, None, path, index, file_size=size)
+                payload = read_frame(f, offset, None, path, index, file_size=size, storage=storage)
             except TFRecordError as exc:
                 report.problems.append(Problem(index, offset, exc.reason))
                 index += 1
@@ -281,9 +281,10 @@ def salvage(
     Returns the verify report of `src`: its `records_ok` records were written, its
     `records_bad` left out.
     """
-    src, dest = Path(src), Path(dest)
-    if dest.exists():
-        if src.resolve() == dest.resolve():
+    src, dest = os.fspath(src), os.fspath(dest)
+    source, target = storage_for(src), storage_for(dest)
+    if _exists(target, dest):
+        if source.identity(src) == target.identity(dest):
             raise ValueError("salvage writes a new file; the destination cannot be the source")
         if not overwrite:
             raise FileExistsError(f"{dest} already exists (use overwrite to replace it)")
@@ -292,13 +293,21 @@ def salvage(
         raise TFRecordError("no good record to salvage: nothing was written", src)
     offsets: list[tuple[int, int]] = []
     position = 0
-    with open_source(src) as f, AtomicOutput(dest) as out:
+    with open_source(src, source) as f, target.atomic_output(dest) as out:
         size = source_size(f)
         for offset, length in report.good_offsets:
-            framed = frame_record(read_frame(f, offset, length, src, file_size=size))
+            framed = frame_record(read_frame(f, offset, length, src, file_size=size, storage=source))
             out.write(framed)
             offsets.append((position, len(framed)))
             position += len(framed)
     if offsets:
         create_index(dest)  # the copy is known good: one scan gives offsets and locations
     return report
+
+
+def _exists(storage: Storage, path: str) -> bool:
+    try:
+        storage.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True

@@ -36,7 +36,7 @@ from .errors import TFRecordError
 from .images import SOURCE_FORMATS, open_image, readable_reason, to_rgb_array
 from .index import IndexInfo, remove_indexes, save_index
 from .naming import AUTO, location_parser, natural_key
-from .paths import AtomicOutput
+from .local_storage import AtomicOutput
 from .processes import exit_with_parent
 from .progress import CancelToken, Job, Progress
 from .records import encode_varint, len_field

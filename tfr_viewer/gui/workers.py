@@ -37,7 +37,8 @@ from ..core.errors import TFRecordError
 from ..core.dataset import manifest_total, read_manifest
 from ..core.images import decode_image, decode_thumbnail, image_info, load_decoders, sniff_format
 from ..core.index import IndexInfo, IndexResult, find_index, index_file
-from ..core.paths import find_tfrecords, first_of_each_file
+from ..core.local_storage import find_tfrecords
+from ..core.storage import first_of_each_file
 from ..core.processes import exit_with_parent
 from ..core.progress import CancelToken, Cancelled, Job, Progress
 from ..core.records import feature_kinds, field_order, parse_example
