@@ -70,8 +70,9 @@ def index_path(tfrecord: str | os.PathLike) -> Path | str:
 
 
 def cache_index_path(tfrecord: str | os.PathLike) -> Path:
-    """Where the index goes when the TFRecord's folder is read-only."""
-    return cache_path_for(tfrecord, "index", index_path(tfrecord).name)
+    """Where the index goes when the TFRecord's folder is read-only (or its storage may only
+    be read): keyed by the TFRecord's absolute path or URL."""
+    return cache_path_for(tfrecord, "index", os.path.basename(_stem(tfrecord)) + ".index.npz")
 
 
 def candidate_index_paths(tfrecord: str | os.PathLike) -> list[Path | str]:
