@@ -316,16 +316,16 @@ def test_image_first_span_agrees_with_the_runtime(size: int, widths: tuple, with
 @pytest.fixture
 def protobuf_reads(monkeypatch) -> list[int]:
     """The record numbers the loaders read through protobuf rather than the shortcut."""
-    from tfr_viewer.core import loaders
+    from tfr_viewer.core.record_decoder import RecordDecoder
 
     reads: list[int] = []
-    original = loaders._RecordDecoder.protobuf
+    original = RecordDecoder.protobuf
 
     def counting(self, payload, i, offset):
         reads.append(i)
         return original(self, payload, i, offset)
 
-    monkeypatch.setattr(loaders._RecordDecoder, "protobuf", counting)
+    monkeypatch.setattr(RecordDecoder, "protobuf", counting)
     return reads
 
 
@@ -383,7 +383,7 @@ def test_corrupted_tile_headers_with_valid_crc(tmp_path: Path, mutations: list[t
     it, and where the runtime refuses it, refused or read exactly as without the shortcut (the
     protobuf path reads map values as bytes, so a refused value that a later one replaces is
     never looked at)."""
-    from tfr_viewer.core import loaders
+    from tfr_viewer.core.record_decoder import RecordDecoder
 
     data = bytearray(VALID_20K)
     for pos, value in mutations:
@@ -394,7 +394,7 @@ def test_corrupted_tile_headers_with_valid_crc(tmp_path: Path, mutations: list[t
     def read(shortcut: bool) -> list[dict] | None:
         with pytest.MonkeyPatch.context() as patch:
             if not shortcut:
-                patch.setattr(loaders._RecordDecoder, "image_first", lambda self, payload: None)
+                patch.setattr(RecordDecoder, "image_first", lambda self, payload: None)
             try:
                 return list(sf.tfrecord_loader(path))
             except TFRecordError:

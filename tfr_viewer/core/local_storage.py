@@ -13,7 +13,6 @@ import io
 import os
 import re
 import stat
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -78,20 +77,6 @@ def open_regular_file(path: str | os.PathLike, max_size: int | None = None) -> i
 
 def _open_without_blocking(path: str, flags: int) -> int:
     return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
-
-
-def is_writable_dir(folder: str | os.PathLike) -> bool:
-    """True when a file can really be created in `folder` (os.access lies on some mounts)."""
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".tfr-viewer-probe-", dir=folder)
-    except OSError:
-        return False
-    os.close(fd)
-    try:
-        os.unlink(probe)
-    except OSError:
-        pass
-    return True
 
 
 class AtomicOutput:
