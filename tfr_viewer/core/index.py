@@ -26,7 +26,7 @@ from .paths import cache_path_for
 from .progress import CancelToken, Job, Progress, run_job
 from .records import _parse
 from .source import GZIP_MAGIC, is_gzip, open_source, source_size
-from .storage import Storage, is_url, storage_for
+from .storage import FileInfo, Storage, is_url, storage_for
 
 PROGRESS_EVERY = 512
 
@@ -95,7 +95,7 @@ def _index_targets(tfrecord: str | os.PathLike) -> list[Path | str]:
     return [cache_index_path(tfrecord)]
 
 
-def _stat(path: Path | str):
+def _stat(path: Path | str) -> FileInfo | None:
     """The `FileInfo` of `path` from its storage, None when it is not there (or unreadable)."""
     text = os.fspath(path)
     try:

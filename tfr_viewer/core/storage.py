@@ -5,6 +5,12 @@ files of one kind of place. `LocalStorage` serves paths on this machine and keep
 (`os.pread`, block reads into the caller's buffer). Readers, indexes, the dataset model and the
 GUI ask `storage_for(path)` and never learn which kind they hold, so an fsspec-backed storage for
 `s3://`, `gs://` or `https://` is one more class and one `register_storage` call.
+
+A new storage: subclass `Storage` (ranged reads for `read_at`, the ETag as `FileInfo.version`,
+`atomic_output` as a local temporary file put once on a clean exit), set `writable = False` when
+readers must never write into it (indexes then go to the per-user cache, keyed by URL), and
+`register_storage(scheme, factory)`. Only the storage modules touch the file system: the test
+`tests/core/test_storage_seam.py` and an import-linter contract hold that line.
 """
 
 from __future__ import annotations
