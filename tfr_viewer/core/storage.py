@@ -192,11 +192,10 @@ def register_storage(scheme: str, factory: Callable[[str], Storage]) -> None:
 def storage_for(path: str | os.PathLike) -> Storage:
     """The storage that serves `path`: `LOCAL` for a plain path, the registered storage of a
     URL's scheme; a ValueError names a scheme nothing serves."""
-    if not is_url(path):
-        return LOCAL
-    text = os.fspath(path)
-    scheme = text.partition("://")[0]
-    factory = _FACTORIES.get(scheme.lower())
-    if factory is None:
-        raise ValueError(f"{text}: {scheme}:// URLs are not supported yet (local paths only)")
-    return factory(scheme)
+    if is_url(path):
+        scheme = os.fspath(path).partition("://")[0]
+        factory = _FACTORIES.get(scheme.lower())
+        if factory is not None:
+            return factory(scheme)
+        raise ValueError(f"{os.fspath(path)}: {scheme}:// URLs are not supported yet (local paths only)")
+    return LOCAL
