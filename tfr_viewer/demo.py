@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Callable, Generator
 
 import numpy as np
 from PIL import Image
@@ -16,6 +17,7 @@ from PIL import Image
 from .core.framing import frame_record
 from .core.index import IndexInfo, save_index
 from .core.paths import atomic_write_bytes, make_dirs, user_cache_dir
+from .core.progress import CancelToken, Job, Progress
 from .core.records import make_example
 
 DEMO_VERSION = 1
@@ -111,3 +113,13 @@ def ensure_demo_dataset() -> Path:
         generate_demo_dataset(folder)
         marker.write_text("ok\n")
     return folder
+
+
+def demo_dataset_job() -> Callable[[CancelToken], Job[Path]]:
+    """Job factory: the demo dataset folder, generated on first use."""
+
+    def job(_token: CancelToken) -> Generator[Progress, None, Path]:
+        yield Progress(0, 1, "generating demo tiles")
+        return ensure_demo_dataset()
+
+    return job
