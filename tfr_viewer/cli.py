@@ -234,7 +234,17 @@ def _tfrecords_of(paths: Sequence[str], unreadable: list[str]) -> list[str]:
     for path in paths:
         if absolute(path) in opened.folders and absolute(path) not in sources:
             raise UserError(f"no .tfrecords files under {path}")
-    return [entry.path for entry in opened.files]
+    given = {absolute(path): str(Path(path)) for path in reversed(paths)}  # the first spelling of each
+    return [_as_given(entry.path, entry.source, given) for entry in opened.files]
+
+
+def _as_given(path: str, source: str, given: dict[str, str]) -> str:
+    """A file's path spelled from the path the user gave (reports then name files as typed)."""
+    if path in given:
+        return given[path]
+    if source in given:
+        return os.path.join(given[source], os.path.relpath(path, source))
+    return path
 
 
 def _run_with_bar(job, label: str):

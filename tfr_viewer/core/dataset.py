@@ -1,6 +1,7 @@
 """`Dataset`: the TFRecords of one or more folders, with Slideflow's manifest, summary and filters.
 
-Tile counts are cached in `manifest.json` beside the files, in Slideflow's shape
+Built on the dataset model (`core.catalog`): its files are the catalog's, opened by the same
+function as the window's. Tile counts are cached in `manifest.json` beside the files, in Slideflow's shape
 (`{"<relative path>": {"total": n}}`, plus our `size`/`mtime_ns` keys that Slideflow ignores), and
 refreshed only for files whose size or modification time changed. A file that cannot be read is
 reported in `problems()`; nothing here ever deletes or rewrites a TFRecord.
