@@ -118,7 +118,7 @@ def _is_file(path: str) -> bool:
         return False
 
 
-def has_all_it_tells(info: IndexInfo) -> bool:
+def _has_all_it_tells(info: IndexInfo) -> bool:
     """True unless the index is one of Slideflow's older forms (`.index.npy`, text `.index`),
     which hold offsets only: such a file is indexed again in the background for its locations."""
     return info.path is None or info.path.name.endswith(".npz") or info.locations is not None
@@ -147,7 +147,7 @@ def open_catalog(
         except Exception as exc:  # noqa: BLE001  (a bad index is this file's problem, not the folder's)
             entry.state, entry.error = "error", file_message(entry.path, exc)
             continue
-        if info is not None and has_all_it_tells(info):
+        if info is not None and _has_all_it_tells(info):
             entry.index, entry.state = info, "indexed"
         elif load_indexes:
             if entry.source not in manifests:
