@@ -158,11 +158,12 @@ def _unexpected(exc: BaseException, paths: Sequence[str]) -> str:
     """One line for an error from reading or writing data: the expected kinds say where they
     happened; anything else (a bug met through odd data) is named with the file(s) at hand."""
     from .core.errors import TFRecordError
+    from .core.messages import one_line
     from .core.progress import Cancelled
 
     if isinstance(exc, (TFRecordError, OSError, ValueError, Cancelled)):
-        return _one_line(exc)
-    text = _one_line(exc)
+        return one_line(exc)
+    text = one_line(exc)
     where = ", ".join(paths)
     return f"{where}: {type(exc).__name__}: {text}" if where else f"{type(exc).__name__}: {text}"
 
@@ -178,16 +179,6 @@ def _stop_on_sigterm():
         return signal.signal(signal.SIGTERM, interrupt)
     except ValueError:  # not the main thread: leave signals alone
         return None
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.filename and exc.strerror:
-        text = f"{exc.filename}: {exc.strerror}"
-    elif isinstance(exc, OSError) and exc.strerror:  # OSError(errno, message): no "[Errno n]"
-        text = exc.strerror
-    else:
-        text = str(exc)
-    return " ".join(text.split()) or type(exc).__name__  # one line, whatever the path holds
 
 
 def _p(text: object) -> str:
@@ -218,34 +209,42 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
         print(printable(text, keep_newlines=True))
 
 
-def _expand(paths: Sequence[str], unreadable: list[str]) -> list[str]:
-    """TFRecord files named directly or found under folders (natural order). A folder that
-    cannot be read is an error; an unreadable sub-folder is a warning on stderr, added to
-    `unreadable` so that the command's exit status says so."""
-    from .core.local_storage import find_tfrecords
-    from .core.storage import first_of_each_file
+def _tfrecords_of(paths: Sequence[str], unreadable: list[str]) -> list[str]:
+    """TFRecord files named directly or found under folders, through the catalog's discovery
+    (natural order, each file once). A folder that cannot be read, or holds no TFRecord, is an
+    error; an unreadable sub-folder is a warning on stderr, added to `unreadable` so that the
+    command's exit status says so."""
+    from .core.catalog import absolute, discover
 
-    files: list[str] = []
-    for path in paths:
-        p = Path(path)
-        if p.is_dir():
-            found, closed = find_tfrecords(p)
-            for folder, why in closed:
-                if os.path.abspath(folder) == os.path.abspath(p):
-                    raise UserError(f"cannot read folder {path}: {why}")
-                if why.startswith("link leaves the folder"):
-                    _warn(f"skipped {folder}: {why}")
-                else:
-                    _warn(f"cannot read folder {folder}: {why}; its files are left out")
-                unreadable.append(folder)
-            if not found:
-                raise UserError(f"no .tfrecords files under {path}")
-            files.extend(found)
-        elif p.is_file():
-            files.append(str(p))
+    try:
+        opened = discover(paths)
+    except FileNotFoundError as exc:
+        given = next((p for p in paths if absolute(p) == exc.filename), exc.filename)
+        raise UserError(f"no such file or folder: {given}") from None
+    roots = {os.path.abspath(folder) for folder in opened.folders}
+    for folder, why in opened.unreadable_folders:
+        if os.path.abspath(folder) in roots:
+            raise UserError(f"cannot read folder {folder}: {why}")
+        if why.startswith("link leaves the folder"):
+            _warn(f"skipped {folder}: {why}")
         else:
-            raise UserError(f"no such file or folder: {path}")
-    return first_of_each_file(files, str)  # a file named twice (or itself and its folder): once
+            _warn(f"cannot read folder {folder}: {why}; its files are left out")
+        unreadable.append(folder)
+    sources = {entry.source for entry in opened.files}
+    for path in paths:
+        if absolute(path) in opened.folders and absolute(path) not in sources:
+            raise UserError(f"no .tfrecords files under {path}")
+    given = {absolute(path): str(Path(path)) for path in reversed(paths)}  # the first spelling of each
+    return [_as_given(entry.path, entry.source, given) for entry in opened.files]
+
+
+def _as_given(path: str, source: str, given: dict[str, str]) -> str:
+    """A file's path spelled from the path the user gave (reports then name files as typed)."""
+    if path in given:
+        return given[path]
+    if source in given:
+        return os.path.join(given[source], os.path.relpath(path, source))
+    return path
 
 
 def _run_with_bar(job, label: str):
@@ -382,7 +381,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     results = []
     unreadable: list[str] = []
-    for path in _expand(args.paths, unreadable):
+    for path in _tfrecords_of(args.paths, unreadable):
         try:
             notes: list[str] = []
             existing = None if args.rebuild else find_index(path, notes)
@@ -425,9 +424,11 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from .core.catalog import iter_verify_files
+
     unreadable: list[str] = []
-    files = _expand(args.paths, unreadable)
-    reports = [_verify_one(p, args.images) for p in files]
+    files = _tfrecords_of(args.paths, unreadable)
+    reports = _run_with_bar(iter_verify_files(files, check_images=args.images), "verifying")
     lines = []
     for report in reports:
         lines.append(_p(report))
@@ -437,21 +438,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
     lines.append(f"{len(reports) - len(bad)} of {len(reports)} file(s) OK")
     _emit(args, {"ok": not bad, "files": [r.to_dict() for r in reports]}, "\n".join(lines))
     return 1 if bad or unreadable else 0
-
-
-def _verify_one(path: str, images: bool):
-    """The verify report of one file; an error nobody foresaw is that file's problem (the
-    other files are still checked)."""
-    from .core.verify import Problem, VerifyReport, iter_verify
-
-    try:
-        return _run_with_bar(iter_verify(path, check_images=images), "verifying")
-    except (KeyboardInterrupt, BrokenPipeError):
-        raise
-    except Exception as exc:  # noqa: BLE001
-        report = VerifyReport(path)
-        report.problems.append(Problem(0, 0, f"verify stopped: {type(exc).__name__}: {_one_line(exc)}"))
-        return report
 
 
 def cmd_convert(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Callable, Generator
 
 import numpy as np
 from PIL import Image
@@ -17,6 +18,7 @@ from .core.framing import frame_record
 from .core.index import IndexInfo, save_index
 from .core.local_storage import atomic_write_bytes, make_dirs
 from .core.paths import user_cache_dir
+from .core.progress import CancelToken, Job, Progress
 from .core.records import make_example
 
 DEMO_VERSION = 1
@@ -112,3 +114,13 @@ def ensure_demo_dataset() -> Path:
         generate_demo_dataset(folder)
         marker.write_text("ok\n")
     return folder
+
+
+def demo_dataset_job() -> Callable[[CancelToken], Job[Path]]:
+    """Job factory: the demo dataset folder, generated on first use."""
+
+    def job(_token: CancelToken) -> Generator[Progress, None, Path]:
+        yield Progress(0, 1, "generating demo tiles")
+        return ensure_demo_dataset()
+
+    return job

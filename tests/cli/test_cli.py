@@ -371,12 +371,12 @@ def test_an_unreadable_sub_folder_is_named_and_fails_the_command(tmp_path: Path,
 
 
 def test_one_line_errors_drop_errno_prefixes_and_line_breaks() -> None:
-    from tfr_viewer.cli import _one_line
+    from tfr_viewer.core.messages import one_line
 
-    assert _one_line(OSError(30, "cannot create folder /ro/x: Read-only file system")) == (
+    assert one_line(OSError(30, "cannot create folder /ro/x: Read-only file system")) == (
         "cannot create folder /ro/x: Read-only file system"
     )
-    assert _one_line(FileNotFoundError(2, "No such file or directory", "/a\nb.tfrecords")) == (
+    assert one_line(FileNotFoundError(2, "No such file or directory", "/a\nb.tfrecords")) == (
         "/a b.tfrecords: No such file or directory"
     )
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import tfr_viewer as sf
-from tfr_viewer.core import dataset as dataset_mod
 from tfr_viewer.core import local_storage as paths
+from tfr_viewer.core import manifest, storage
 from tfr_viewer.core.index import create_index
 
 from ..helpers import tile_record, write_tfrecord_py
@@ -101,17 +101,17 @@ def test_filters_clip_and_annotations(tmp_path: Path) -> None:
 
 def test_read_only_folder_keeps_manifest_in_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _make(tmp_path / "ro", {"x": 3})
-    real = paths.atomic_write_bytes
+    real = storage.LOCAL.atomic_output
 
-    def refuse(dest, data):
+    def refuse(dest, overwrite=True):
         if Path(dest).parent == tmp_path / "ro":
             raise PermissionError(13, "Permission denied", str(dest))
-        return real(dest, data)
+        return real(dest, overwrite)
 
-    monkeypatch.setattr(dataset_mod, "atomic_write_bytes", refuse)
+    monkeypatch.setattr(storage.LOCAL, "atomic_output", refuse)
     assert sf.Dataset(tmp_path / "ro").num_tiles == 3
     assert not (tmp_path / "ro" / "manifest.json").exists()
-    cached = dataset_mod._manifest_paths(tmp_path / "ro")[1]
+    cached = manifest._manifest_paths(tmp_path / "ro")[1]
     assert json.loads(cached.read_text())["x.tfrecords"]["total"] == 3
 
 

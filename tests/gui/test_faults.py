@@ -82,7 +82,7 @@ def test_manifest_counts_list_files_before_their_index(qtbot, window, tmp_path: 
         write_tiles(root / f"s{i}.tfrecords", 7 + i, index=False)
     sf.Dataset(root).manifest()  # writes manifest.json, no index
     assert not list(root.glob("*.index.npz"))
-    from tfr_viewer.gui.workers import open_dataset_job
+    from tfr_viewer.core.catalog import open_dataset_job
     from tfr_viewer.core.progress import CancelToken, run_job
 
     opened = run_job(open_dataset_job([str(root)])(CancelToken()))

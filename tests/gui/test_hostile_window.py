@@ -128,11 +128,11 @@ class _Boom:
 
 
 def test_unexpected_errors_in_request_workers_do_not_kill_them(qtbot, window, tmp_path: Path, monkeypatch) -> None:
-    from tfr_viewer.gui import workers
+    from tfr_viewer.gui import request_workers
 
     path = tmp_path / "good.tfrecords"
     write_tiles(path, 6)
-    monkeypatch.setattr(workers, "decode_thumbnail", _Boom(workers.decode_thumbnail, [ZeroDivisionError("thumb"), RuntimeError("thumb")]))
+    monkeypatch.setattr(request_workers, "decode_thumbnail", _Boom(request_workers.decode_thumbnail, [ZeroDivisionError("thumb"), RuntimeError("thumb")]))
     open_and_settle(qtbot, window, path)
     model = window.tile_model
     tips = [model.data(model.index(r), Qt.ItemDataRole.ToolTipRole) for r in range(6)]
@@ -145,8 +145,8 @@ def test_unexpected_errors_in_request_workers_do_not_kill_them(qtbot, window, tm
     qtbot.waitUntil(lambda: all(model.has_thumbnail(r) for r in range(6)), timeout=10_000)
 
     qtbot.waitUntil(window.viewer.has_image, timeout=10_000)  # the first tile's record is shown
-    monkeypatch.setattr(workers, "field_order", _Boom(workers.field_order, [RuntimeError("fields")]))
-    monkeypatch.setattr(workers, "decode_image", _Boom(workers.decode_image, [ZeroDivisionError("image")]))
+    monkeypatch.setattr(request_workers, "field_order", _Boom(request_workers.field_order, [RuntimeError("fields")]))
+    monkeypatch.setattr(request_workers, "decode_image", _Boom(request_workers.decode_image, [ZeroDivisionError("image")]))
     select_row_and_wait(qtbot, window, 2)
     assert "good.tfrecords, record 2: RuntimeError: fields" in window.viewer.title.text()
     assert "RuntimeError: fields" in window.metadata.header.text()
@@ -160,12 +160,12 @@ def test_unexpected_errors_in_request_workers_do_not_kill_them(qtbot, window, tm
 
 def test_an_error_outside_the_request_guard_is_answered_and_served_on(qtbot, window, tmp_path: Path, monkeypatch) -> None:
     """The loop's own guard: an error in the worker's bookkeeping answers the batch as broken."""
-    from tfr_viewer.gui import workers
+    from tfr_viewer.gui import request_workers
 
     path = tmp_path / "good.tfrecords"
     write_bad_records(path)
     calls = {"n": 0}
-    real = workers.ThumbnailLoader._still_wanted
+    real = request_workers.ThumbnailLoader._still_wanted
 
     def flaky(self, request):
         calls["n"] += 1
@@ -173,7 +173,7 @@ def test_an_error_outside_the_request_guard_is_answered_and_served_on(qtbot, win
             raise KeyError("bookkeeping")
         return real(self, request)
 
-    monkeypatch.setattr(workers.ThumbnailLoader, "_still_wanted", flaky)
+    monkeypatch.setattr(request_workers.ThumbnailLoader, "_still_wanted", flaky)
     open_and_settle(qtbot, window, path)
     model = window.tile_model
     assert window.thumbs.failures == 1
@@ -186,7 +186,8 @@ def test_an_error_outside_the_request_guard_is_answered_and_served_on(qtbot, win
 
 def test_map_builder_and_jobs_report_unexpected_errors(qtbot, window) -> None:
     from tfr_viewer.core.progress import Progress
-    from tfr_viewer.gui.workers import ArrayBuilder, BuildRequest, JobWorker
+    from tfr_viewer.gui.request_workers import ArrayBuilder, BuildRequest
+    from tfr_viewer.gui.workers import JobWorker
 
     builder: ArrayBuilder = window.map_builder
     collector = _Collector()
@@ -211,18 +212,18 @@ def test_map_builder_and_jobs_report_unexpected_errors(qtbot, window) -> None:
 
 def test_an_index_that_raises_anything_is_that_files_problem(qtbot, window, tmp_path: Path, monkeypatch) -> None:
     """find_index raising an unforeseen error (as a corrupt .npz may) leaves the rest of the folder open."""
-    from tfr_viewer.gui import workers
+    from tfr_viewer.core import catalog
 
     write_tiles(tmp_path / "a.tfrecords", 5)
     write_tiles(tmp_path / "b.tfrecords", 7)
-    real = workers.find_index
+    real = catalog.find_index
 
     def find_index(path, *args, **kwargs):
         if str(path).endswith("a.tfrecords"):
             raise MemoryError()
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(workers, "find_index", find_index)
+    monkeypatch.setattr(catalog, "find_index", find_index)
     with qtbot.waitSignal(window.loaded, timeout=15_000):
         window.open_path(str(tmp_path))
     assert [e.state for e in window.entries] == ["error", "indexed"]
@@ -401,7 +402,7 @@ def write_many_fields(path: Path) -> None:
 
 
 def test_a_record_with_40k_fields_shows_at_once_capped(qtbot, window, tmp_path: Path) -> None:
-    from tfr_viewer.gui.workers import MAX_SHOWN_FIELDS
+    from tfr_viewer.gui.request_workers import MAX_SHOWN_FIELDS
 
     path = tmp_path / "many.tfrecords"
     write_many_fields(path)
@@ -497,10 +498,10 @@ def write_gzip_tiles(path: Path, n: int, padding: int) -> None:
 
 
 def test_inflated_gzip_files_kept_are_bounded_by_bytes(qtbot, window, tmp_path: Path, monkeypatch) -> None:
-    from tfr_viewer.gui import workers
+    from tfr_viewer.gui import request_workers
 
     bound = 10 * 2**20  # shared by the thumbnail loader and the record reader
-    monkeypatch.setattr(workers, "MAX_CACHED_BYTES", bound)
+    monkeypatch.setattr(request_workers, "MAX_CACHED_BYTES", bound)
     for name in "abcdef":
         write_gzip_tiles(tmp_path / f"{name}.tfrecords", 4, 2**19)  # ~2 MiB inflated, ~10 KB on disk
     with qtbot.waitSignal(window.loaded, timeout=15_000):
@@ -521,7 +522,7 @@ def test_inflated_gzip_files_kept_are_bounded_by_bytes(qtbot, window, tmp_path: 
 
 
 def test_the_viewer_keeps_no_image_bigger_than_the_screen(qtbot, window, tmp_path: Path, monkeypatch) -> None:
-    from tfr_viewer.gui import workers
+    from tfr_viewer.gui import request_workers
 
     screen = window.screen().size()
     side = max(screen.width(), screen.height())
@@ -530,7 +531,7 @@ def test_the_viewer_keeps_no_image_bigger_than_the_screen(qtbot, window, tmp_pat
     window.viewer.show_image(wide, "wide")
     assert window.viewer.image_size() == (side, round(40 * side / (3 * side)))
 
-    monkeypatch.setattr(workers, "MAX_VIEWER_SIDE", 16)  # the reader scales before handing it over
+    monkeypatch.setattr(request_workers, "MAX_VIEWER_SIDE", 16)  # the reader scales before handing it over
     write_tiles(tmp_path / "t.tfrecords", 2, px=32)
     with qtbot.waitSignal(window.loaded, timeout=15_000):
         window.open_path(str(tmp_path / "t.tfrecords"))

@@ -8,7 +8,8 @@ import numpy as np
 
 from tfr_viewer.core.index import find_index
 from tfr_viewer.gui.models import DatasetTreeModel, TileListModel
-from tfr_viewer.gui.workers import FileEntry, ThumbnailLoader
+from tfr_viewer.core.catalog import FileEntry
+from tfr_viewer.gui.request_workers import ThumbnailLoader
 
 from .conftest import write_tiles
 

@@ -19,7 +19,8 @@ from tfr_viewer.gui import main_window
 from tfr_viewer.gui.models import TileListModel, _relative_name
 from tfr_viewer.gui.widgets.location_map import PALETTE, LocationMap, PointLayers, TilePointsItem, _GridAxis, point_layers
 from tfr_viewer.gui.widgets.tile_grid import TileGridView
-from tfr_viewer.gui.workers import FileEntry, ThumbnailLoader
+from tfr_viewer.core.catalog import FileEntry
+from tfr_viewer.gui.request_workers import ThumbnailLoader
 
 from .conftest import write_tiles
 

@@ -82,12 +82,12 @@ import os, sys
 from PySide6.QtWidgets import QApplication
 from tfr_viewer.gui.main_window import MainWindow
 from tfr_viewer.gui.settings import Settings
-from tfr_viewer.gui import workers
+from tfr_viewer.core import index_pool
 
 app = QApplication([])
 window = MainWindow(Settings(fresh=True), dialogs=False)
 window.show()
-pool_pid = workers.index_pool().submit(os.getpid).result(timeout=60)
+pool_pid = index_pool.index_pool().submit(os.getpid).result(timeout=60)
 print(pool_pid, flush=True)
 app.exec()
 """

@@ -1,6 +1,7 @@
 """`Dataset`: the TFRecords of one or more folders, with Slideflow's manifest, summary and filters.
 
-Tile counts are cached in `manifest.json` beside the files, in Slideflow's shape
+Built on the dataset model (`core.catalog`): its files are the catalog's, opened by the same
+function as the window's. Tile counts are cached in `manifest.json` beside the files, in Slideflow's shape
 (`{"<relative path>": {"total": n}}`, plus our `size`/`mtime_ns` keys that Slideflow ignores), and
 refreshed only for files whose size or modification time changed. A file that cannot be read is
 reported in `problems()`; nothing here ever deletes or rewrites a TFRecord.
@@ -12,24 +13,20 @@ import csv
 import io
 import json
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from . import catalog
 from .console import box_table, human_size
 from .errors import TFRecordError
 from .images import image_info
-from .framing import FRAMING_SIZE
-from .index import find_index, iter_create_index, iter_scan
+from .index import find_index, iter_create_index
+from .manifest import count_file, index_problem, manifest_total, read_manifest, write_manifest
 from .naming import natural_key
-from .local_storage import atomic_write_bytes, find_tfrecords, make_dirs, open_regular_file
-from .paths import cache_path_for
-from .storage import first_of_each_file
 from .progress import CancelToken, Job, Progress, run_job
+from .storage import storage_for
 
-MANIFEST = "manifest.json"
-MAX_MANIFEST_BYTES = 16 << 20  # ~100,000 entries; json.loads takes ~20x the text in memory
 MAX_ANNOTATIONS_BYTES = 16 << 20  # one row per slide
 
 
@@ -41,46 +38,27 @@ class _Source:
 
 def _file_stats(paths: list[str]) -> dict[str, tuple[int, int] | None]:
     """(size, mtime_ns) of each file, None for one that cannot be read."""
-    stats: dict[str, tuple[int, int] | None] = {}
-    for path in paths:
-        try:
-            st = os.stat(path)
-        except OSError:
-            stats[path] = None
-        else:
-            stats[path] = (st.st_size, st.st_mtime_ns)
-    return stats
+    statuses = run_job(catalog.stat_files(paths))
+    return {path: (s.size, s.mtime_ns) if s.exists else None for path, s in zip(paths, statuses)}
 
 
-def _discover(sources: Sequence[str | os.PathLike]) -> tuple[list[_Source], dict[str, str]]:
-    """The sources' files, each once, and the sub-folders that could not be read (path -> why)."""
-    found: list[_Source] = []
-    loose: dict[Path, list[str]] = {}
+def _open(sources: Sequence[str | os.PathLike]) -> tuple[list[_Source], dict[str, str]]:
+    """The sources' files through the catalog, each once, grouped by the folder whose manifest
+    counts them (given folders first, then the folders of files given by name), and the
+    sub-folders that could not be read (path -> why). A given folder that cannot be read raises."""
+    opened = run_job(catalog.open_catalog(sources, load_indexes=False))
+    roots = {os.path.abspath(folder) for folder in opened.folders}
     unreadable: dict[str, str] = {}
-    for source in sources:
-        path = Path(source).expanduser().absolute()
-        if path.is_dir():
-            files, folders = find_tfrecords(path)
-            for folder, why in folders:
-                if os.path.abspath(folder) == str(path):
-                    raise OSError(f"cannot read folder {path}: {why}")
-                unreadable[folder] = f"cannot read folder ({why}): its TFRecords are left out"
-            found.append(_Source(path, tuple(files)))
-        elif path.is_file():
-            loose.setdefault(path.parent, []).append(str(path))
-        else:
-            raise FileNotFoundError(f"no such file or folder: {path}")
-    for root, files in loose.items():
-        found.append(_Source(root, tuple(sorted(set(files), key=natural_key))))
-    # overlapping sources (a folder and its sub-folder, or one folder spelled two ways, through
-    # '..' or a link): each real file once, under the first name it was found by
-    seen: set[str] = set()
-    unique = []
-    for source in found:
-        files = first_of_each_file(source.files, str, seen)
-        if files or not source.files:
-            unique.append(_Source(source.root, tuple(files)))
-    return unique, unreadable
+    for folder, why in opened.unreadable_folders:
+        if os.path.abspath(folder) in roots:
+            raise OSError(f"cannot read folder {folder}: {why}")
+        unreadable[folder] = f"cannot read folder ({why}): its TFRecords are left out"
+    groups: dict[str, list[str]] = {}
+    for entry in opened.files:
+        groups.setdefault(entry.source, []).append(entry.path)
+    found = [_Source(Path(root), tuple(groups.pop(root, ()))) for root in dict.fromkeys(opened.folders)]
+    found += [_Source(Path(root), tuple(sorted(files, key=natural_key))) for root, files in groups.items()]
+    return found, unreadable
 
 
 class Dataset:
@@ -103,7 +81,7 @@ class Dataset:
         if isinstance(sources, (str, os.PathLike)):
             sources = [sources]
         self._source_args = list(sources)
-        self._sources, self._unreadable_folders = _discover(self._source_args)
+        self._sources, self._unreadable_folders = _open(self._source_args)
         self.annotations_path = annotations
         self._annotations = _read_annotations(annotations) if annotations else None
         self.min_tiles = min_tiles
@@ -223,17 +201,17 @@ class Dataset:
                 rel = os.path.relpath(path, source.root)
                 entry = stored.get(rel)
                 try:
-                    st = os.stat(path)
+                    st = storage_for(path).stat(path)
                 except OSError as exc:
                     self._problems[path] = f"cannot read the file ({exc.strerror or exc})"
                     result[path] = {"total": 0}
                     continue
                 if manifest_total(entry, st) is None:
-                    entry = _count(path, st)
+                    entry = count_file(path, st)
                     stored[rel] = entry
                     changed = True
                 elif entry.get("index_problem"):  # still there? (a rebuild or a fix removes it)
-                    problem = _index_problem(path)
+                    problem = index_problem(path)
                     if problem != entry["index_problem"]:
                         entry = {k: v for k, v in entry.items() if k != "index_problem"}
                         entry.update({"index_problem": problem} if problem else {})
@@ -246,7 +224,7 @@ class Dataset:
                 if done % 16 == 0:
                     yield Progress(done, total, path)
             if changed:
-                _write_manifest(source.root, stored)
+                write_manifest(source.root, stored)
         return result
 
     def rebuild_index(self, progress: Callable[[int, int, str], None] | None = None) -> list[tuple[str, str]]:
@@ -334,115 +312,9 @@ class Dataset:
         return f"Dataset({[str(s.root) for s in self._sources]}, tfrecords={len(self._all_files())})"
 
 
-def manifest_total(entry: object, st: os.stat_result) -> int | None:
-    """The cached tile count of a manifest entry when it still matches the file on disk.
-
-    Only entries this tool can check are trusted: ours carry the file's size and mtime (a
-    Slideflow entry has only `total`, and is counted again), and a count the file cannot hold
-    (more than one record per 16 bytes), or none for a file with bytes and no error noted,
-    means the entry was not written by a count of this file.
-    """
-    if not isinstance(entry, dict) or entry.get("size") != st.st_size or entry.get("mtime_ns") != st.st_mtime_ns:
-        return None
-    total = entry.get("total")
-    if not isinstance(total, int) or isinstance(total, bool) or not 0 <= total <= st.st_size // FRAMING_SIZE:
-        return None
-    if total == 0 and st.st_size and not entry.get("error"):
-        return None
-    return total
-
-
-def _count(path: str, st: os.stat_result) -> dict:
-    """A manifest entry for one file: from a valid index, else by reading it (nothing written)."""
-    entry: dict = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-    try:
-        if st.st_size == 0:
-            entry.update(total=0, error="empty file: holds no records")
-            return entry
-        notes: list[str] = []
-        info = find_index(path, notes)
-        if notes:  # a bad index is this file's problem only: the records are counted instead
-            entry["index_problem"] = _notes_text(notes)
-        if info is None:
-            info = run_job(iter_scan(path, tolerate_errors=True))
-        entry["total"] = len(info.offsets)
-        if info.error is not None:
-            entry["error"] = _without_path(info.error)
-    except TFRecordError as exc:
-        entry.update(total=0, error=_without_path(exc))
-    except OSError as exc:
-        entry.update(total=0, error=f"cannot read the file ({exc.strerror or exc})")
-    return entry
-
-
-def _notes_text(notes: list[str]) -> str:
-    return "; ".join(notes) + " (counted from the records)"
-
-
-def _index_problem(path: str) -> str | None:
-    """Why an index of this file was ignored, or None: checked again for a cached count (a
-    few header reads), so a bad index that was removed or rebuilt is no longer reported."""
-    notes: list[str] = []
-    try:
-        find_index(path, notes)
-    except (TFRecordError, OSError):
-        return None
-    return _notes_text(notes) if notes else None
-
-
-def _without_path(error: TFRecordError) -> str:
-    """The error's message without the file name (problems are listed under their file)."""
-    return str(TFRecordError(error.reason, None, error.index, error.offset))
-
-
-def _manifest_paths(root: Path) -> list[Path]:
-    return [root / MANIFEST, cache_path_for(root, "manifest", MANIFEST)]
-
-
-def read_manifest(root: Path, problems: list[tuple[str, str]] | None = None) -> dict[str, dict]:
-    """Entries from manifest.json beside the files, overlaid by our cache copy when there is one.
-
-    Only a regular file of sane size is read (a FIFO would block, /dev/zero never ends); one
-    that cannot be used is ignored (the counts are taken again) and, with `problems`, noted.
-    """
-    merged: dict[str, dict] = {}
-    for path in _manifest_paths(root):
-        try:
-            with open_regular_file(path, MAX_MANIFEST_BYTES) as f:
-                data = json.loads(f.read(MAX_MANIFEST_BYTES + 1).decode("utf-8"))
-        except FileNotFoundError:
-            continue
-        except (OSError, ValueError, RecursionError) as exc:
-            if problems is not None:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-                reason = "nested too deeply" if isinstance(exc, RecursionError) else reason
-                problems.append((str(path), f"manifest ignored ({reason}): tiles counted from the files"))
-            continue
-        if isinstance(data, dict):
-            merged.update({k: v for k, v in data.items() if isinstance(v, dict)})
-    return merged
-
-
-def _write_manifest(root: Path, entries: dict[str, dict]) -> None:
-    """manifest.json beside the files, else in the cache; never in place of a FIFO or device."""
-    data = json.dumps(entries, indent=1, sort_keys=True).encode("utf-8")
-    for path in _manifest_paths(root):
-        try:
-            if os.path.lexists(path) and not stat.S_ISREG(os.stat(path).st_mode):
-                continue
-        except OSError:  # a dangling link: written as before
-            pass
-        try:
-            make_dirs(path.parent)
-            atomic_write_bytes(path, data)
-            return
-        except OSError:
-            continue
-
-
 def _file_size(path: str) -> int:
     try:
-        return os.path.getsize(path)
+        return storage_for(path).stat(path).size
     except OSError:
         return 0
 
@@ -466,7 +338,7 @@ def _first_image(files: list[str]) -> tuple[str | None, int | None]:
 def _read_annotations(path: str | os.PathLike) -> dict[str, dict[str, str]]:
     """slide -> row of an annotations CSV (Slideflow's layout: columns patient, slide, labels...)."""
     try:
-        binary = open_regular_file(path, MAX_ANNOTATIONS_BYTES)
+        binary = storage_for(path).open(os.fspath(path), MAX_ANNOTATIONS_BYTES)
     except ValueError as exc:  # a FIFO or device would block or never end
         raise ValueError(f"annotations file {path} cannot be used ({exc})") from None
     try:

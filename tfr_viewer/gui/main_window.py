@@ -48,7 +48,11 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
+from ..core.catalog import FileEntry, OpenedDataset, open_dataset_job, stat_files_job, verify_files_job
 from ..core.index import IndexResult
+from ..core.index_pool import warm_index_pool
+from ..core.tile_jobs import export_tiles_job, read_field_job
+from ..demo import demo_dataset_job
 from .errors import ErrorBridge, problem_color
 from .models import FILE_ID_ROLE, DatasetTreeModel, TileListModel
 from .plain import plain_label, plain_menu_text, plain_title, plain_tooltip
@@ -58,25 +62,8 @@ from .widgets.metadata_panel import MetadataPanel
 from .widgets.progress import StatusProgress
 from .widgets.tile_grid import TileGridView
 from .widgets.tile_viewer import TileViewer
-from .workers import (
-    ArrayBuilder,
-    BuildRequest,
-    FileEntry,
-    IndexBuilderWorker,
-    JobWorker,
-    OpenedDataset,
-    RecordReader,
-    RecordRequest,
-    ThumbnailLoader,
-    demo_dataset_job,
-    export_tiles_job,
-    open_dataset_job,
-    read_field_job,
-    stat_files_job,
-    verify_files_job,
-    collect_garbage_in_gui_thread,
-    warm_index_pool,
-)
+from .request_workers import ArrayBuilder, BuildRequest, RecordReader, RecordRequest, ThumbnailLoader
+from .workers import IndexBuilderWorker, JobWorker, collect_garbage_in_gui_thread
 
 THUMB_SIZES = (64, 96, 128, 192)
 SWITCH_INTERVAL = 0.0005

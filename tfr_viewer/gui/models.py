@@ -22,9 +22,10 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QStyle
 
+from ..core.catalog import FileEntry
 from .errors import problem_color
 from .plain import plain_tooltip
-from .workers import FileEntry, ThumbnailLoader, ThumbRequest
+from .request_workers import ThumbnailLoader, ThumbRequest
 
 ANNOUNCE_MS = 30  # thumbnails that arrive within this time repaint the grid once
 FILE_ID_ROLE = Qt.ItemDataRole.UserRole + 1

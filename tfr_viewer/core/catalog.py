@@ -1,0 +1,252 @@
+"""The dataset model: the TFRecords of the opened sources, each with its index state and count.
+
+One discovery, one way to open and one notion of "a file and its count", shared by the window
+(through its workers), `Dataset` and the CLI. Operations are jobs (generators that yield
+`Progress`, take a `CancelToken` and return their result), so the same function runs in a CLI
+loop, a test or a worker thread; per-file work is a plain function of a path.
+
+Index states: pending (waits for its index) | indexed | damaged (indexed up to the damage) |
+error (nothing readable) | missing (deleted or moved since it was opened).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Generator, Sequence
+
+from .index import IndexInfo, IndexResult, find_index
+from .manifest import manifest_hint, manifest_total
+from .messages import file_message, one_line
+from .storage import first_of_each_file
+from .progress import CancelToken, Job, Progress
+from .storage import FileInfo, storage_for
+from .verify import Problem, VerifyReport, iter_verify
+
+STAT_CANCEL_EVERY = 256  # files stat'ed between checks of the cancel token
+
+
+@dataclass(eq=False)  # compared by identity: two entries are never "equal" by content
+class FileEntry:
+    """One TFRecord of the catalog: its index (possibly partial) and its state."""
+
+    path: str
+    source: str  # the folder it was found under, or the folder of a file named directly
+    index: IndexInfo | None = None
+    state: str = "pending"  # pending | indexed | damaged | error | missing
+    error: str | None = None
+    size: int = 0
+    mtime_ns: int = 0
+    version: int = 0  # bumped whenever what a reader of this file sees may have changed
+    listed_count: int | None = None  # from manifest.json while the file waits for its index
+
+    def apply(self, result: IndexResult) -> None:
+        """Take a finished index (the window does so on the GUI thread: workers never mutate entries)."""
+        self.index = result.info()
+        self.state, self.error = result.state, result.error
+        self.size, self.mtime_ns = result.size, result.mtime_ns
+        self.version += 1
+
+    def mark_missing(self) -> None:
+        """The file was deleted or moved: nothing of it can be read any more."""
+        self.state, self.index = "missing", None
+        self.error = f"{self.path}: the file was deleted or moved"
+        self.version += 1
+
+    def mark_changed(self, status: "FileStatus") -> None:
+        """The file changed on disk: it waits for a new index."""
+        self.state = "pending"
+        self.size, self.mtime_ns = status.size, status.mtime_ns
+
+    @property
+    def count(self) -> int:
+        """Tiles that can be shown (records covered by the index)."""
+        return 0 if self.index is None else len(self.index.offsets)
+
+    @property
+    def slide(self) -> str:
+        return Path(self.path).stem
+
+
+@dataclass
+class OpenedDataset:
+    """The catalog of opened sources: their files, and the folders that could not be listed."""
+
+    sources: list[str]  # the paths as given
+    files: list[FileEntry] = field(default_factory=list)
+    unreadable_folders: list[tuple[str, str]] = field(default_factory=list)  # (folder, why)
+    folders: list[str] = field(default_factory=list)  # given folders (absolute) holding a file of `files`, or none
+
+
+def absolute(path: str | os.PathLike) -> str:
+    """A given path as the catalog spells it (user expanded, absolute, not resolved)."""
+    return str(Path(path).expanduser().absolute())
+
+
+def discover(paths: Sequence[str | os.PathLike]) -> OpenedDataset:
+    """TFRecords named or found (recursively) under the given paths, in natural order, each
+    file once (however it was reached); folders that cannot be read are listed as (folder, why),
+    the given folder itself included. A path that is neither a folder nor a file raises
+    FileNotFoundError."""
+    entries: list[FileEntry] = []
+    unreadable: list[tuple[str, str]] = []
+    listed: list[tuple[str, list[FileEntry]]] = []  # (given folder, the entries found under it)
+    for raw in paths:
+        path = absolute(raw)
+        storage = storage_for(path)
+        if storage.is_dir(path):
+            found, folders = storage.find_tfrecords(path)
+            unreadable += folders
+            listed.append((path, [FileEntry(f, path) for f in found]))
+            entries += listed[-1][1]
+        elif _is_file(path):
+            entries.append(FileEntry(path, os.path.dirname(path)))
+        else:
+            raise FileNotFoundError(2, "No such file or folder", path)
+    files = first_of_each_file(entries, lambda entry: entry.path)  # a file reached twice: once
+    kept = {id(entry) for entry in files}
+    # a folder whose every file was reached through an earlier path is not a source of its own
+    folders = [folder for folder, found in listed if not found or any(id(e) in kept for e in found)]
+    return OpenedDataset([os.fspath(p) for p in paths], files, unreadable, folders)
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return storage_for(path).stat(path).is_file
+    except OSError:
+        return False
+
+
+def _has_all_it_tells(info: IndexInfo) -> bool:
+    """True unless the index is one of Slideflow's older forms (`.index.npy`, text `.index`),
+    which hold offsets only: such a file is indexed again in the background for its locations."""
+    return info.path is None or os.fspath(info.path).endswith(".npz") or info.locations is not None
+
+
+def open_catalog(
+    paths: Sequence[str | os.PathLike], cancel: CancelToken | None = None, load_indexes: bool = True
+) -> Job[OpenedDataset]:
+    """Job: discover the files and stat each; with `load_indexes`, load every valid index, and
+    a file without one stays 'pending' with its tile count from manifest.json when that is
+    current (so a big folder lists at once). Without, files are only listed and stat'ed
+    (`Dataset` counts through its manifest). An empty file is an 'error'."""
+    token = cancel or CancelToken()
+    opened = discover(paths)
+    entries = opened.files
+    manifests: dict[str, dict] = {}
+    for i, entry in enumerate(entries):
+        token.raise_if_cancelled()
+        try:
+            st = storage_for(entry.path).stat(entry.path)
+            entry.size, entry.mtime_ns = st.size, st.mtime_ns
+            if st.size == 0:
+                entry.state, entry.error = "error", f"{entry.path}: empty file: holds no records"
+                continue
+            info = find_index(entry.path) if load_indexes else None
+        except Exception as exc:  # noqa: BLE001  (a bad index is this file's problem, not the folder's)
+            entry.state, entry.error = "error", file_message(entry.path, exc)
+            continue
+        if info is not None and _has_all_it_tells(info):
+            entry.index, entry.state = info, "indexed"
+        elif load_indexes:
+            if entry.source not in manifests:
+                manifests[entry.source] = manifest_hint(entry.source)
+            entry.listed_count = _listed_count(manifests[entry.source], entry, st)
+        if i % 32 == 0:
+            yield Progress(i + 1, len(entries), entry.path)
+    yield Progress(len(entries), len(entries), "")
+    return opened
+
+
+def _listed_count(manifest: dict, entry: FileEntry, st: FileInfo) -> int | None:
+    try:
+        return manifest_total(manifest.get(os.path.relpath(entry.path, entry.source)), st)
+    except Exception:  # noqa: BLE001  (a garbled entry: the count waits for the index)
+        return None
+
+
+def open_dataset_job(paths: list[str]) -> Callable[[CancelToken], Job[OpenedDataset]]:
+    """The window's open: `open_catalog` with indexes, as a job factory for a worker."""
+    return lambda token: open_catalog(paths, token)
+
+
+# --- changes on disk ----------------------------------------------------------------------------
+
+
+@dataclass
+class FileStatus:
+    file_id: int  # position in the list of paths that was stat'ed
+    exists: bool
+    size: int
+    mtime_ns: int
+
+
+def stat_files(paths: Sequence[str], cancel: CancelToken | None = None) -> Job[list[FileStatus]]:
+    """Job: size and modification time of every file (to notice growth, truncation, deletion)."""
+    out = []
+    for i, path in enumerate(paths):
+        if cancel is not None and i % STAT_CANCEL_EVERY == 0:
+            cancel.raise_if_cancelled()
+        try:
+            st = storage_for(path).stat(path)
+            out.append(FileStatus(i, True, st.size, st.mtime_ns))
+        except OSError:
+            out.append(FileStatus(i, False, 0, 0))
+    yield Progress(len(paths), len(paths), "")
+    return out
+
+
+def stat_files_job(paths: list[str]) -> Callable[[CancelToken], Job[list[FileStatus]]]:
+    """`stat_files` as a job factory for a worker."""
+    return lambda token: stat_files(paths, token)
+
+
+@dataclass
+class DiskChanges:
+    """What a stat of the open files found: statuses of files gone since, and of files that
+    changed (grew, shrank or were rewritten) and must be indexed again."""
+
+    deleted: list[FileStatus] = field(default_factory=list)
+    changed: list[FileStatus] = field(default_factory=list)
+
+
+def disk_changes(entries: Sequence[FileEntry], statuses: Sequence[FileStatus]) -> DiskChanges:
+    """Decide, without touching the entries, what the statuses mean: a file not there any more
+    is deleted (once: a missing file stays missing), a file whose size or time differs from
+    what its entry knows has changed, unless it already waits for its index."""
+    changes = DiskChanges()
+    for status in statuses:
+        entry = entries[status.file_id]
+        if not status.exists:
+            if entry.state != "missing":
+                changes.deleted.append(status)
+        elif (status.size, status.mtime_ns) != (entry.size, entry.mtime_ns) and entry.state != "pending":
+            changes.changed.append(status)
+    return changes
+
+
+# --- verify -------------------------------------------------------------------------------------
+
+
+def iter_verify_files(
+    paths: Sequence[str], cancel: CancelToken | None = None, check_images: bool = False
+) -> Job[list[VerifyReport]]:
+    """Job: `verify` each file (progress counts the records of the file at hand); an error
+    nobody foresaw is that file's problem, the other files are still checked."""
+    reports = []
+    for path in paths:
+        try:
+            reports.append((yield from iter_verify(path, cancel, check_images=check_images)))
+        except Exception as exc:  # noqa: BLE001
+            if cancel is not None and cancel.cancelled:
+                raise
+            report = VerifyReport(path)
+            report.problems.append(Problem(0, 0, f"verify stopped: {type(exc).__name__}: {one_line(exc)}"))
+            reports.append(report)
+    return reports
+
+
+def verify_files_job(paths: list[str]) -> Callable[[CancelToken], Job[list[VerifyReport]]]:
+    """`iter_verify_files` as a job factory for a worker."""
+    return lambda token: iter_verify_files(paths, token)
