@@ -48,6 +48,7 @@ PATH_METHODS = {
 AMBIGUOUS_METHODS = {"open", "stat", "rename", "replace"}
 NUMPY_FILE_CALLS = {"load", "save", "fromfile", "memmap", "loadtxt", "savetxt", "genfromtxt"}
 FILE_MODULES = {"shutil", "tempfile", "glob", "mmap"}
+STORAGE_NAMES = {"storage", "_storage", "LOCAL"}  # what a storage object is called in the core
 
 
 def _dotted(node: ast.AST) -> str:
@@ -101,6 +102,14 @@ def _looks_like_a_path_argument(call: ast.Call, path_names: set[str]) -> bool:
     )
 
 
+def _is_storage(node: ast.AST) -> bool:
+    """Whether `node` is a storage (`storage_for(p)`, `LOCAL`, a name or attribute `storage`):
+    its methods are the seam itself (`storage.is_dir(path)` is not `Path.is_dir()`)."""
+    if isinstance(node, ast.Call):
+        return _dotted(node.func).split(".")[-1] == "storage_for"
+    return _dotted(node).split(".")[-1] in STORAGE_NAMES
+
+
 def _violation(call: ast.Call, path_names: set[str]) -> str | None:
     """What file-system call `call` is, or None."""
     func = call.func
@@ -120,7 +129,7 @@ def _violation(call: ast.Call, path_names: set[str]) -> str | None:
         return name  # np.savez into a buffer writes no file
     if name in {"zipfile.ZipFile", "ZipFile"} and _looks_like_a_path_argument(call, path_names):
         return name
-    if isinstance(func, ast.Attribute) and func.attr in PATH_METHODS:
+    if isinstance(func, ast.Attribute) and func.attr in PATH_METHODS and not _is_storage(func.value):
         if func.attr not in AMBIGUOUS_METHODS or _builds_path(func.value, path_names):
             return f".{func.attr}()"
     return None
@@ -196,12 +205,16 @@ def f(path, folder: Path, buf, text):
     (folder / "x").stat()
     text.replace("a", "b")
     storage.open(path)
+    storage.is_dir(path)
+    storage_for(path).exists(path)
     os.path.join(path, "x")
+    Path(path).exists()
 '''
     found = [what for _, what in file_system_calls(sample, "sample")]
     assert found == [
         "open()", "os.stat", "os.path.exists", "os.pread", "shutil.copyfileobj", "tempfile.mkstemp",
         "np.load", "np.savez", "zipfile.ZipFile", ".mkdir()", ".open()", ".iterdir()", ".stat()",
+        ".exists()",
     ]
     probe = "def cgroup_memory_limit():\n    open('/proc/self/cgroup')\n\ndef other():\n    open('/x')\n"
     assert file_system_calls(probe, "source") == [(5, "open()")]
