@@ -140,3 +140,73 @@ def storage_for(path: str | os.PathLike) -> Storage:
         scheme = os.fspath(path).partition("://")[0]
         raise ValueError(f"{os.fspath(path)}: {scheme}:// URLs are not supported yet (local paths only)")
     return LOCAL
+
+
+# --- folder listings and the tile writer's scratch files (local) ------------------------------
+
+import errno  # noqa: E402  (this block is kept apart from the interface above)
+import shutil  # noqa: E402
+from collections.abc import Iterable  # noqa: E402
+
+_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM}
+
+
+@dataclass(frozen=True)
+class FolderEntry:
+    """One entry of a folder listing. `kind`: 'dir', 'file' (regular; links followed), 'other'
+    (a pipe, a device, a broken link) or 'unreadable (<why>)' (a link loop, an entry that
+    cannot be checked)."""
+
+    name: str
+    path: str
+    kind: str
+
+
+def list_folder(folder: str | os.PathLike) -> list[FolderEntry]:
+    """The entries of one folder, in the order the system lists them, not entered. The kinds
+    come from the listing itself where the system tells them (no stat per entry); OSError when
+    the folder cannot be read."""
+    entries = []
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            try:
+                kind = "dir" if entry.is_dir() else "file" if entry.is_file() else "other"
+            except OSError as exc:
+                kind = f"unreadable ({exc.strerror or exc})"
+            entries.append(FolderEntry(entry.name, entry.path, kind))
+    return entries
+
+
+def write_scratch_file(path: str, parts: Iterable[bytes]) -> None:
+    """Write a local scratch file that the caller reads back and removes within the same run
+    (the tile writer's chunk files): no temporary name and no fsync, it never outlives the run."""
+    with open(path, "wb") as f:
+        for part in parts:
+            f.write(part)
+
+
+def append_scratch_file(out: BinaryIO, path: str, size: int) -> None:
+    """Append the scratch file `path`, which must hold exactly `size` bytes, to the open file
+    `out`: an in-kernel copy where the system has one, a buffered copy where it has not."""
+    out.flush()
+    with open(path, "rb") as src:
+        held = os.fstat(src.fileno()).st_size
+        if held != size:
+            raise OSError(errno.EIO, f"chunk file {path} holds {held} bytes, expected {size}")
+        left = size
+        try:
+            while left > 0:
+                copied = os.copy_file_range(src.fileno(), out.fileno(), left)
+                if copied == 0:
+                    break
+                left -= copied
+        except (AttributeError, OSError) as exc:  # no copy_file_range here, or not across these files
+            if isinstance(exc, OSError) and exc.errno not in _NO_COPY_RANGE:
+                raise  # a real write error (disk full...), not a missing feature
+            src.seek(size - left)
+            out.seek(0, os.SEEK_END)
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            left = 0
+        if left:
+            raise OSError(errno.EIO, f"chunk file {path} ended early")

@@ -38,7 +38,8 @@ from PySide6.QtWidgets import (
 from ..core.console import human_size
 from ..core.naming import AUTO, compile_location_pattern, parse_location
 from ..core.scan_images import SourceScan, iter_scan_source
-from ..core.writer import WriteReport, iter_write_tfrecords_multi, iter_write_tfrecords_single, tfrecord_filename
+from ..core.write_report import WriteReport
+from ..core.writer import iter_write_tfrecords_multi, iter_write_tfrecords_single, tfrecord_filename
 from .plain import plain_label, plain_tooltip
 from .workers import JobWorker, TFRecordWriterJob
 
@@ -591,7 +592,7 @@ class ConvertWizard(QWizard):
 
 def _nothing_to_do(existing: Path):
     from ..core.progress import Progress
-    from ..core.writer import SkippedFile
+    from ..core.write_report import SkippedFile
 
     yield Progress(1, 1, "")
     return WriteReport(skipped=[SkippedFile(str(existing), f"{existing.name} already exists")])
