@@ -147,15 +147,15 @@ def storage_for(path: str | os.PathLike) -> Storage:
 import errno  # noqa: E402  (this block is kept apart from the interface above)
 import shutil  # noqa: E402
 from collections.abc import Iterable  # noqa: E402
+from typing import NamedTuple  # noqa: E402
 
 _NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM}
 
 
-@dataclass(frozen=True)
-class FolderEntry:
-    """One entry of a folder listing. `kind`: 'dir', 'file' (regular; links followed), 'other'
-    (a pipe, a device, a broken link) or 'unreadable (<why>)' (a link loop, an entry that
-    cannot be checked)."""
+class FolderEntry(NamedTuple):
+    """One entry of a folder listing (a tuple: a listing makes one per file, so it is cheap).
+    `kind`: 'dir', 'file' (regular; links followed), 'other' (a pipe, a device, a broken link)
+    or 'unreadable (<why>)' (a link loop, an entry that cannot be checked)."""
 
     name: str
     path: str
