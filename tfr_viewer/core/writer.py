@@ -21,7 +21,7 @@ import numpy as np
 
 from .index import IndexInfo, remove_indexes, save_index
 from .naming import AUTO, location_parser
-from .progress import CancelToken, Job, Progress
+from .progress import CancelToken, Job, Progress, run_job
 from .storage import storage_for
 from .tile_inputs import is_text, list_images, slide_folders, slide_name_skip
 from .write_pool import Group, Prepared, append_chunk, prepared_tiles
@@ -297,12 +297,6 @@ def iter_write_tfrecords_multi(
     return report
 
 
-def _run(job: Job[WriteReport]) -> WriteReport:
-    from .progress import run_job
-
-    return run_job(job)
-
-
 def write_tfrecords_single(
     src_dir: str | os.PathLike,
     dest_dir: str | os.PathLike,
@@ -324,7 +318,7 @@ def write_tfrecords_single(
     image, or None to keep JPEG/PNG bytes. `workers`: processes that prepare images.
     Never overwrites an existing file unless `overwrite=True`.
     """
-    return _run(
+    return run_job(
         iter_write_tfrecords_single(
             src_dir, dest_dir, filename, slide, overwrite=overwrite, locations=locations, reencode=reencode,
             build_index=build_index, workers=workers, cancel=cancel,
@@ -350,7 +344,7 @@ def write_tfrecords_multi(
     Options as `write_tfrecords_single`, plus `existing` ('error' | 'skip' | 'overwrite') for
     destinations that already exist and `slides` to convert only some folders.
     """
-    return _run(
+    return run_job(
         iter_write_tfrecords_multi(
             src_dir, dest_dir, overwrite=overwrite, existing=existing, locations=locations, reencode=reencode,
             build_index=build_index, workers=workers, cancel=cancel, slides=slides,
