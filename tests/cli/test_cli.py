@@ -314,14 +314,14 @@ def test_sigterm_stops_a_conversion_like_ctrl_c_and_leaves_nothing(tmp_path: Pat
     import signal
 
     from tfr_viewer import cli
-    from tfr_viewer.core import writer
+    from tfr_viewer.core import write_pool
 
     src = tmp_path / "src"
     src.mkdir()
     for i in range(6):
         (src / f"t_{i}-0.jpg").write_bytes(make_jpeg(seed=i))
     out = tmp_path / "out"
-    real = writer.prepare_image
+    real = write_pool.prepare_image
     calls = []
 
     def killed_while_reading(path, reencode=None):
@@ -330,7 +330,7 @@ def test_sigterm_stops_a_conversion_like_ctrl_c_and_leaves_nothing(tmp_path: Pat
             os.kill(os.getpid(), signal.SIGTERM)
         return real(path, reencode)
 
-    monkeypatch.setattr(writer, "prepare_image", killed_while_reading)
+    monkeypatch.setattr(write_pool, "prepare_image", killed_while_reading)
 
     def outside_handler(_signum, _frame) -> None:  # what runs if the command does not take the signal
         calls.append("not handled by the command")

@@ -24,7 +24,7 @@ from tfr_viewer.core.index import cache_index_path, create_index, find_index, lo
 from tfr_viewer.core.index_files import read_index_file
 from tfr_viewer.core.local_storage import atomic_write_bytes
 from tfr_viewer.core.progress import run_job
-from tfr_viewer.core.storage import LOCAL, FileInfo, Storage, first_of_each_file, is_url, register_storage, storage_for
+from tfr_viewer.core.storage import LOCAL, FileInfo, FolderEntry, Storage, first_of_each_file, is_url, register_storage, storage_for
 from tfr_viewer.core.verify import iter_verify
 
 from ..helpers import tile_record, write_tfrecord_py
@@ -79,9 +79,10 @@ class MemoryStorage(Storage):
             raise FileExistsError(errno.EEXIST, "File exists", path)
         self.files[path] = bytes(data)
 
-    def list_names(self, folder: str) -> list[str]:
+    def list_folder(self, folder: str) -> list[FolderEntry]:
         prefix = folder.rstrip("/") + "/"
-        return [p[len(prefix):] for p in self.files if p.startswith(prefix) and "/" not in p[len(prefix):]]
+        names = [p[len(prefix):] for p in self.files if p.startswith(prefix) and "/" not in p[len(prefix):]]
+        return [FolderEntry(name, prefix + name, "file") for name in names]
 
     def make_dirs(self, folder: str) -> None:
         pass
@@ -317,9 +318,9 @@ def test_local_write_new_never_replaces(tmp_path: Path) -> None:
     LOCAL.write_new(str(target), b"first")
     with pytest.raises(FileExistsError):
         LOCAL.write_new(str(target), b"second")
-    assert target.read_bytes() == b"first" and LOCAL.list_names(str(tmp_path)) == ["tile.png"]
+    assert target.read_bytes() == b"first" and [e.name for e in LOCAL.list_folder(str(tmp_path))] == ["tile.png"]
     LOCAL.remove(str(target))
-    assert LOCAL.list_names(str(tmp_path)) == []
+    assert LOCAL.list_folder(str(tmp_path)) == []
     LOCAL.make_dirs(str(tmp_path / "x" / "y"))
     assert LOCAL.is_dir(str(tmp_path / "x" / "y"))
 

@@ -17,7 +17,7 @@ from PIL import Image
 import tfr_viewer as sf
 from tfr_viewer.core.images import to_rgb_array
 from tfr_viewer.core import local_storage as paths_mod
-from tfr_viewer.core import writer
+from tfr_viewer.core import example_pb2, storage, tile_encoding, write_pool, writer
 from tfr_viewer.core.framing import frame_record, iter_frames, write_record
 from tfr_viewer.core.index import create_index
 from tfr_viewer.core.naming import natural_key, parse_location
@@ -78,7 +78,7 @@ def test_single_round_trip_bit_exact(tmp_path: Path) -> None:
 )
 def test_tile_record_is_exactly_make_example_framed(image: bytes, slide: str, x: int, y: int) -> None:
     expected = frame_record(make_example({"image_raw": image, "slide": slide, "loc_x": x, "loc_y": y}))
-    assert writer.tile_record(image, slide, x, y) == expected
+    assert tile_encoding.tile_record(image, slide, x, y) == expected
 
 
 names = st.text(max_size=12)
@@ -308,7 +308,7 @@ def test_multi_destination_inside_the_source_is_not_a_slide(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_cancel_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
-    monkeypatch.setattr(writer, "POOL_MIN_IMAGES", 8)
+    monkeypatch.setattr(write_pool, "POOL_MIN_IMAGES", 8)
     _folder(tmp_path / "src" / "a", [f"t_{i}-0.jpg" for i in range(200)])
     _folder(tmp_path / "src" / "b", [f"t_{i}-0.jpg" for i in range(300)])
     out = tmp_path / "out"
@@ -348,7 +348,7 @@ def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
             return File()
 
-    monkeypatch.setattr(writer, "AtomicOutput", DiskFull)
+    monkeypatch.setattr(storage.LocalStorage, "atomic_output", lambda self, dest, overwrite=True: DiskFull(dest, overwrite))
     with pytest.raises(OSError, match=r"cannot write .*f.tfrecords: No space left on device") as info:
         sf.io.write_tfrecords_single(tmp_path / "src", out, "f", "f")
     assert info.value.errno == 28
@@ -379,25 +379,61 @@ def test_unwritable_destination_is_a_clear_error(tmp_path: Path, monkeypatch: py
     assert _everything(tmp_path / "out") == []
 
 
+def _expected_tile(image: bytes, slide: str, x: int, y: int) -> bytes:
+    """A framed tile record built with protobuf's own encoder, independently of the writer's:
+    each feature is one single-entry `Features` message, joined in the writer's field order
+    (protobuf would reorder a whole map), then wrapped as an Example."""
+    features = [
+        ("image_raw", example_pb2.Feature(bytes_list=example_pb2.BytesList(value=[image]))),
+        ("slide", example_pb2.Feature(bytes_list=example_pb2.BytesList(value=[slide.encode()]))),
+        ("loc_x", example_pb2.Feature(int64_list=example_pb2.Int64List(value=[x]))),
+        ("loc_y", example_pb2.Feature(int64_list=example_pb2.Int64List(value=[y]))),
+    ]
+    body = b"".join(example_pb2.Features(feature={k: v}).SerializeToString() for k, v in features)
+    example = example_pb2.Example()
+    example.features.MergeFromString(body)
+    whole = example.SerializeToString()  # same length whatever the order: its head is the wrapper
+    payload = whole[: len(whole) - len(body)] + body
+    assert example_pb2.Example.FromString(payload) == example
+    return frame_record(payload)
+
+
 def test_output_bytes_do_not_depend_on_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(writer, "POOL_MIN_IMAGES", 8)
-    monkeypatch.setattr(writer, "CHUNK", 7)  # chunks and the in-flight window cross file boundaries
+    """One, three worker processes and the CLI's --multi write the bytes an independent encoder
+    expects, and the index beside each file points at them."""
+    from tfr_viewer import cli
+
+    monkeypatch.setattr(write_pool, "POOL_MIN_IMAGES", 8)
+    monkeypatch.setattr(write_pool, "CHUNK", 7)  # chunks and the in-flight window cross file boundaries
     contexts = []
-    real_context = writer._pool_context
-    monkeypatch.setattr(writer, "_pool_context", lambda: contexts.append(1) or real_context())
-    _folder(tmp_path / "src" / "s1", [f"t_{i}-{i}.jpg" for i in range(150)])
-    _folder(tmp_path / "src" / "s2", [f"t_{i}-0.png" for i in range(40)])
-    (tmp_path / "src" / "s2" / "t_bad.jpg").write_bytes(b"junk")
-    _folder(tmp_path / "src" / "s3", ["only_3-3.jpg"])
-    one = sf.io.write_tfrecords_multi(tmp_path / "src", tmp_path / "w1", workers=1)
+    real_context = write_pool.pool_context
+    monkeypatch.setattr(write_pool, "pool_context", lambda: contexts.append(1) or real_context())
+    src = tmp_path / "src"
+    s1 = _folder(src / "s1", [f"t_{i}-{i}.jpg" for i in range(150)])
+    s2 = _folder(src / "s2", [f"t_{i}-0.png" for i in range(40)])
+    (src / "s2" / "t_bad.jpg").write_bytes(b"junk")
+    s3 = _folder(src / "s3", ["only_3-3.jpg"])
+    expected = {
+        "s1": [_expected_tile(s1[f"t_{i}-{i}.jpg"], "s1", i, i) for i in range(150)],
+        "s2": [_expected_tile(s2[f"t_{i}-0.png"], "s2", i, 0) for i in range(40)],
+        "s3": [_expected_tile(s3["only_3-3.jpg"], "s3", 3, 3)],
+    }
+    one = sf.io.write_tfrecords_multi(src, tmp_path / "w1", workers=1)
     assert contexts == []
-    two = sf.io.write_tfrecords_multi(tmp_path / "src", tmp_path / "w2", workers=2)
+    three = sf.io.write_tfrecords_multi(src, tmp_path / "w3", workers=3)
     assert contexts == [1]  # the pool really ran
-    assert [w.tiles for w in one.written] == [w.tiles for w in two.written] == [150, 40, 1]
-    assert [(Path(s.path).name, s.reason) for s in one.skipped] == [(Path(s.path).name, s.reason) for s in two.skipped]
-    for name in ("s1", "s2", "s3"):
-        for ext in (".tfrecords", ".index.npz"):
-            assert (tmp_path / "w1" / f"{name}{ext}").read_bytes() == (tmp_path / "w2" / f"{name}{ext}").read_bytes()
+    assert cli.main(["convert", str(src), str(tmp_path / "cli"), "--multi", "--workers", "3", "--json"]) == 0
+    assert contexts == [1, 1]
+    assert [w.tiles for w in one.written] == [w.tiles for w in three.written] == [150, 40, 1]
+    assert [(Path(s.path).name, s.reason) for s in one.skipped] == [(Path(s.path).name, s.reason) for s in three.skipped]
+    assert [Path(s.path).name for s in one.skipped] == ["t_bad.jpg"]
+    for out in ("w1", "w3", "cli"):
+        for name, records in expected.items():
+            assert (tmp_path / out / f"{name}.tfrecords").read_bytes() == b"".join(records), (out, name)
+            index = np.load(tmp_path / out / f"{name}.index.npz")
+            lengths = [len(r) for r in records]
+            starts = np.cumsum([0] + lengths[:-1])
+            np.testing.assert_array_equal(index["arr_0"], np.stack([starts, lengths], axis=1))
 
 
 def test_empty_folder_writes_nothing(tmp_path: Path) -> None:
@@ -424,8 +460,8 @@ def test_report_is_json_ready(tmp_path: Path) -> None:
 
 
 def _pooled(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(writer, "POOL_MIN_IMAGES", 8)
-    monkeypatch.setattr(writer, "CHUNK", 7)
+    monkeypatch.setattr(write_pool, "POOL_MIN_IMAGES", 8)
+    monkeypatch.setattr(write_pool, "CHUNK", 7)
 
 
 def test_pool_write_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -440,7 +476,7 @@ def test_pool_write_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.M
             raise OSError(28, "No space left on device")
         return real(*args)
 
-    monkeypatch.setattr(writer.os, "copy_file_range", disk_full)
+    monkeypatch.setattr(storage.os, "copy_file_range", disk_full)
     with pytest.raises(OSError, match=r"cannot write .*s1.tfrecords: No space left on device"):
         sf.io.write_tfrecords_multi(tmp_path / "src", tmp_path / "out", workers=2)
     assert _everything(tmp_path / "out") == []  # no temp, no chunk file, no index
@@ -454,7 +490,7 @@ def test_pool_without_in_kernel_copy_gives_the_same_bytes(tmp_path: Path, monkey
     def cross_device(*args):
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr(writer.os, "copy_file_range", cross_device)
+    monkeypatch.setattr(storage.os, "copy_file_range", cross_device)
     sf.io.write_tfrecords_single(tmp_path / "src", tmp_path / "w2", "x", "x", workers=2)
     assert (tmp_path / "w1" / "x.tfrecords").read_bytes() == (tmp_path / "w2" / "x.tfrecords").read_bytes()
     assert _everything(tmp_path / "w2") == ["x.index.npz", "x.tfrecords"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Generator, Sequence
+from typing import Callable, Sequence
 
 from .index import IndexInfo, IndexResult, find_index
 from .manifest import manifest_hint, manifest_total

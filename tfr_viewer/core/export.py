@@ -85,7 +85,7 @@ def iter_export_tiles(
     out = os.fspath(outdir)
     storage = storage_for(out)
     storage.make_dirs(out)
-    used = set(storage.list_names(out))
+    used = set((entry.name for entry in storage.list_folder(out)))
     tfr = tfrecord if isinstance(tfrecord, TFRecord) else TFRecord(tfrecord)
     chosen = list(range(len(tfr)) if indices is None else indices)
     report = ExportReport()

@@ -15,6 +15,8 @@ import re
 import stat
 import time
 import uuid
+import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -285,3 +287,55 @@ def write_new(path: str | os.PathLike, data: bytes) -> None:
             pass
         raise
 
+
+_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM}
+
+
+def list_folder(folder: str | os.PathLike) -> list[tuple[str, str, str]]:
+    """The entries of one folder, in the order the system lists them, not entered. The kinds
+    come from the listing itself where the system tells them (no stat per entry); OSError when
+    the folder cannot be read."""
+    entries = []
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            try:
+                kind = "dir" if entry.is_dir() else "file" if entry.is_file() else "other"
+            except OSError as exc:
+                kind = f"unreadable ({exc.strerror or exc})"
+            entries.append((entry.name, entry.path, kind))
+    return entries
+
+
+def write_scratch_file(path: str, parts: Iterable[bytes]) -> None:
+    """Write a local scratch file that the caller reads back and removes within the same run
+    (the tile writer's chunk files): no temporary name and no fsync, it never outlives the run."""
+    with open(path, "wb") as f:
+        for part in parts:
+            f.write(part)
+
+
+def append_scratch_file(out: BinaryIO, path: str, size: int) -> None:
+    """Append the scratch file `path`, which must hold exactly `size` bytes, to the open file
+    `out`: an in-kernel copy where the system has one, a buffered copy where it has not."""
+    out.flush()
+    with open(path, "rb") as src:
+        held = os.fstat(src.fileno()).st_size
+        if held != size:
+            raise OSError(errno.EIO, f"chunk file {path} holds {held} bytes, expected {size}")
+        left = size
+        try:
+            while left > 0:
+                copied = os.copy_file_range(src.fileno(), out.fileno(), left)
+                if copied == 0:
+                    break
+                left -= copied
+        except (AttributeError, OSError) as exc:  # no copy_file_range here, or not across these files
+            if isinstance(exc, OSError) and exc.errno not in _NO_COPY_RANGE:
+                raise  # a real write error (disk full...), not a missing feature
+            src.seek(size - left)
+            out.seek(0, os.SEEK_END)
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            left = 0
+        if left:
+            raise OSError(errno.EIO, f"chunk file {path} ended early")

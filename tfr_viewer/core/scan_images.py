@@ -2,7 +2,8 @@
 
 A job (yields Progress, returns `SourceScan`) so the wizard runs it on a worker and a folder of
 100,000 images does not freeze the window: it stats and sniffs a few header bytes per file, it
-never decodes an image.
+never decodes an image. Entries are listed and judged by `tile_inputs`, as the writer does, so
+the preview tells what a conversion will skip.
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .images import detect_format
-from .naming import natural_key
 from .progress import CancelToken, Job, Progress
-from .local_storage import open_regular_file
-from .writer import MAX_SOURCE_BYTES, NOT_REGULAR_REASON, NOT_TEXT_REASON, SkippedFile, is_text, entry_kind, entry_skip_reason, too_big_reason
+from .storage import storage_for
+from .tile_inputs import (
+    LOOSE_REASON,
+    NOT_REGULAR_REASON,
+    entry_skip_reason,
+    folder_entries,
+    natural_listing,
+    size_skip_reason,
+    slide_name_skip,
+)
+from .write_report import SkippedFile
 
 
 @dataclass
@@ -51,8 +60,9 @@ class SourceScan:
 
 def _scan_folder(folder: Path, slide: SlideScan, skipped: list[SkippedFile], cancel: CancelToken | None) -> int:
     seen = 0
+    storage = storage_for(folder)
     try:
-        entries = sorted(os.scandir(folder), key=lambda e: natural_key(e.name))
+        entries = natural_listing(folder)
     except OSError as exc:
         skipped.append(SkippedFile(str(folder), f"unreadable folder ({exc.strerror or exc})"))
         return 0
@@ -67,14 +77,12 @@ def _scan_folder(folder: Path, slide: SlideScan, skipped: list[SkippedFile], can
             cancel.raise_if_cancelled()
         suffix = Path(entry.name).suffix.lower()
         try:
-            size = entry.stat().st_size
-            if size == 0:
-                skipped.append(SkippedFile(entry.path, "zero-byte file"))
+            size = storage.stat(entry.path).size
+            size_reason = size_skip_reason(size)
+            if size_reason is not None:
+                skipped.append(SkippedFile(entry.path, size_reason))
                 continue
-            if size > MAX_SOURCE_BYTES:
-                skipped.append(SkippedFile(entry.path, too_big_reason(size)))
-                continue
-            with open_regular_file(entry.path) as f:  # a pipe swapped in after the listing: no block
+            with storage.open(entry.path) as f:  # a pipe swapped in after the listing: no block
                 head = f.read(16)
         except ValueError:
             skipped.append(SkippedFile(entry.path, NOT_REGULAR_REASON))
@@ -99,16 +107,14 @@ def iter_scan_source(root: str | os.PathLike, cancel: CancelToken | None = None)
     """Scan `root`: sub-folders with images -> nested layout (loose files are skipped);
     otherwise the images directly inside -> single layout."""
     root = Path(root)
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: natural_key(e.name))
-    except OSError as exc:
-        raise OSError(f"cannot read folder {root}: {exc.strerror or exc}") from None
-    folders = [Path(e.path) for e in entries if entry_kind(e) == "dir" and not e.name.startswith(".")]
+    entries = folder_entries(root)
+    folders = [Path(e.path) for e in entries if e.kind == "dir"]
     yield Progress(0, max(len(folders), 1), str(root))
     nested = SourceScan(str(root), "nested")
     for i, folder in enumerate(folders):
-        if not is_text(folder.name):
-            nested.skipped.append(SkippedFile(str(folder), NOT_TEXT_REASON))
+        not_text = slide_name_skip(folder)
+        if not_text is not None:
+            nested.skipped.append(not_text)
             continue
         slide = SlideScan(folder.name, str(folder))
         _scan_folder(folder, slide, nested.skipped, cancel)
@@ -118,9 +124,7 @@ def iter_scan_source(root: str | os.PathLike, cancel: CancelToken | None = None)
             nested.skipped.append(SkippedFile(str(folder), "no images in this folder"))
         yield Progress(i + 1, len(folders), folder.name)
     if nested.slides:
-        for e in entries:
-            if entry_kind(e) == "file" and not e.name.startswith("."):
-                nested.skipped.append(SkippedFile(e.path, "not inside a slide folder"))
+        nested.skipped.extend(SkippedFile(e.path, LOOSE_REASON) for e in entries if e.kind == "file")
         return nested
     scan = SourceScan(str(root), "single")
     slide = SlideScan(root.name, str(root))

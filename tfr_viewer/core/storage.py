@@ -19,7 +19,7 @@ import os
 import stat
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, ContextManager, Iterable, Sequence, TypeVar
+from typing import BinaryIO, Callable, ContextManager, Iterable, NamedTuple, Sequence, TypeVar
 
 from . import local_storage
 
@@ -35,6 +35,16 @@ class FileInfo:
     mtime_ns: int
     is_file: bool = True  # a regular file (not a folder, a FIFO or a device)
     version: str = ""  # changes whenever the content may have: local size+mtime+inode, remote ETag
+
+
+class FolderEntry(NamedTuple):
+    """One entry of a folder listing (a tuple: a listing makes one per file, so it is cheap).
+    `kind`: 'dir', 'file' (regular; links followed), 'other' (a pipe, a device, a broken link)
+    or 'unreadable (<why>)' (a link loop, an entry that cannot be checked)."""
+
+    name: str
+    path: str
+    kind: str
 
 
 class Storage(ABC):
@@ -84,8 +94,10 @@ class Storage(ABC):
         a failure part-way leaves no file."""
 
     @abstractmethod
-    def list_names(self, folder: str) -> list[str]:
-        """The names in `folder` (not recursive): what a new file's name must not clash with."""
+    def list_folder(self, folder: str) -> list[FolderEntry]:
+        """The entries of one folder (not recursive, in the order the storage lists them): what a
+        new file's name must not clash with, and the images a conversion reads. OSError when the
+        folder cannot be read."""
 
     @abstractmethod
     def make_dirs(self, folder: str) -> None:
@@ -140,8 +152,8 @@ class LocalStorage(Storage):
     def write_new(self, path: str, data: bytes) -> None:
         local_storage.write_new(path, data)
 
-    def list_names(self, folder: str) -> list[str]:
-        return os.listdir(folder)
+    def list_folder(self, folder: str) -> list[FolderEntry]:
+        return [FolderEntry(*entry) for entry in local_storage.list_folder(folder)]
 
     def make_dirs(self, folder: str) -> None:
         local_storage.make_dirs(folder)

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from ..core.writer import WriteReport, iter_write_tfrecords_multi, iter_write_tfrecords_single
+from ..core.write_report import WriteReport
+from ..core.writer import iter_write_tfrecords_multi, iter_write_tfrecords_single
 from .plain import plain_label
 from .wizard_pages import DestinationPage, OptionsPage, SourcePage, fill_table, table_widget
 from .workers import JobWorker, TFRecordWriterJob
@@ -259,7 +260,7 @@ class ConvertWizard(QWizard):
 
 def _nothing_to_do(existing: Path):
     from ..core.progress import Progress
-    from ..core.writer import SkippedFile
+    from ..core.write_report import SkippedFile
 
     yield Progress(1, 1, "")
     return WriteReport(skipped=[SkippedFile(str(existing), f"{existing.name} already exists")])
