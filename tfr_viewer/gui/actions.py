@@ -124,9 +124,12 @@ def fill_path_menu(menu: QMenu, paths: list[str], open_path: Callable[[str], Non
 
 def shortcut_table(commands=COMMANDS) -> list[tuple[str, str]]:
     """(text without mnemonics, shortcut as the platform writes it) of every command with a
-    key, in table order. Standard keys resolve through the platform, so a QGuiApplication must exist."""
-    return [
-        (command.text.replace("&", ""), QKeySequence(command.shortcut).toString(QKeySequence.SequenceFormat.NativeText))
-        for command in commands
-        if isinstance(command, Command) and command.shortcut is not None
-    ]
+    key, in table order. Standard keys resolve through the platform (a QGuiApplication must
+    exist); one the platform leaves unbound (Quit on some desktops) is not listed."""
+    table = []
+    for command in commands:
+        if isinstance(command, Command) and command.shortcut is not None:
+            key = QKeySequence(command.shortcut).toString(QKeySequence.SequenceFormat.NativeText)
+            if key:
+                table.append((command.text.replace("&", ""), key))
+    return table
