@@ -59,14 +59,14 @@ def main() -> None:
                 index = grid.indexAt(QPoint(x, y))
                 if index.isValid():
                     seen += 1
-                    if not window.tile_model.has_thumbnail(index.row()):
+                    if not window.browser.tile_model.has_thumbnail(index.row()):
                         return False
         return seen > 0
 
     total_tiles = args.files * args.tiles
     start = time.perf_counter()
     window.open_path(str(indexed))
-    wait_until(lambda: window.tile_model.rowCount() > 0)
+    wait_until(lambda: window.browser.tile_model.rowCount() > 0)
     wait_until(first_screen_ready)
     window.grid.viewport().repaint()
     first = time.perf_counter() - start
@@ -77,13 +77,13 @@ def main() -> None:
         filled: list[bool] = []
         window.mapFilled.connect(lambda: filled.append(True))
         t0 = time.perf_counter()
-        window.select_files(ids)
+        window.browser.select_files(ids)
         wait_until(lambda: filled)
-        window.map.grab()  # forces a real render of every point
+        window.map_panel.map.grab()  # forces a real render of every point
         elapsed = time.perf_counter() - t0
-        print(f"map + grid filled for {label} ({window.map.point_count():,} points): {elapsed * 1000:.0f} ms "
+        print(f"map + grid filled for {label} ({window.map_panel.map.point_count():,} points): {elapsed * 1000:.0f} ms "
               "(target <= 200 ms)")
-    wait_until(lambda: not window.busy())
+    wait_until(lambda: not window.jobs.busy())
 
     unindexed = base / "tfr-bench-gui-noindex"
     shutil.rmtree(unindexed, ignore_errors=True)
@@ -104,8 +104,8 @@ def main() -> None:
     timer.start()
     t0 = time.perf_counter()
     window.open_path(str(unindexed))
-    wait_until(lambda: window.index_job is not None)
-    wait_until(lambda: window.index_job is None and not window.busy())
+    wait_until(lambda: window.datasets.index_job is not None)
+    wait_until(lambda: window.datasets.index_job is None and not window.jobs.busy())
     timer.stop()
     print(f"index builder over 10 x {args.tiles} tiles without index: {time.perf_counter() - t0:.2f} s; "
           f"longest event-loop stall {max(stalls):.0f} ms over {len(stalls)} probes (target < 50 ms)")

@@ -87,16 +87,16 @@ def main() -> None:
     start = time.perf_counter()
     window.open_path(str(root))
     spin(30, lambda: loaded)
-    listed = sum(1 for e in window.entries if e.count or e.listed_count)
-    print(f"open with warm manifest: {loaded[0] - start:.2f} s to list {len(window.entries)} files "
+    listed = sum(1 for e in window.datasets.entries if e.count or e.listed_count)
+    print(f"open with warm manifest: {loaded[0] - start:.2f} s to list {len(window.datasets.entries)} files "
           f"({listed} with tile counts) (target < 2 s)")
     events.append((clock.elapsed(), "opened"))
     filled: list[float] = []
     window.mapFilled.connect(lambda: filled.append(time.perf_counter()))
     t1 = time.perf_counter()
-    QTimer.singleShot(0, lambda: window.select_files(list(range(min(50, args.indexed)))))  # like a click
+    QTimer.singleShot(0, lambda: window.browser.select_files(list(range(min(50, args.indexed)))))  # like a click
     spin(10, lambda: filled)
-    print(f"select 50 indexed files: {len(window.tile_model.file_of):,} tiles in grid and map in "
+    print(f"select 50 indexed files: {len(window.browser.tile_model.file_of):,} tiles in grid and map in "
           f"{(filled[0] - t1) * 1000:.0f} ms (event loop running)")
     events.append((clock.elapsed(), "selected"))
     spin(1.0)
@@ -110,8 +110,8 @@ def main() -> None:
     timer.stop()
     if os.environ.get("TFR_BENCH_VERBOSE"):
         print(events)
-    indexed_now = sum(1 for e in window.entries if e.state == "indexed")
-    print(f"after ~7 s: {indexed_now} of {len(window.entries)} files indexed in the background")
+    indexed_now = sum(1 for e in window.datasets.entries if e.state == "indexed")
+    print(f"after ~7 s: {indexed_now} of {len(window.datasets.entries)} files indexed in the background")
     print(f"longest event-loop stall: {max(stalls)} ms over {len(stalls)} probes; "
           f"99th percentile {sorted(stalls)[int(len(stalls) * 0.99)]} ms (target < 50 ms)")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (target < 800 MB)")

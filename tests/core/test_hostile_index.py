@@ -422,12 +422,12 @@ window.show()
 window.open_path(sys.argv[1])
 deadline = time.monotonic() + 20
 def done():
-    return (len(window.entries) == 2 and all(e.state == "indexed" for e in window.entries)
-            and not window.busy())
+    return (len(window.datasets.entries) == 2 and all(e.state == "indexed" for e in window.datasets.entries)
+            and not window.jobs.busy())
 while not done() and time.monotonic() < deadline:
     app.processEvents()
     time.sleep(0.01)
-print(sorted((os.path.basename(e.path), e.state, e.count) for e in window.entries))
+print(sorted((os.path.basename(e.path), e.state, e.count) for e in window.datasets.entries))
 window.close()
 while active_threads() and time.monotonic() < deadline + 10:
     app.processEvents()

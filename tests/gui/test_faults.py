@@ -35,10 +35,10 @@ def _append(path: Path, first: int, last: int) -> None:
 
 def test_file_growing_while_open_shows_new_tiles(qtbot, window, tmp_path: Path) -> None:
     path = _open_live_file(qtbot, window, tmp_path / "growing", 10)
-    assert window.tile_model.rowCount() == 10
+    assert window.browser.tile_model.rowCount() == 10
     _append(path, 10, 15)
-    qtbot.waitUntil(lambda: window.entries[0].count == 15 and window.entries[0].state == "indexed", timeout=20_000)
-    qtbot.waitUntil(lambda: window.tile_model.rowCount() == 15 and window.map.point_count() == 15, timeout=5000)
+    qtbot.waitUntil(lambda: window.datasets.entries[0].count == 15 and window.datasets.entries[0].state == "indexed", timeout=20_000)
+    qtbot.waitUntil(lambda: window.browser.tile_model.rowCount() == 15 and window.map_panel.map.point_count() == 15, timeout=5000)
 
 
 def test_file_truncated_while_open_is_a_clear_problem(qtbot, window, tmp_path: Path) -> None:
@@ -50,13 +50,13 @@ def test_file_truncated_while_open_is_a_clear_problem(qtbot, window, tmp_path: P
     data = path.read_bytes()
     with open(path, "r+b") as f:
         f.truncate(len(data) * 2 // 3)
-    window.refresh_files()
-    qtbot.waitUntil(lambda: window.entries[0].state == "damaged", timeout=20_000)
-    entry = window.entries[0]
+    window.datasets.refresh_files()
+    qtbot.waitUntil(lambda: window.datasets.entries[0].state == "damaged", timeout=20_000)
+    entry = window.datasets.entries[0]
     assert 0 < entry.count < 12
     assert "cut.tfrecords" in entry.error and "record" in entry.error
-    assert any("cut.tfrecords" in window.problems.item(i).text() for i in range(window.problems.count()))
-    qtbot.waitUntil(lambda: window.tile_model.rowCount() == entry.count, timeout=5000)
+    assert any("cut.tfrecords" in window.problems.list.item(i).text() for i in range(window.problems.list.count()))
+    qtbot.waitUntil(lambda: window.browser.tile_model.rowCount() == entry.count, timeout=5000)
 
 
 def test_file_deleted_while_open_is_marked_missing(qtbot, window, tmp_path: Path) -> None:
@@ -66,11 +66,11 @@ def test_file_deleted_while_open_is_marked_missing(qtbot, window, tmp_path: Path
     write_tiles(root / "b.tfrecords", 6)
     _open(qtbot, window, root)
     os.remove(root / "a.tfrecords")
-    qtbot.waitUntil(lambda: window.entries[0].state == "missing", timeout=20_000)
-    assert "deleted or moved" in window.entries[0].error
-    assert window.tile_model.rowCount() == 0  # the selected file is gone; nothing stale is shown
-    window.select_files([1])
-    assert window.tile_model.rowCount() == 6
+    qtbot.waitUntil(lambda: window.datasets.entries[0].state == "missing", timeout=20_000)
+    assert "deleted or moved" in window.datasets.entries[0].error
+    assert window.browser.tile_model.rowCount() == 0  # the selected file is gone; nothing stale is shown
+    window.browser.select_files([1])
+    assert window.browser.tile_model.rowCount() == 6
 
 
 def test_manifest_counts_list_files_before_their_index(qtbot, window, tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_manifest_counts_list_files_before_their_index(qtbot, window, tmp_path: 
 
 
 def _problem_lines(window) -> list[str]:
-    return [window.problems.item(i).text() for i in range(window.problems.count())]
+    return [window.problems.list.item(i).text() for i in range(window.problems.list.count())]
 
 
 def test_problems_hold_the_latest_word_on_each_file(qtbot, window, tmp_path: Path) -> None:
@@ -104,32 +104,32 @@ def test_problems_hold_the_latest_word_on_each_file(qtbot, window, tmp_path: Pat
     _open(qtbot, window, root)
     for keep in (len(whole) * 2 // 3, len(whole) // 3):
         path.write_bytes(whole[:keep])
-        window.refresh_files()
-        qtbot.waitUntil(lambda keep=keep: window.entries[0].state == "damaged" and window.entries[0].size == keep,
+        window.datasets.refresh_files()
+        qtbot.waitUntil(lambda keep=keep: window.datasets.entries[0].state == "damaged" and window.datasets.entries[0].size == keep,
                         timeout=20_000)
-        qtbot.waitUntil(lambda: not window.busy(), timeout=20_000)
+        qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=20_000)
         assert len(_problem_lines(window)) == 1 and "cut.tfrecords" in _problem_lines(window)[0]
     for _ in range(2):
-        window.verify_selected()
-        qtbot.waitUntil(lambda: not window.busy(), timeout=20_000)
+        window.tools.verify_selected()
+        qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=20_000)
         lines = _problem_lines(window)
         assert len(lines) == 1 and lines[0].startswith(str(path)), lines
     assert window.statusBar().currentMessage() == "Verify: 0 of 1 file(s) OK"  # the result stays shown
     path.write_bytes(whole)
-    window.refresh_files()
-    qtbot.waitUntil(lambda: window.entries[0].state == "indexed" and window.entries[0].count == 12, timeout=20_000)
+    window.datasets.refresh_files()
+    qtbot.waitUntil(lambda: window.datasets.entries[0].state == "indexed" and window.datasets.entries[0].count == 12, timeout=20_000)
     assert _problem_lines(window) == []
-    assert window.problems_label.text() == "Problems: none"
+    assert window.problems.label.text() == "Problems: none"
 
 
 def test_the_current_tile_stays_when_its_file_grows(qtbot, window, tmp_path: Path) -> None:
     path = _open_live_file(qtbot, window, tmp_path / "grow", 10)
-    window.grid.setCurrentIndex(window.tile_model.index(7))
-    assert window.tile_model.key(window.grid.currentIndex().row()) == (0, 7)
+    window.grid.setCurrentIndex(window.browser.tile_model.index(7))
+    assert window.browser.tile_model.key(window.grid.currentIndex().row()) == (0, 7)
     _append(path, 10, 13)
-    window.refresh_files()
-    qtbot.waitUntil(lambda: window.tile_model.rowCount() == 13, timeout=20_000)
-    assert window.tile_model.key(window.grid.currentIndex().row()) == (0, 7)
+    window.datasets.refresh_files()
+    qtbot.waitUntil(lambda: window.browser.tile_model.rowCount() == 13, timeout=20_000)
+    assert window.browser.tile_model.key(window.grid.currentIndex().row()) == (0, 7)
     qtbot.waitUntil(lambda: "loc_x\tint64\t1\t480" in window.metadata.text(), timeout=5000)  # record 7's x
 
 
@@ -148,8 +148,8 @@ def test_an_unreadable_sub_folder_is_listed_in_problems(qtbot, window, tmp_path:
 
     monkeypatch.setattr(os, "scandir", scandir)
     _open(qtbot, window, root)
-    assert [Path(e.path).name for e in window.entries] == ["open.tfrecords"]
-    texts = [window.problems.item(i).text() for i in range(window.problems.count())]
+    assert [Path(e.path).name for e in window.datasets.entries] == ["open.tfrecords"]
+    texts = [window.problems.list.item(i).text() for i in range(window.problems.list.count())]
     assert texts == [f"{root / 'locked'}: cannot read folder (Permission denied); its TFRecords are left out"]
 
 
@@ -161,4 +161,4 @@ def test_a_folder_opened_under_two_spellings_lists_each_file_once(qtbot, window,
     (tmp_path / "link").symlink_to(root)
     with qtbot.waitSignal(window.loaded, timeout=15_000):
         window.open_paths([str(root), str(root / ".." / "twice"), str(tmp_path / "link"), str(root / "sub")])
-    assert sorted(Path(e.path).name for e in window.entries) == ["a.tfrecords", "b.tfrecords"]
+    assert sorted(Path(e.path).name for e in window.datasets.entries) == ["a.tfrecords", "b.tfrecords"]

@@ -63,7 +63,7 @@ def open_and_settle(qtbot, window, path: Path) -> None:
     """Open, then wait until every tile of the first file has its thumbnail or its broken tile."""
     with qtbot.waitSignal(window.loaded, timeout=15_000):
         window.open_path(str(path))
-    model = window.tile_model
+    model = window.browser.tile_model
     qtbot.waitUntil(lambda: model.rowCount() > 0, timeout=10_000)
     for row in range(model.rowCount()):  # ask for every tile, as painting would
         model.data(model.index(row), Qt.ItemDataRole.DecorationRole)
@@ -73,7 +73,7 @@ def open_and_settle(qtbot, window, path: Path) -> None:
 def select_row_and_wait(qtbot, window, row: int) -> None:
     """Make a tile current and wait until the viewer and the record panel show its answer."""
     with qtbot.waitSignal(window.recordShown, timeout=10_000):
-        window.grid.setCurrentIndex(window.tile_model.index(row))
+        window.grid.setCurrentIndex(window.browser.tile_model.index(row))
 
 
 class _Collector(QObject):
@@ -92,7 +92,7 @@ def test_bad_records_are_broken_tiles_and_the_workers_go_on(qtbot, window, tmp_p
     path = tmp_path / "bad.tfrecords"
     write_bad_records(path)
     open_and_settle(qtbot, window, path)
-    model = window.tile_model
+    model = window.browser.tile_model
     assert model.rowCount() == 8
     for row in GOOD_ROWS:
         assert model.has_thumbnail(row), row
@@ -103,7 +103,7 @@ def test_bad_records_are_broken_tiles_and_the_workers_go_on(qtbot, window, tmp_p
     assert "empty list" in model.data(model.index(1), Qt.ItemDataRole.ToolTipRole)
     assert "float" in model.data(model.index(2), Qt.ItemDataRole.ToolTipRole)
     assert "no image_raw" in model.data(model.index(4), Qt.ItemDataRole.ToolTipRole)
-    assert window.thumbs.thread.isRunning() and window.reader.thread.isRunning()
+    assert window.browser.thumbs.thread.isRunning() and window.browser.reader.thread.isRunning()
 
     for row in BAD_ROWS:  # the viewer says why; the record panel still lists the fields
         select_row_and_wait(qtbot, window, row)
@@ -112,7 +112,7 @@ def test_bad_records_are_broken_tiles_and_the_workers_go_on(qtbot, window, tmp_p
         assert "⚠" in window.metadata.header.text()
         select_row_and_wait(qtbot, window, 7)  # a good tile afterwards: the reader is alive
         assert window.viewer.has_image() and window.viewer.image_size() == (32, 32)
-    assert window.reader.thread.isRunning()
+    assert window.browser.reader.thread.isRunning()
 
 
 class _Boom:
@@ -134,7 +134,7 @@ def test_unexpected_errors_in_request_workers_do_not_kill_them(qtbot, window, tm
     write_tiles(path, 6)
     monkeypatch.setattr(request_workers, "decode_thumbnail", _Boom(request_workers.decode_thumbnail, [ZeroDivisionError("thumb"), RuntimeError("thumb")]))
     open_and_settle(qtbot, window, path)
-    model = window.tile_model
+    model = window.browser.tile_model
     tips = [model.data(model.index(r), Qt.ItemDataRole.ToolTipRole) for r in range(6)]
     broken = [r for r in range(6) if not model.has_thumbnail(r)]
     assert 1 <= len(broken) <= 2  # the tile(s) that took the two errors, with the reason
@@ -155,7 +155,7 @@ def test_unexpected_errors_in_request_workers_do_not_kill_them(qtbot, window, tm
     assert "slide\tbytes" in window.metadata.text()  # the fields still show
     select_row_and_wait(qtbot, window, 4)
     assert window.viewer.has_image()
-    assert window.thumbs.thread.isRunning() and window.reader.thread.isRunning()
+    assert window.browser.thumbs.thread.isRunning() and window.browser.reader.thread.isRunning()
 
 
 def test_an_error_outside_the_request_guard_is_answered_and_served_on(qtbot, window, tmp_path: Path, monkeypatch) -> None:
@@ -175,8 +175,8 @@ def test_an_error_outside_the_request_guard_is_answered_and_served_on(qtbot, win
 
     monkeypatch.setattr(request_workers.ThumbnailLoader, "_still_wanted", flaky)
     open_and_settle(qtbot, window, path)
-    model = window.tile_model
-    assert window.thumbs.failures == 1
+    model = window.browser.tile_model
+    assert window.browser.thumbs.failures == 1
     assert any("KeyError" in model.data(model.index(r), Qt.ItemDataRole.ToolTipRole) for r in range(8))
     model.forget_file(0)
     for row in range(8):
@@ -189,7 +189,7 @@ def test_map_builder_and_jobs_report_unexpected_errors(qtbot, window) -> None:
     from tfr_viewer.gui.request_workers import ArrayBuilder, BuildRequest
     from tfr_viewer.gui.workers import JobWorker
 
-    builder: ArrayBuilder = window.map_builder
+    builder: ArrayBuilder = window.map_panel.builder
     collector = _Collector()
     builder.ready.connect(collector.take)
     builder.submit([BuildRequest(1, lambda: 1 / 0)])
@@ -205,7 +205,7 @@ def test_map_builder_and_jobs_report_unexpected_errors(qtbot, window) -> None:
 
     worker = JobWorker(job, "Failing", window)
     with qtbot.waitSignal(window.errors.reported, timeout=5000) as got:
-        window._run(worker, "Failing")
+        window.jobs.run(worker, "Failing")
     assert got.args[0] == "not enough memory"
     assert "Traceback" not in window.statusBar().currentMessage()
 
@@ -226,11 +226,11 @@ def test_an_index_that_raises_anything_is_that_files_problem(qtbot, window, tmp_
     monkeypatch.setattr(catalog, "find_index", find_index)
     with qtbot.waitSignal(window.loaded, timeout=15_000):
         window.open_path(str(tmp_path))
-    assert [e.state for e in window.entries] == ["error", "indexed"]
-    lines = [window.problems.item(i).text() for i in range(window.problems.count())]
+    assert [e.state for e in window.datasets.entries] == ["error", "indexed"]
+    lines = [window.problems.list.item(i).text() for i in range(window.problems.list.count())]
     assert lines == [f"{tmp_path / 'a.tfrecords'}: not enough memory"]
-    window.select_files([1])
-    assert window.tile_model.rowCount() == 7
+    window.browser.select_files([1])
+    assert window.browser.tile_model.rowCount() == 7
 
 
 def test_excepthooks_hand_errors_to_the_gui_thread(qtbot, window, monkeypatch) -> None:
@@ -308,21 +308,21 @@ HOVER_SCRIPT = textwrap.dedent(
         window.open_path(sys.argv[1])
         wait(lambda: loaded["n"] and shown["n"])
         out = {"title": window.windowTitle(), "files": []}
-        for file_id in range(len(window.entries)):
+        for file_id in range(len(window.datasets.entries)):
             if file_id:  # the first file is shown on open
                 shown["n"] = 0
-                window.select_files([file_id])
+                window.browser.select_files([file_id])
                 wait(lambda: shown["n"] > 0)
-            model = window.tile_model
+            model = window.browser.tile_model
             model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
             wait(lambda: model.thumbnail_settled(0))
             table = window.metadata.table
             slide_row = [r for r in range(table.rowCount()) if table.item(r, 0).text() == "slide"][0]
-            tree_index = window._tree_index(file_id)
+            tree_index = window.browser.tree_index(file_id)
             out["files"].append({
                 "viewer_title": window.viewer.title.text(),
                 "metadata_header": window.metadata.header.text(),
-                "tile_tooltip": hover(window.grid, window.tile_model.index(0)),
+                "tile_tooltip": hover(window.grid, window.browser.tile_model.index(0)),
                 "value_tooltip": hover(table, table.model().index(slide_row, 3)),
                 "value_text": table.item(slide_row, 3).text(),
                 "tree_tooltip": hover(window.tree, tree_index),
@@ -449,9 +449,9 @@ CLOSE_SCRIPT = textwrap.dedent(
         end = time.monotonic() + 20
         while not loaded and time.monotonic() < end:
             app.processEvents()
-        window._run(workers.JobWorker(stuck, "Stuck", window), "Stuck")
+        window.jobs.run(workers.JobWorker(stuck, "Stuck", window), "Stuck")
         for row in (0, 1, 0):  # the record reader busy with the 40k-field record
-            window.grid.setCurrentIndex(window.tile_model.index(row))
+            window.grid.setCurrentIndex(window.browser.tile_model.index(row))
             app.processEvents()
         started = time.monotonic()
         window.close()
@@ -510,15 +510,15 @@ def test_inflated_gzip_files_kept_are_bounded_by_bytes(qtbot, window, tmp_path: 
     for file_id in range(6):
         if file_id:
             with qtbot.waitSignal(window.recordShown, timeout=10_000):
-                window.select_files([file_id])
+                window.browser.select_files([file_id])
         else:
             qtbot.waitUntil(window.viewer.has_image, timeout=10_000)
         assert window.viewer.has_image()
-        held.append(window.reader.cached_bytes())
+        held.append(window.browser.reader.cached_bytes())
     assert held[0] >= 2 * 2**20  # the inflated file is counted
     assert max(held) <= bound / 2  # and no more than its share of the bound is kept
-    assert len(window.reader._files) == 2
-    assert window.reader.cached_bytes() + window.thumbs.cached_bytes() <= bound
+    assert len(window.browser.reader._files) == 2
+    assert window.browser.reader.cached_bytes() + window.browser.thumbs.cached_bytes() <= bound
 
 
 def test_the_viewer_keeps_no_image_bigger_than_the_screen(qtbot, window, tmp_path: Path, monkeypatch) -> None:

@@ -30,9 +30,9 @@ def test_parts_carry_the_contract_names(window) -> None:
 
 def test_open_folder_fills_grid_with_real_thumbnails(qtbot, window, folder: Path) -> None:
     open_and_wait(qtbot, window, folder)
-    model = window.tile_model
+    model = window.browser.tile_model
     assert model.rowCount() == 60  # the first file is selected
-    assert window.tree_model.rowCount() == 1 and window.tree_model.item(0).rowCount() == 2
+    assert window.datasets.tree_model.rowCount() == 1 and window.datasets.tree_model.item(0).rowCount() == 2
     qtbot.waitUntil(lambda: model.has_thumbnail(0) and model.has_thumbnail(10), timeout=10_000)
     icon = model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
     assert not icon.isNull() and not pixmap_is_placeholder(icon)
@@ -42,14 +42,14 @@ def test_open_folder_fills_grid_with_real_thumbnails(qtbot, window, folder: Path
 def test_click_tile_shows_metadata_and_moves_map_highlight(qtbot, window, folder: Path) -> None:
     open_and_wait(qtbot, window, folder)
     grid = window.grid
-    index = window.tile_model.index(23)
+    index = window.browser.tile_model.index(23)
     qtbot.waitUntil(lambda: grid.visualRect(index).isValid(), timeout=5000)
     qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=grid.visualRect(index).center())
     assert grid.currentIndex().row() == 23
     x, y = 64 * (23 % 20) + 32, 64 * (23 // 20) + 32
     qtbot.waitUntil(lambda: "slide_a" in window.metadata.text() and f"\t{x}" in window.metadata.text(), timeout=5000)
     assert "loc_y\tint64\t1\t" + str(y) in window.metadata.text()
-    assert window.map.highlighted_xy() == (x, y)
+    assert window.map_panel.map.highlighted_xy() == (x, y)
     qtbot.waitUntil(window.viewer.has_image, timeout=5000)
     assert window.viewer.image_size() == (32, 32)
 
@@ -63,45 +63,45 @@ def _send_mouse(widget, kind, pos: QPointF, buttons, modifiers=Qt.KeyboardModifi
 def test_click_map_point_selects_the_tile(qtbot, window, folder: Path) -> None:
     open_and_wait(qtbot, window, folder)
     x, y = 64 * 7 + 32, 64 * 2 + 32  # record 47
-    pos = window.map.view_point_to_widget(x, y)
-    viewport = window.map.viewport()
+    pos = window.map_panel.map.view_point_to_widget(x, y)
+    viewport = window.map_panel.map.viewport()
     _send_mouse(viewport, QEvent.Type.MouseButtonPress, QPointF(pos), Qt.MouseButton.LeftButton)
     _send_mouse(viewport, QEvent.Type.MouseButtonRelease, QPointF(pos), Qt.MouseButton.NoButton)
     qtbot.waitUntil(lambda: window.grid.currentIndex().row() == 47, timeout=5000)
-    assert window.map.highlighted_xy() == (x, y)
+    assert window.map_panel.map.highlighted_xy() == (x, y)
 
 
 def test_shift_drag_rectangle_on_map_filters_the_grid(qtbot, window, folder: Path) -> None:
     open_and_wait(qtbot, window, folder)
-    viewport = window.map.viewport()
-    start = QPointF(window.map.view_point_to_widget(0, 0))
-    end = QPointF(window.map.view_point_to_widget(64 * 3 + 40, 64 * 1 + 40))  # columns 0-3, rows 0-1
+    viewport = window.map_panel.map.viewport()
+    start = QPointF(window.map_panel.map.view_point_to_widget(0, 0))
+    end = QPointF(window.map_panel.map.view_point_to_widget(64 * 3 + 40, 64 * 1 + 40))  # columns 0-3, rows 0-1
     shift = Qt.KeyboardModifier.ShiftModifier
     _send_mouse(viewport, QEvent.Type.MouseButtonPress, start, Qt.MouseButton.LeftButton, shift)
     for t in np.linspace(0.1, 1.0, 8):
         _send_mouse(viewport, QEvent.Type.MouseMove, start + (end - start) * float(t), Qt.MouseButton.LeftButton, shift)
     _send_mouse(viewport, QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton, shift)
-    qtbot.waitUntil(lambda: window.tile_model.is_filtered(), timeout=5000)
-    shown = sorted(window.tile_model.key(r)[1] for r in range(window.tile_model.rowCount()))
+    qtbot.waitUntil(lambda: window.browser.tile_model.is_filtered(), timeout=5000)
+    shown = sorted(window.browser.tile_model.key(r)[1] for r in range(window.browser.tile_model.rowCount()))
     assert shown == [0, 1, 2, 3, 20, 21, 22, 23]
-    window.clear_region()
-    assert window.tile_model.rowCount() == 60
+    window.browser.clear_region()
+    assert window.browser.tile_model.rowCount() == 60
 
 
 def test_selecting_second_file_and_both(qtbot, window, folder: Path) -> None:
     open_and_wait(qtbot, window, folder)
     with qtbot.waitSignal(window.mapFilled, timeout=5000):
-        window.select_files([1])
-    assert window.tile_model.rowCount() == 25 and window.map.point_count() == 25
+        window.browser.select_files([1])
+    assert window.browser.tile_model.rowCount() == 25 and window.map_panel.map.point_count() == 25
     with qtbot.waitSignal(window.mapFilled, timeout=5000):
-        window.select_files([0, 1])
-    assert window.tile_model.rowCount() == 85 and window.map.point_count() == 85
+        window.browser.select_files([0, 1])
+    assert window.browser.tile_model.rowCount() == 85 and window.map_panel.map.point_count() == 85
 
 
 def test_enter_opens_the_tile_in_the_viewer_and_next_moves(qtbot, window, folder: Path) -> None:
     open_and_wait(qtbot, window, folder)
     window.grid.setFocus()
-    window.grid.setCurrentIndex(window.tile_model.index(4))
+    window.grid.setCurrentIndex(window.browser.tile_model.index(4))
     qtbot.keyClick(window.grid, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: "record 4" in window.viewer.title.text(), timeout=5000)
     window.viewer.nextRequested.emit()
@@ -117,7 +117,7 @@ def test_file_without_index_is_indexed_while_window_responds(qtbot, window, tmp_
     ticks = []
     probe = QTimer()
     probe.setInterval(5)
-    probe.timeout.connect(lambda: ticks.append(window.index_job is not None))
+    probe.timeout.connect(lambda: ticks.append(window.datasets.index_job is not None))
     probe.start()
     with qtbot.waitSignal(window.indexingFinished, timeout=60_000):
         window.open_path(str(root))
@@ -125,13 +125,13 @@ def test_file_without_index_is_indexed_while_window_responds(qtbot, window, tmp_
     assert any(ticks), "the GUI thread never ran while indexing"
     for i in range(3):
         assert find_index(root / f"s{i}.tfrecords") is not None
-    assert [e.state for e in window.entries] == ["indexed"] * 3
+    assert [e.state for e in window.datasets.entries] == ["indexed"] * 3
     # the tree shows the indexed counts (it takes files indexed in the background in batches)
-    assert window.tree_model.item(0, 1).text() == "4,500"
-    assert [window.tree_model.item(0).child(r, 1).text() for r in range(3)] == ["1,500"] * 3
+    assert window.datasets.tree_model.item(0, 1).text() == "4,500"
+    assert [window.datasets.tree_model.item(0).child(r, 1).text() for r in range(3)] == ["1,500"] * 3
     with qtbot.waitSignal(window.mapFilled, timeout=5000):
-        window.select_files([2])
-    assert window.tile_model.rowCount() == 1500 and window.map.point_count() == 1500
+        window.browser.select_files([2])
+    assert window.browser.tile_model.rowCount() == 1500 and window.map_panel.map.point_count() == 1500
 
 
 def test_slideflow_offsets_only_index_still_puts_tiles_on_the_map(qtbot, window, tmp_path: Path) -> None:
@@ -144,8 +144,8 @@ def test_slideflow_offsets_only_index_still_puts_tiles_on_the_map(qtbot, window,
     npy_bytes = (root / "s.index.npy").read_bytes()
     with qtbot.waitSignal(window.indexingFinished, timeout=20_000):
         window.open_path(str(root))
-    assert window.entries[0].index.locations is not None  # read from the records in the background
-    qtbot.waitUntil(lambda: window.map.point_count() == 40, timeout=5000)  # the file is already selected
+    assert window.datasets.entries[0].index.locations is not None  # read from the records in the background
+    qtbot.waitUntil(lambda: window.map_panel.map.point_count() == 40, timeout=5000)  # the file is already selected
     assert (root / "s.index.npy").read_bytes() == npy_bytes  # Slideflow's own index is left as it is
 
 
@@ -167,15 +167,15 @@ def test_corrupt_file_in_problems_and_good_tiles_still_show(qtbot, window, tmp_p
     bad.write_bytes(bytes(data))
     with qtbot.waitSignal(window.indexingFinished, timeout=20_000):
         window.open_path(str(root))
-    assert window.problems.count() >= 1
-    assert "bad.tfrecords" in window.problems.item(0).text() and "record" in window.problems.item(0).text()
-    bad_id = [Path(e.path).name for e in window.entries].index("bad.tfrecords")
-    entry = window.entries[bad_id]
+    assert window.problems.list.count() >= 1
+    assert "bad.tfrecords" in window.problems.list.item(0).text() and "record" in window.problems.list.item(0).text()
+    bad_id = [Path(e.path).name for e in window.datasets.entries].index("bad.tfrecords")
+    entry = window.datasets.entries[bad_id]
     assert entry.state == "damaged" and 0 < entry.count < 10
-    window.select_files([bad_id])
-    assert window.tile_model.rowCount() == entry.count
+    window.browser.select_files([bad_id])
+    assert window.browser.tile_model.rowCount() == entry.count
     assert window.grid_label.text().endswith("1 file(s) with a problem (see Problems)")
-    qtbot.waitUntil(lambda: window.tile_model.has_thumbnail(0), timeout=5000)
+    qtbot.waitUntil(lambda: window.browser.tile_model.has_thumbnail(0), timeout=5000)
     assert bad.read_bytes() == bytes(data)  # never modified
 
 
@@ -190,12 +190,12 @@ def test_a_bad_payload_shows_as_one_broken_tile_among_the_good_ones(qtbot, windo
     path.write_bytes(bytes(data))
     with qtbot.waitSignal(window.indexingFinished, timeout=20_000):
         window.open_path(str(root))
-    entry = window.entries[0]
+    entry = window.datasets.entries[0]
     assert entry.state == "damaged" and entry.count == 12  # the 7 records after it still show
-    assert "record 4" in window.problems.item(0).text()
-    window.select_files([0])
-    assert window.tile_model.rowCount() == 12
-    qtbot.waitUntil(lambda: window.tile_model.has_thumbnail(11), timeout=10_000)
+    assert "record 4" in window.problems.list.item(0).text()
+    window.browser.select_files([0])
+    assert window.browser.tile_model.rowCount() == 12
+    qtbot.waitUntil(lambda: window.browser.tile_model.has_thumbnail(11), timeout=10_000)
 
 
 def test_cancel_index_building(qtbot, window, tmp_path: Path) -> None:
@@ -205,14 +205,14 @@ def test_cancel_index_building(qtbot, window, tmp_path: Path) -> None:
         write_tiles(root / f"s{i}.tfrecords", 3000, index=False, px=8)
     with qtbot.waitSignal(window.loaded, timeout=15_000):
         window.open_path(str(root))
-    assert window.index_job is not None
-    job = window.index_job
+    assert window.datasets.index_job is not None
+    job = window.datasets.index_job
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not job.thread.isRunning(), timeout=30_000)  # waitSignal would run in the worker thread
     built = [find_index(root / f"s{i}.tfrecords") is not None for i in range(6)]
     assert not all(built), "cancel came too late to stop anything"
     assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no temporary files left
-    qtbot.waitUntil(lambda: not window.busy(), timeout=5000)
+    qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=5000)
 
 
 def test_opening_a_new_folder_while_workers_run(qtbot, window, tmp_path: Path, folder: Path) -> None:
@@ -221,13 +221,13 @@ def test_opening_a_new_folder_while_workers_run(qtbot, window, tmp_path: Path, f
     for i in range(4):
         write_tiles(slow / f"x{i}.tfrecords", 3000, index=False, px=8)
     window.open_path(str(slow))
-    qtbot.waitUntil(lambda: window.index_job is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.datasets.index_job is not None, timeout=10_000)
     with qtbot.waitSignal(window.loaded, timeout=15_000):
         window.open_path(str(folder))
-    qtbot.waitUntil(lambda: not window.busy(), timeout=30_000)
-    assert [Path(e.path).name for e in window.entries] == ["slide_a.tfrecords", "slide_b.tfrecords"]
-    assert window.tile_model.rowCount() == 60
-    names = {window.tree_model.item(0).child(r).text() for r in range(window.tree_model.item(0).rowCount())}
+    qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=30_000)
+    assert [Path(e.path).name for e in window.datasets.entries] == ["slide_a.tfrecords", "slide_b.tfrecords"]
+    assert window.browser.tile_model.rowCount() == 60
+    names = {window.datasets.tree_model.item(0).child(r).text() for r in range(window.datasets.tree_model.item(0).rowCount())}
     assert names == {"slide_a.tfrecords", "slide_b.tfrecords"}
 
 
@@ -240,14 +240,14 @@ def test_missing_path_is_a_readable_error(qtbot, window, tmp_path: Path) -> None
 
 def test_export_selected_tiles(qtbot, window, folder: Path, tmp_path: Path) -> None:
     open_and_wait(qtbot, window, folder)
-    job = window.export_tiles([(0, 0), (0, 5), (1, 2)], str(tmp_path / "out"))
-    qtbot.waitUntil(lambda: not job.thread.isRunning() and not window.busy(), timeout=10_000)
+    job = window.tools.export_tiles([(0, 0), (0, 5), (1, 2)], str(tmp_path / "out"))
+    qtbot.waitUntil(lambda: not job.thread.isRunning() and not window.jobs.busy(), timeout=10_000)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["slide_a_32-32.jpg", "slide_a_352-32.jpg", "slide_b_160-32.jpg"]
 
 
 def test_settings_persist_recent_and_thumb_size(qtbot, window, folder: Path) -> None:
     open_and_wait(qtbot, window, folder)
-    window.set_thumb_size(128)
+    window.appearance.set_thumb_size(128)
     window.close()
     from tfr_viewer.gui.settings import Settings
 
@@ -271,15 +271,15 @@ def test_colour_map_by_a_numeric_field(qtbot, window, tmp_path: Path) -> None:
             )))
     with qtbot.waitSignal(window.indexingFinished, timeout=20_000):
         window.open_path(str(root))
-    window.select_files([0])
-    qtbot.waitUntil(lambda: window.color_by.findData("score") >= 0, timeout=5000)
-    window.color_by.setCurrentIndex(window.color_by.findData("score"))
-    qtbot.waitUntil(lambda: "score: 0 " in window.color_legend.text(), timeout=10_000)
-    assert "4.75" in window.color_legend.text()
-    window.color_by.setCurrentIndex(window.color_by.findData("#order"))
-    assert window.color_legend.text().startswith("record: 0")
-    window.color_by.setCurrentIndex(window.color_by.findData("slide"))
-    assert window.color_legend.text() == ""
+    window.browser.select_files([0])
+    qtbot.waitUntil(lambda: window.map_panel.color_by.findData("score") >= 0, timeout=5000)
+    window.map_panel.color_by.setCurrentIndex(window.map_panel.color_by.findData("score"))
+    qtbot.waitUntil(lambda: "score: 0 " in window.map_panel.color_legend.text(), timeout=10_000)
+    assert "4.75" in window.map_panel.color_legend.text()
+    window.map_panel.color_by.setCurrentIndex(window.map_panel.color_by.findData("#order"))
+    assert window.map_panel.color_legend.text().startswith("record: 0")
+    window.map_panel.color_by.setCurrentIndex(window.map_panel.color_by.findData("slide"))
+    assert window.map_panel.color_legend.text() == ""
 
 
 def test_dark_theme_keeps_file_names_and_problems_readable(qtbot, window, tmp_path: Path) -> None:
@@ -296,28 +296,28 @@ def test_dark_theme_keeps_file_names_and_problems_readable(qtbot, window, tmp_pa
 
     def name_items() -> dict[str, object]:
         items = {}
-        model = window.tree_model
+        model = window.datasets.tree_model
         for r in range(model.rowCount()):
             source = model.item(r, 0)
             for c in range(source.rowCount()):
                 child = source.child(c, 0)
                 if child.data(FILE_ID_ROLE) is not None:
-                    items[Path(window.entries[child.data(FILE_ID_ROLE)].path).name] = child
+                    items[Path(window.datasets.entries[child.data(FILE_ID_ROLE)].path).name] = child
         return items
 
     try:
-        window.set_theme("dark")
+        window.appearance.set_theme("dark")
         items = name_items()
         assert items["good.tfrecords"].data(Qt.ItemDataRole.ForegroundRole) is None
         dark_red = items["bad.tfrecords"].foreground().color()
         assert dark_red.lightness() > 128
-        assert window.problems.item(0).foreground().color() == dark_red
-        assert window.map.backgroundBrush().color().lightness() < 64
-        window.set_theme("light")
-        assert window.map.backgroundBrush().color().lightness() > 240
+        assert window.problems.list.item(0).foreground().color() == dark_red
+        assert window.map_panel.map.backgroundBrush().color().lightness() < 64
+        window.appearance.set_theme("light")
+        assert window.map_panel.map.backgroundBrush().color().lightness() > 240
         assert name_items()["bad.tfrecords"].foreground().color().lightness() < 128
     finally:
-        window.set_theme("light")
+        window.appearance.set_theme("light")
 
 
 def test_export_reports_tiles_whose_image_does_not_decode(qtbot, window, tmp_path: Path) -> None:
@@ -332,8 +332,8 @@ def test_export_reports_tiles_whose_image_does_not_decode(qtbot, window, tmp_pat
         for i, image in enumerate([b"not an image", make_jpeg(32, 32, seed=1)]):
             f.write(frame_record(make_example({"image_raw": image, "slide": "x", "loc_x": i, "loc_y": 0})))
     open_and_wait(qtbot, window, root)
-    job = window.export_tiles([(0, 0), (0, 1)], str(tmp_path / "out"))
-    qtbot.waitUntil(lambda: not job.thread.isRunning() and not window.busy(), timeout=10_000)
+    job = window.tools.export_tiles([(0, 0), (0, 1)], str(tmp_path / "out"))
+    qtbot.waitUntil(lambda: not job.thread.isRunning() and not window.jobs.busy(), timeout=10_000)
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["x_1-0.jpg"]
     assert "1 tile(s) not exported" in window.errors.history[-1]
     assert window.statusBar().currentMessage().endswith("; 1 skipped")
@@ -348,17 +348,17 @@ def test_the_map_says_when_tiles_have_no_locations(qtbot, window, tmp_path: Path
     write_tiles(root / "with.tfrecords", 5)
     with qtbot.waitSignal(window.indexingFinished, timeout=20_000):
         window.open_path(str(root))
-    ids = {Path(e.path).name: i for i, e in enumerate(window.entries)}
+    ids = {Path(e.path).name: i for i, e in enumerate(window.datasets.entries)}
     with qtbot.waitSignal(window.mapFilled, timeout=10_000):
-        window.select_files([ids["noloc.tfrecords"]])
-    assert window.map_note.isVisibleTo(window) and "No tile locations" in window.map_note.text()
+        window.browser.select_files([ids["noloc.tfrecords"]])
+    assert window.map_panel.map_note.isVisibleTo(window) and "No tile locations" in window.map_panel.map_note.text()
     with qtbot.waitSignal(window.mapFilled, timeout=10_000):
-        window.select_files(sorted(ids.values()))
-    n = window.entries[ids["noloc.tfrecords"]].count
-    assert f"The map shows 5 of {5 + n} tiles: 1 file(s) have no loc_x/loc_y fields." == window.map_note.text()
+        window.browser.select_files(sorted(ids.values()))
+    n = window.datasets.entries[ids["noloc.tfrecords"]].count
+    assert f"The map shows 5 of {5 + n} tiles: 1 file(s) have no loc_x/loc_y fields." == window.map_panel.map_note.text()
     with qtbot.waitSignal(window.mapFilled, timeout=10_000):
-        window.select_files([ids["with.tfrecords"]])
-    assert not window.map_note.isVisibleTo(window)
+        window.browser.select_files([ids["with.tfrecords"]])
+    assert not window.map_panel.map_note.isVisibleTo(window)
 
 
 def test_viewer_keys_act_only_in_the_viewer(qtbot, window, folder: Path) -> None:
@@ -366,7 +366,7 @@ def test_viewer_keys_act_only_in_the_viewer(qtbot, window, folder: Path) -> None
     not copy the metadata; in the viewer PgDown steps to the next tile."""
     open_and_wait(qtbot, window, folder)
     window.grid.setFocus()
-    window.grid.setCurrentIndex(window.tile_model.index(0))
+    window.grid.setCurrentIndex(window.browser.tile_model.index(0))
     zoom = window.viewer.zoom_factor()
     qtbot.keyClick(window.grid, Qt.Key.Key_Plus)
     assert window.viewer.zoom_factor() == zoom
@@ -375,7 +375,7 @@ def test_viewer_keys_act_only_in_the_viewer(qtbot, window, folder: Path) -> None
     assert QApplication.clipboard().text() == "untouched"
     qtbot.keyClick(window.grid, Qt.Key.Key_PageDown)
     assert window.grid.currentIndex().row() > 1  # a page of tiles, not one step
-    window.grid.setCurrentIndex(window.tile_model.index(3))
+    window.grid.setCurrentIndex(window.browser.tile_model.index(3))
     qtbot.keyClick(window.grid, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: "record 3" in window.viewer.title.text(), timeout=5000)
     window.viewer.view.setFocus()
@@ -421,17 +421,17 @@ def test_viewer_wheel_zoom_keeps_the_point_under_the_mouse(qtbot) -> None:
 def test_thumbnail_size_and_show_all_keep_the_current_tile(qtbot, window, folder: Path) -> None:
     open_and_wait(qtbot, window, folder)
     grid = window.grid
-    grid.setCurrentIndex(window.tile_model.index(9))
-    grid.selectionModel().select(window.tile_model.index(3), QItemSelectionModel.SelectionFlag.Select)
-    window.set_thumb_size(64)
+    grid.setCurrentIndex(window.browser.tile_model.index(9))
+    grid.selectionModel().select(window.browser.tile_model.index(3), QItemSelectionModel.SelectionFlag.Select)
+    window.appearance.set_thumb_size(64)
     assert grid.currentIndex().row() == 9
     assert sorted(i.row() for i in grid.selectionModel().selectedIndexes()) == [3, 9]
-    rows = np.array([window.tile_model.all_row(r) for r in (2, 9, 11)])
-    window.apply_region(rows)
-    grid.setCurrentIndex(window.tile_model.index(1))  # the 2nd of the 3 shown: tile 9
-    window.clear_region()
-    assert not window.tile_model.is_filtered()
-    assert window.tile_model.key(grid.currentIndex().row()) == window.tile_model.key(9)
+    rows = np.array([window.browser.tile_model.all_row(r) for r in (2, 9, 11)])
+    window.browser.apply_region(rows)
+    grid.setCurrentIndex(window.browser.tile_model.index(1))  # the 2nd of the 3 shown: tile 9
+    window.browser.clear_region()
+    assert not window.browser.tile_model.is_filtered()
+    assert window.browser.tile_model.key(grid.currentIndex().row()) == window.browser.tile_model.key(9)
 
 
 def test_verify_marks_a_damaged_file_in_the_tree(qtbot, window, tmp_path: Path) -> None:
@@ -447,12 +447,12 @@ def test_verify_marks_a_damaged_file_in_the_tree(qtbot, window, tmp_path: Path) 
     data[len(data) // 2] ^= 0xFF
     (root / "c.tfrecords").write_bytes(bytes(data))
     open_and_wait(qtbot, window, root)
-    window.select_files([0, 1])
-    window.verify_selected()
-    qtbot.waitUntil(lambda: not window.busy(), timeout=20_000)
+    window.browser.select_files([0, 1])
+    window.tools.verify_selected()
+    qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=20_000)
     assert window.statusBar().currentMessage() == "Verify: 1 of 2 file(s) OK"
-    source = window.tree_model.item(0, 0)
-    items = {Path(window.entries[source.child(r, 0).data(FILE_ID_ROLE)].path).name: source.child(r, 0)
+    source = window.datasets.tree_model.item(0, 0)
+    items = {Path(window.datasets.entries[source.child(r, 0).data(FILE_ID_ROLE)].path).name: source.child(r, 0)
              for r in range(source.rowCount())}
     assert "problem: " in items["c.tfrecords"].toolTip() and "problem" not in items["a.tfrecords"].toolTip()
     assert items["c.tfrecords"].foreground().color().lightness() < 128  # problem red (light theme)
@@ -494,17 +494,17 @@ def test_the_slide_filter_hides_rows_but_keeps_what_is_shown(qtbot, window, tmp_
     for name in ("tumor_1", "tumor_2", "normal_1"):
         write_tiles(root / f"{name}.tfrecords", 3)
     open_and_wait(qtbot, window, root)
-    ids = {Path(e.path).stem: i for i, e in enumerate(window.entries)}
-    window.select_files([ids["normal_1"]])
-    qtbot.waitUntil(lambda: window.selected_files == [ids["normal_1"]], timeout=5000)
+    ids = {Path(e.path).stem: i for i, e in enumerate(window.datasets.entries)}
+    window.browser.select_files([ids["normal_1"]])
+    qtbot.waitUntil(lambda: window.browser.selected_files == [ids["normal_1"]], timeout=5000)
     window.slide_filter.setText("tumor")  # hides the shown file: the grid keeps it
-    assert window.selected_files == [ids["normal_1"]] and window.tile_model.rowCount() == 3
-    folder_row = window.tree_proxy.index(0, 0)
+    assert window.browser.selected_files == [ids["normal_1"]] and window.browser.tile_model.rowCount() == 3
+    folder_row = window.browser.tree_proxy.index(0, 0)
     window.tree.selectionModel().select(
         folder_row, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
-    assert window.selected_files == sorted([ids["tumor_1"], ids["tumor_2"]])  # only the rows shown
+    assert window.browser.selected_files == sorted([ids["tumor_1"], ids["tumor_2"]])  # only the rows shown
     window.slide_filter.setText("cohort")  # the folder's name: its files show under it
-    assert window.tree_proxy.rowCount(window.tree_proxy.index(0, 0)) == 3
+    assert window.browser.tree_proxy.rowCount(window.browser.tree_proxy.index(0, 0)) == 3
     window.slide_filter.setText("")
 
 
@@ -512,14 +512,14 @@ def test_dark_theme_greys_out_disabled_controls(qtbot, window) -> None:
     from PySide6.QtGui import QPalette
 
     try:
-        window.set_theme("dark")
+        window.appearance.set_theme("dark")
         palette = QApplication.palette()
         for role in (QPalette.ColorRole.ButtonText, QPalette.ColorRole.Text, QPalette.ColorRole.WindowText):
             enabled = palette.color(QPalette.ColorGroup.Active, role)
             disabled = palette.color(QPalette.ColorGroup.Disabled, role)
             assert enabled.lightness() - disabled.lightness() > 60
     finally:
-        window.set_theme("light")
+        window.appearance.set_theme("light")
 
 
 def test_colouring_by_a_field_survives_a_damaged_file(qtbot, window, tmp_path: Path) -> None:
@@ -544,10 +544,10 @@ def test_colouring_by_a_field_survives_a_damaged_file(qtbot, window, tmp_path: P
     data[len(data) * 3 // 4] ^= 0xFF  # a payload byte of a late record: the index still matches
     (root / "c.tfrecords").write_bytes(bytes(data))
     open_and_wait(qtbot, window, root)
-    window.select_files([0, 1])
-    qtbot.waitUntil(lambda: window.map.point_count() == 20, timeout=10_000)
-    window.grid.setCurrentIndex(window.tile_model.index(1))
-    qtbot.waitUntil(lambda: window.color_by.findData("score") >= 0, timeout=5000)
-    window.color_by.setCurrentIndex(window.color_by.findData("score"))
-    qtbot.waitUntil(lambda: window.color_legend.text().startswith("score: 0 "), timeout=10_000)
+    window.browser.select_files([0, 1])
+    qtbot.waitUntil(lambda: window.map_panel.map.point_count() == 20, timeout=10_000)
+    window.grid.setCurrentIndex(window.browser.tile_model.index(1))
+    qtbot.waitUntil(lambda: window.map_panel.color_by.findData("score") >= 0, timeout=5000)
+    window.map_panel.color_by.setCurrentIndex(window.map_panel.color_by.findData("score"))
+    qtbot.waitUntil(lambda: window.map_panel.color_legend.text().startswith("score: 0 "), timeout=10_000)
     assert "could not be read whole" in window.errors.history[-1] and "c.tfrecords" in window.errors.history[-1]

@@ -25,7 +25,7 @@ def test_window_and_summary_open_through_the_catalog(qtbot, window, tmp_path: Pa
     with qtbot.waitSignal(window.loaded, timeout=15_000):
         window.open_path(str(root))
     assert calls == [([str(root)], True)]
-    assert [e.count for e in window.entries] == [4]
+    assert [e.count for e in window.datasets.entries] == [4]
 
     assert cli.main(["summary", str(root), "--json"]) == 0
     assert calls[1:] == [([str(root)], False)]  # a Dataset counts through its manifest, not the indexes

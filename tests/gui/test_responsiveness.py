@@ -15,7 +15,8 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
 from tfr_viewer.core.index import find_index
-from tfr_viewer.gui import main_window
+from tfr_viewer.gui import map_panel
+from tfr_viewer.gui.widgets.dataset_tree import TREE_SIZE_ROWS, DatasetTreeView
 from tfr_viewer.gui.models import TileListModel, _relative_name
 from tfr_viewer.gui.widgets.location_map import PALETTE, LocationMap, PointLayers, TilePointsItem, _GridAxis, point_layers
 from tfr_viewer.gui.widgets.tile_grid import TileGridView
@@ -36,34 +37,34 @@ def three_files(tmp_path: Path) -> Path:
 
 def test_map_is_built_in_a_worker_and_the_newest_selection_wins(qtbot, window, three_files, monkeypatch) -> None:
     threads = []
-    build = main_window.selection_points
+    build = map_panel.selection_points
 
     def recording(parts):
         threads.append(threading.get_ident())
         return build(parts)
 
-    monkeypatch.setattr(main_window, "selection_points", recording)
+    monkeypatch.setattr(map_panel, "selection_points", recording)
     with qtbot.waitSignals([window.loaded, window.mapFilled], timeout=15_000):
         window.open_path(str(three_files))
     fills = []
-    window.mapFilled.connect(lambda: fills.append(window.map.point_count()))
+    window.mapFilled.connect(lambda: fills.append(window.map_panel.map.point_count()))
     with qtbot.waitSignal(window.mapFilled, timeout=5000):
-        window.select_files([0, 1])
-        window.select_files([2])  # before the worker answered for the first selection
-    assert window.tile_model.rowCount() == 100 and window.map.point_count() == 100
+        window.browser.select_files([0, 1])
+        window.browser.select_files([2])  # before the worker answered for the first selection
+    assert window.browser.tile_model.rowCount() == 100 and window.map_panel.map.point_count() == 100
     assert fills == [100]  # the first selection's map is never shown
     assert threads and threading.get_ident() not in threads
     x, y = 64 * 7 + 32, 64 * 2 + 32  # record 47 of c
-    assert window.map.nearest_row(x, y) == 47
+    assert window.map_panel.map.nearest_row(x, y) == 47
 
 
 def test_colouring_right_after_a_selection_uses_its_points(qtbot, window, three_files) -> None:
     with qtbot.waitSignals([window.loaded, window.mapFilled], timeout=15_000):
         window.open_path(str(three_files))
-    window.select_files([0, 2])
-    window.color_by.setCurrentIndex(window.color_by.findData("#order"))  # may come before the worker's answer
-    assert window.map.point_count() == 400
-    assert window.color_legend.text().startswith("record: 0")
+    window.browser.select_files([0, 2])
+    window.map_panel.color_by.setCurrentIndex(window.map_panel.color_by.findData("#order"))  # may come before the worker's answer
+    assert window.map_panel.map.point_count() == 400
+    assert window.map_panel.color_legend.text().startswith("record: 0")
 
 
 def _map_image(widget: LocationMap) -> QImage:
@@ -234,7 +235,7 @@ def test_tile_model_rows_follow_selection_and_filter_and_tiles_are_read_only(qtm
 def test_status_counts_selected_tiles_from_overlapping_ranges(qtbot, window, three_files) -> None:
     with qtbot.waitSignals([window.loaded, window.mapFilled], timeout=15_000):
         window.open_path(str(three_files))
-    model, selection = window.tile_model, window.grid.selectionModel()
+    model, selection = window.browser.tile_model, window.grid.selectionModel()
     flag = QItemSelectionModel.SelectionFlag.Select
     selection.select(QItemSelection(model.index(2), model.index(4)), flag)
     selection.select(QItemSelection(model.index(3), model.index(6)), flag)
@@ -250,12 +251,12 @@ def test_tile_count_column_fits_the_source_total_when_scrolled_away(qtbot) -> No
     model = DatasetTreeModel()
     entries = [FileEntry(f"/data/slides/s{i:03d}.tfrecords", "/data/slides", listed_count=2000 + i) for i in range(300)]
     model.set_entries(entries)
-    tree = main_window._DatasetTreeView()
+    tree = DatasetTreeView()
     qtbot.addWidget(tree)
     tree.setModel(model)
     tree.header().setStretchLastSection(False)
     tree.header().setSectionResizeMode(1, tree.header().ResizeMode.ResizeToContents)
-    tree.header().setResizeContentsPrecision(main_window.TREE_SIZE_ROWS)
+    tree.header().setResizeContentsPrecision(TREE_SIZE_ROWS)
     tree.resize(300, 400)
     tree.show()
     tree.expandAll()

@@ -34,7 +34,7 @@ def test_postscript_records_never_reach_ghostscript(qtbot, window, tmp_path: Pat
     create_index(tfrecord)
 
     open_and_settle(qtbot, window, tfrecord)  # every thumbnail asked for and answered
-    model = window.tile_model
+    model = window.browser.tile_model
     for row in (0, 4):
         assert model.has_thumbnail(row)
     for row in HOSTILE:
@@ -64,7 +64,7 @@ def test_every_pillow_format_through_the_window_workers(qtbot, window, tmp_path:
     create_index(tfrecord)
 
     open_and_settle(qtbot, window, tfrecord)
-    model = window.tile_model
+    model = window.browser.tile_model
     assert model.rowCount() == len(images)
     broken = [row for row in range(len(images)) if not model.has_thumbnail(row)]
     assert broken and len(broken) < len(images)
@@ -74,7 +74,7 @@ def test_every_pillow_format_through_the_window_workers(qtbot, window, tmp_path:
         select_row_and_wait(qtbot, window, row)
     select_row_and_wait(qtbot, window, len(images) - 1)
     assert window.viewer.has_image()
-    assert window.thumbs.thread.isRunning() and window.reader.thread.isRunning()
+    assert window.browser.thumbs.thread.isRunning() and window.browser.reader.thread.isRunning()
 
 
 WINDOW_THEN_WAIT = """

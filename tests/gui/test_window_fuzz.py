@@ -174,17 +174,17 @@ def test_window_survives_a_folder_of_mutated_files(qtbot, window, tmp_path: Path
     build_fuzz_folder(root, seed, FILES)
     with qtbot.waitSignal(window.loaded, timeout=20_000):
         window.open_path(str(root))
-    qtbot.waitUntil(lambda: not window.busy(), timeout=30_000)  # opening and indexing finished
+    qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=30_000)  # opening and indexing finished
     _responsive(qtbot)
-    assert len(window.entries) == FILES + 1
-    assert all(e.state != "pending" for e in window.entries)
+    assert len(window.datasets.entries) == FILES + 1
+    assert all(e.state != "pending" for e in window.datasets.entries)
 
-    window.select_files(list(range(len(window.entries))))
-    model = window.tile_model
+    window.browser.select_files(list(range(len(window.datasets.entries))))
+    model = window.browser.tile_model
     rows = model.rowCount()
     for row in range(rows):  # every tile, as scrolling through the grid would ask
         model.data(model.index(row), Qt.ItemDataRole.DecorationRole)
-    window.tile_model.set_visible_rows(0, rows)
+    window.browser.tile_model.set_visible_rows(0, rows)
     qtbot.waitUntil(lambda: all(model.thumbnail_settled(r) for r in range(rows)), timeout=30_000)
     for row in range(rows):
         if not model.has_thumbnail(row):
@@ -196,7 +196,7 @@ def test_window_survives_a_folder_of_mutated_files(qtbot, window, tmp_path: Path
             window.grid.setCurrentIndex(model.index(row))
         assert window.viewer.has_image() or window.viewer.title.text()
     _responsive(qtbot)
-    for worker in (window.thumbs, window.reader, window.map_builder):
+    for worker in (window.browser.thumbs, window.browser.reader, window.map_panel.builder):
         assert worker.thread.isRunning(), worker
 
     good = tmp_path / "good"

@@ -222,7 +222,7 @@ def test_opened_from_the_main_window_menu(qtbot, tmp_path: Path) -> None:
 
     window = MainWindow(Settings(fresh=True), dialogs=False)
     qtbot.addWidget(window)
-    window.open_convert_wizard()
+    window.commands.actions["tools.convert"].trigger()
     found = window.findChild(QWizard, "convertWizard")
     assert found is not None and found.isVisible()
     found.reject()

@@ -48,12 +48,12 @@ def run_gui(
     window.errors.install_excepthook()
     if screenshot:  # a reproducible picture: default size and layout, whatever was saved
         window.resize(1440, 900)
-        window.reset_layout()
+        window.appearance.reset_layout()
     window.show()
     if screenshot or quit_after_load:
         _finish_after_load(window, screenshot, quit_after_load)
     if demo:
-        window.open_demo()
+        window.tools.open_demo()
     elif paths:
         window.open_paths(paths)
     elif screenshot or quit_after_load:
@@ -113,14 +113,14 @@ def _finish_after_load(window, screenshot: str | None, quit_after: bool) -> None
                 index = grid.indexAt(QPoint(x, y))
                 if index.isValid():
                     seen += 1
-                    if not window.tile_model.thumbnail_settled(index.row()):  # a broken tile is final too
+                    if not window.browser.tile_model.thumbnail_settled(index.row()):  # a broken tile is final too
                         return False
-        return seen > 0 or window.tile_model.rowCount() == 0  # not laid out yet: wait
+        return seen > 0 or window.browser.tile_model.rowCount() == 0  # not laid out yet: wait
 
     def poll() -> None:
         if state["done"]:
             return
-        if window.busy() or not visible_thumbnails_ready():
+        if window.jobs.busy() or not visible_thumbnails_ready():
             state["confirmed"] = False
             QTimer.singleShot(100, poll)
         elif not state.get("confirmed"):

@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings
 from ..core.paths import user_cache_dir
 
 SCHEMA_VERSION = 1
+THUMB_SIZES = (64, 96, 128, 192)  # the choices of view/thumb_size
 DEFAULTS: dict[str, tuple[type, Any]] = {
     "window/geometry": (bytes, b""),
     "window/state": (bytes, b""),

@@ -1,0 +1,254 @@
+"""The location map of the selected files: points built in a worker, colour-by, legend, note.
+
+The map's arrays are built in a worker; only the answer for the newest selection is shown. While
+it is pending the map still shows the previous selection, so clicks and regions are ignored.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QVBoxLayout, QWidget
+
+from .browser import Browser
+from .datasets import DatasetController
+from .jobs import JobRunner
+from .plain import plain_label
+from .widgets.location_map import LocationMap, MapPoints, map_points
+from ..core.tile_jobs import read_field_job
+from .request_workers import ArrayBuilder, BuildRequest
+from .workers import JobWorker
+
+
+def selection_points(parts: list[tuple[int, np.ndarray, int]]) -> MapPoints | None:
+    """The map's points for (file id, locations, first tile row) of each selected file with
+    locations, or None when none has any. Runs in the ArrayBuilder thread: for 100,000 tiles
+    the concatenations, sorting and polygons take tens of milliseconds."""
+    if not parts:
+        return None
+    xy = np.concatenate([locs for _, locs, _ in parts])
+    groups = np.concatenate([np.full(len(locs), fid, np.int64) for fid, locs, _ in parts])
+    rows = np.concatenate([np.arange(start, start + len(locs), dtype=np.int64) for _, locs, start in parts])
+    return map_points(xy, rows, groups)
+
+
+class MapPanel(QWidget):
+    """The colour-by choice and legend above the map, the note below it, and what feeds them."""
+
+    mapFilled = Signal()
+    pointClicked = Signal(int)  # a tile's overall row, clicked on the map that shows the selection
+    regionSelected = Signal(object)  # overall rows of the tiles in a region drawn on that map
+    selectionCleared = Signal()
+
+    def __init__(self, browser: Browser, datasets: DatasetController, jobs: JobRunner,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.browser, self.datasets, self.jobs = browser, datasets, jobs
+        self.tile_model = browser.tile_model
+        self._map_rows = np.zeros(0, np.int64)
+        self._numeric_fields_known = False
+        self.builder = ArrayBuilder(self)
+        self.builder.ready.connect(self._on_map_built)
+        self._map_generation = 0
+        self._map_pending = False
+        # A finished map is shown from a timer, not from the worker's signal: queued signals run
+        # in the event-loop pass that paints the window (QGraphicsScene flushes pending paints
+        # synchronously, and the pass then also takes every signal queued meanwhile), a timer
+        # after it, so the map's repaint does not pile onto the grid's.
+        self._built_map: tuple[int, MapPoints | None] | None = None
+        self._map_timer = QTimer(self)
+        self._map_timer.setSingleShot(True)
+        self._map_timer.setInterval(0)
+        self._map_timer.timeout.connect(self._show_built_map)
+
+        self.map = LocationMap()
+        self.map.pointClicked.connect(self._on_map_point)
+        self.map.regionSelected.connect(self._on_map_region)
+        self.map.selectionCleared.connect(self.selectionCleared)
+        self.color_by = QComboBox()
+        self.color_by.setObjectName("colorBy")
+        self.color_by.setToolTip("Colour the map by slide or by a numeric field of the records")
+        self.color_by.addItem("Colour by slide", "slide")
+        self.color_by.currentIndexChanged.connect(self._on_color_by)
+        self.color_legend = plain_label("")
+        self.map_note = plain_label("")  # says why the map shows fewer tiles than the grid, or none
+        self.map_note.setObjectName("mapNote")
+        self.map_note.setWordWrap(True)
+        self.map_note.setVisible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(self.color_by)
+        bar.addWidget(self.color_legend, 1)
+        layout.addLayout(bar)
+        layout.addWidget(self.map, 1)
+        layout.addWidget(self.map_note)
+
+        browser.filesShown.connect(self._on_files_shown)
+        browser.currentTileChanged.connect(self._on_current_tile)
+        browser.recordRead.connect(self._offer_numeric_fields)
+
+    def reset(self) -> None:
+        """No map: a new dataset is being opened (a map the worker may still build is not wanted)."""
+        self._map_generation += 1
+        self._map_pending = False
+        self._built_map = None
+        self._map_timer.stop()
+        self.map.clear_points()
+
+    @Slot()
+    def _on_files_shown(self) -> None:
+        self._reset_color_choices()
+        self._request_map()
+
+    @Slot(int)
+    def _on_current_tile(self, all_row: int) -> None:
+        if not self._map_pending:  # else the map still shows the previous selection: `_show_map` rings it
+            self.map.set_current(all_row)
+
+    @Slot(int)
+    def _on_map_point(self, all_row: int) -> None:
+        if not self._map_pending:  # else the map still shows the previous selection's tiles
+            self.pointClicked.emit(all_row)
+
+    @Slot(object)
+    def _on_map_region(self, all_rows: np.ndarray) -> None:
+        if not self._map_pending:
+            self.regionSelected.emit(all_rows)
+
+    # --- building and showing the points -------------------------------------------------------
+    def _map_parts(self) -> list[tuple[int, np.ndarray, int]]:
+        """(file id, locations, first tile row) of the selected files whose index has locations."""
+        parts, start = [], 0
+        for fid in self.browser.selected_files:
+            entry = self.datasets.entries[fid]
+            locs = entry.index.locations if entry.index is not None else None
+            if locs is not None and len(locs) == entry.count:
+                parts.append((fid, locs, start))
+            start += entry.count
+        return parts
+
+    def _request_map(self) -> None:
+        """Have the map's points built in the worker (for 100,000 tiles that work would pause
+        the window); `_on_map_built` shows them and emits `mapFilled`."""
+        self._map_generation += 1
+        self._map_pending = True
+        self._built_map = None
+        self._map_timer.stop()
+        self.builder.submit([BuildRequest(self._map_generation, partial(selection_points, self._map_parts()))])
+
+    @Slot(int, object)
+    def _on_map_built(self, generation: int, points: object) -> None:
+        if generation != self._map_generation or not self._map_pending:
+            return  # an answer for a selection that was replaced
+        if isinstance(points, Exception):
+            self.jobs.errors.report(f"Could not draw the map: {points}")
+            points = None
+        self._built_map = (generation, points)
+        self._map_timer.start()
+
+    @Slot()
+    def _show_built_map(self) -> None:
+        built, self._built_map = self._built_map, None
+        if built is not None and built[0] == self._map_generation and self._map_pending:
+            self._show_map(built[1])
+
+    def _show_map(self, points: MapPoints | None) -> None:
+        self._map_pending = False
+        self._map_rows = points.rows if points is not None else np.zeros(0, np.int64)
+        self._update_map_note()
+        if points is not None:
+            self.map.show_points(points)
+        else:
+            self.map.clear_points()
+        current = self.browser.current_all_row()
+        if current is not None:
+            self.map.set_current(current)
+        self.mapFilled.emit()
+
+    def _update_map_note(self) -> None:
+        tiles = len(self.tile_model.file_of)
+        mapped = sum(len(locs) for _, locs, _ in self._map_parts())
+        shown = [self.datasets.entries[f] for f in self.browser.selected_files if self.datasets.entries[f].count]
+        waiting = sum(e.index is None for e in shown)
+        without = sum(e.index is not None and e.index.locations is None for e in shown)
+        if not tiles or mapped == tiles:
+            note = ""
+        elif not mapped and not waiting:
+            note = "No tile locations: the selected file(s) have no loc_x/loc_y fields."
+        else:
+            reasons = [f"{without} file(s) have no loc_x/loc_y fields"] if without else []
+            reasons += [f"{waiting} file(s) are still being indexed"] if waiting else []
+            note = f"The map shows {mapped:,} of {tiles:,} tiles: {'; '.join(reasons) or 'some files have no locations'}."
+        self.map_note.setText(note)
+        self.map_note.setVisible(bool(note))
+
+    # --- colouring -----------------------------------------------------------------------------
+    def _reset_color_choices(self) -> None:
+        self.color_by.blockSignals(True)
+        self.color_by.clear()
+        self.color_by.addItem("Colour by slide", "slide")
+        self.color_by.addItem("Colour by record order", "#order")
+        self.color_by.blockSignals(False)
+        self.color_legend.setText("")
+        self._numeric_fields_known = False
+
+    @Slot(object)
+    def _offer_numeric_fields(self, details: dict) -> None:
+        """Numeric single-valued fields of the current record become colouring choices."""
+        if self._numeric_fields_known:
+            return
+        self._numeric_fields_known = True
+        for field in details.get("fields", []):
+            if field.get("kind") in ("int", "float") and len(field.get("values", [])) == 1:
+                self.color_by.addItem(f"Colour by {field['name']}", field["name"])
+
+    def _ensure_map_filled(self) -> None:
+        """Colours refer to the map's points: fill it now if the worker has not answered yet."""
+        if not self._map_pending:
+            return
+        if self._built_map is not None and self._built_map[0] == self._map_generation:
+            self._map_timer.stop()
+            self._show_built_map()
+        else:
+            self._map_generation += 1  # the worker's answer, when it comes, is stale
+            self._show_map(selection_points(self._map_parts()))
+
+    @Slot(int)
+    def _on_color_by(self, _index: int) -> None:
+        self._ensure_map_filled()
+        choice = self.color_by.currentData()
+        if choice in (None, "slide"):
+            self.map.set_color_values(None)
+            self.color_legend.setText("")
+            return
+        if choice == "#order":
+            self._show_color_values(self.tile_model.record_of[self._map_rows].astype(np.float64), "record")
+            return
+        if choice in ("loc_x", "loc_y"):
+            xy = self.map.point_xy()
+            self._show_color_values(xy[:, 0 if choice == "loc_x" else 1], choice)
+            return
+        file_ids = list(self.browser.selected_files)
+        worker = JobWorker(read_field_job(self.datasets.entries, file_ids, choice), f"Reading {choice}", self)
+        worker.generation = (self.datasets.generation, tuple(file_ids), choice)
+        worker.result.connect(self._on_field_values)
+        self.jobs.run(worker, f"Reading {choice}")
+
+    @Slot(object)
+    def _on_field_values(self, result: tuple) -> None:
+        wanted = (self.datasets.generation, tuple(self.browser.selected_files), self.color_by.currentData())
+        if getattr(self.sender(), "generation", None) != wanted:
+            return
+        values, problems = result
+        if problems:  # the readable tiles are coloured; the others keep the lowest colour
+            self.jobs.errors.report(f"{len(problems)} file(s) could not be read whole for colouring: {problems[0]}",
+                                    "\n".join(problems), dialog=False)
+        self._ensure_map_filled()
+        self._show_color_values(values[self._map_rows], self.color_by.currentData())
+
+    def _show_color_values(self, values: np.ndarray, name: str) -> None:
+        span = self.map.set_color_values(values)
+        self.color_legend.setText(f"{name}: {span[0]:g} (purple) … {span[1]:g} (yellow)" if span else "")

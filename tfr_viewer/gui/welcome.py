@@ -1,0 +1,63 @@
+"""The page shown before anything is opened: what the app does, ways in, and Recent."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+
+from .plain import plain_label
+
+
+class WelcomePage(QWidget):
+    """Buttons and the Recent list; each only emits what the user asked for."""
+
+    openFolderRequested = Signal()
+    openFileRequested = Signal()
+    demoRequested = Signal()
+    convertRequested = Signal()
+    recentActivated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("welcomeView")
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        title = QLabel("<h1>tfr-viewer</h1><p>Browse the tiles of Slideflow / TensorFlow TFRecords: "
+                       "where they sit on the slide, every field of every record, and whether the files are sound.</p>")
+        title.setWordWrap(True)
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(title)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for text, signal in [
+            ("Open Folder…", self.openFolderRequested),
+            ("Open File…", self.openFileRequested),
+            ("Open demo dataset", self.demoRequested),
+            ("Convert images…", self.convertRequested),
+        ]:
+            button = QPushButton(text)
+            button.setMinimumHeight(36)
+            button.clicked.connect(signal)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.recent = QListWidget()
+        self.recent.setMaximumWidth(700)
+        self.recent.itemActivated.connect(self._on_recent_activated)
+        recent_box = QHBoxLayout()
+        recent_box.addStretch(1)
+        column = QVBoxLayout()
+        column.addWidget(plain_label("Recent:"))
+        column.addWidget(self.recent)
+        recent_box.addLayout(column)
+        recent_box.addStretch(1)
+        layout.addLayout(recent_box)
+        layout.addStretch(2)
+
+    def show_recent(self, paths: list[str]) -> None:
+        self.recent.clear()
+        for path in paths:
+            self.recent.addItem(path)
+
+    def _on_recent_activated(self, item: QListWidgetItem) -> None:
+        self.recentActivated.emit(item.text())
