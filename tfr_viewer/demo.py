@@ -16,10 +16,10 @@ from PIL import Image
 
 from .core.framing import frame_record
 from .core.index import IndexInfo, save_index
-from .core.local_storage import atomic_write_bytes, make_dirs
 from .core.paths import user_cache_dir
 from .core.progress import CancelToken, Job, Progress
 from .core.records import make_example
+from .core.storage import LOCAL
 
 DEMO_VERSION = 1
 
@@ -81,7 +81,7 @@ def make_tile(rng: np.random.Generator, px: int = 128, density: float = 0.5) -> 
 def generate_demo_dataset(dest: str | os.PathLike, slides: int = 4, seed: int = 0, tile_px: int = 128) -> list[Path]:
     """Write `slides` TFRecords (+ indexes) of H&E-like JPEG tiles into `dest`."""
     dest = Path(dest)
-    make_dirs(dest)
+    LOCAL.make_dirs(str(dest))
     rng = np.random.default_rng(seed)
     written = []
     for s in range(slides):
@@ -100,7 +100,8 @@ def generate_demo_dataset(dest: str | os.PathLike, slides: int = 4, seed: int = 
             locations.append((x, y))
             position += len(framed)
         path = dest / f"{name}.tfrecords"
-        atomic_write_bytes(path, b"".join(records))
+        with LOCAL.atomic_output(str(path)) as out:
+            out.write(b"".join(records))
         save_index(IndexInfo(np.asarray(offsets, np.int64), np.asarray(locations, np.int64)), path)
         written.append(path)
     return written

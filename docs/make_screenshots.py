@@ -1,0 +1,161 @@
+"""Regenerate the README's screenshots in docs/screenshots/ (offscreen, from the demo dataset).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py
+
+The window is shown at its default size with fresh settings, so the pictures do not depend on
+what was saved on this machine. The damaged files of `problems.png` and the images converted in
+the wizard's pictures are made in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from tfr_viewer.demo import ensure_demo_dataset  # noqa: E402
+from tfr_viewer.gui.app import make_app  # noqa: E402
+from tfr_viewer.gui.main_window import MainWindow  # noqa: E402
+from tfr_viewer.gui.settings import Settings  # noqa: E402
+from tfr_viewer.gui.widgets.tile_viewer import TileViewer  # noqa: E402
+from tfr_viewer.gui.wizard import ConvertWizard  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "screenshots"
+TIMEOUT_S = 60.0
+
+
+def wait_until(app: QApplication, done, what: str) -> None:
+    """Run the event loop until `done()` (the window's own work decides when, not a sleep)."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up waiting for {what}")
+        app.processEvents()
+        time.sleep(0.005)
+
+
+def settled(app: QApplication, window: MainWindow) -> None:
+    """Everything opened, indexed, read and painted: no job running, every visible thumbnail."""
+    model = window.browser.tile_model
+
+    def done() -> bool:
+        if window.jobs.busy():
+            return False
+        rows = range(min(model.rowCount(), 48))
+        return all(model.thumbnail_settled(row) for row in rows)
+
+    wait_until(app, done, "the window to settle")
+    for _ in range(20):
+        app.processEvents()
+
+
+def opened_window(app: QApplication, path: str) -> MainWindow:
+    window = MainWindow(Settings(fresh=True), dialogs=False)
+    window.resize(1440, 900)
+    window.show()
+    loaded: list[bool] = []
+    window.loaded.connect(lambda: loaded.append(True))
+    window.open_path(path)
+    wait_until(app, lambda: loaded, "the folder to open")
+    settled(app, window)
+    return window
+
+
+def damaged_copy(demo: Path, folder: Path) -> None:
+    """Two demo slides, one with a flipped byte in a record, plus an empty and a truncated file."""
+    folder.mkdir()
+    shutil.copy(demo / "demo_slide_01.tfrecords", folder)
+    data = bytearray((demo / "demo_slide_02.tfrecords").read_bytes())
+    data[len(data) * 5 // 6] ^= 0xFF
+    (folder / "demo_slide_02.tfrecords").write_bytes(data)
+    (folder / "empty_slide.tfrecords").write_bytes(b"")
+    whole = (demo / "demo_slide_04.tfrecords").read_bytes()
+    (folder / "truncated_slide.tfrecords").write_bytes(whole[: len(whole) // 3])
+
+
+def tile_images(folder: Path, demo: Path, count: int) -> None:
+    """JPEG tiles named `<slide>_X-Y.jpg`, taken from the demo dataset, to convert back."""
+    import tfr_viewer as sf
+
+    folder.mkdir(parents=True)
+    tfr = sf.TFRecord(demo / "demo_slide_03.tfrecords")
+    for i in range(count):
+        record = tfr[i]
+        x, y = int(record["loc_x"]), int(record["loc_y"])
+        (folder / f"slide_03_{x}-{y}.jpg").write_bytes(record["image_raw"])
+    (folder / "notes.txt").write_text("not an image\n")
+
+
+def wizard_pictures(app: QApplication, source: Path, dest: Path) -> None:
+    wizard = ConvertWizard()
+    wizard.show()
+    scanned: list[bool] = []
+    wizard.source_page.scanned.connect(lambda *_: scanned.append(True))
+    wizard.source_page.set_source(str(source))
+    wait_until(app, lambda: scanned and not wizard._jobs, "the scan")
+    wizard.grab().save(str(OUT / "wizard_1_source.png"))
+    wizard.next()
+    wizard.grab().save(str(OUT / "wizard_2_options.png"))
+    wizard.next()
+    wizard.destination_page.path.setText(str(dest))
+    app.processEvents()
+    wizard.grab().save(str(OUT / "wizard_3_destination.png"))
+    finished: list[bool] = []
+    wizard.run_page.finished.connect(lambda *_: finished.append(True))
+    wizard.next()
+    wizard.grab().save(str(OUT / "wizard_4_run.png"))
+    wait_until(app, lambda: finished, "the conversion")
+    wizard.next()
+    app.processEvents()
+    wizard.grab().save(str(OUT / "wizard_5_result.png"))
+    wizard.shutdown()
+    wizard.close()
+
+
+def main() -> int:
+    app = make_app(sys.argv[:1])
+    demo = ensure_demo_dataset()
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    window = opened_window(app, str(demo))
+    window.grab().save(str(OUT / "main_window.png"))
+    shown: list[bool] = []
+    window.recordShown.connect(lambda: shown.append(True))
+    window.browser.select_all_row(40)
+    wait_until(app, lambda: shown, "the tile to show")
+    viewer = window.findChild(TileViewer, "tileViewer")
+    viewer.zoom_by(3.0)  # the tile's pixels, as a pathologist zooms in on a nucleus
+    settled(app, window)
+    window.grab().save(str(OUT / "tile_viewer.png"))
+    window.close()
+
+    tmp = Path(tempfile.gettempdir()) / "tfr-viewer-screenshots"  # a stable name: it shows in the pictures
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        damaged = tmp / "damaged"
+        damaged_copy(demo, damaged)
+        window = opened_window(app, str(damaged))
+        window.browser.select_files([1])
+        settled(app, window)
+        window.grab().save(str(OUT / "problems.png"))
+        window.close()
+
+        source = tmp / "slide_03_tiles"
+        tile_images(source, demo, 120)
+        wizard_pictures(app, source, tmp / "converted")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"screenshots written to {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
