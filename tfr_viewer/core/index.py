@@ -435,6 +435,7 @@ class IndexResult:
         return IndexInfo(self.offsets, self.locations, index_location(self.index_path) if self.index_path else None)
 
     def _take(self, info: IndexInfo) -> IndexResult:
+        """This result with the arrays and the place of `info`."""
         self.offsets, self.locations = info.offsets, info.locations
         self.index_path = str(info.path) if info.path else None
         return self
