@@ -376,51 +376,50 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .core.errors import TFRecordError
-    from .core.index import find_index, iter_create_index
-
-    results = []
     unreadable: list[str] = []
-    for path in _tfrecords_of(args.paths, unreadable):
-        try:
-            notes: list[str] = []
-            existing = None if args.rebuild else find_index(path, notes)
-            if existing is not None:
-                results.append({"path": path, "status": "valid", "index": str(existing.path), "records": len(existing)})
-                continue
-            if os.path.getsize(path) == 0:  # reported like verify does, and no index is written for it
-                results.append({"path": path, "status": "error", "error": f"{path}: empty file: holds no records"})
-                continue
-            info = _run_with_bar(iter_create_index(path), "indexing")
-        except TFRecordError as exc:
-            results.append({"path": path, "status": "error", "error": str(exc)})
-            continue
-        except OSError as exc:  # one unreadable file: reported, the others still indexed
-            results.append({"path": path, "status": "error", "error": f"{path}: {exc.strerror or exc}"})
-            continue
-        except (KeyboardInterrupt, BrokenPipeError):
-            raise
-        except Exception as exc:  # noqa: BLE001  (odd data met a bug: this file's error, the others go on)
-            results.append({"path": path, "status": "error", "error": _unexpected(exc, [path])})
-            continue
-        if info.path is not None:
-            results.append({"path": path, "status": "built", "index": str(info.path), "records": len(info)})
-        elif info.write_error is not None:  # a full disk, a read-only folder and cache: not gzip
-            results.append({"path": path, "status": "error",
-                            "error": f"{path}: no index written ({info.write_error})"})
-        else:  # gzip: offsets of the decompressed stream are of no use on disk
-            results.append({"path": path, "status": "no index", "records": len(info),
-                            "note": "gzip-compressed: read sequentially, no index written"})
-        if notes:  # an index that was there but could not be used
-            results[-1]["note"] = "; ".join([*notes, results[-1].get("note", "")]).strip("; ")
-    text = "\n".join(
-        f"{r['status']:>8}  {_p(r['path'])}"
-        + (f"  ({r['records']} records)" if "records" in r else f"  {_p(r.get('error'))}")
-        + (f"  {r['note']}" if "note" in r else "")
-        for r in results
-    )
-    _emit(args, results, text)
+    results = [_index_one(path, args.rebuild) for path in _tfrecords_of(args.paths, unreadable)]
+    _emit(args, results, "\n".join(
+        f"{r['status']:>8}  {_p(r['path'])}  " + (f"({r['records']} records)" if "records" in r else _p(r["error"]))
+        + (f"  {r['note']}" if "note" in r else "") for r in results
+    ))
     return 1 if unreadable or any(r["status"] == "error" for r in results) else 0
+
+
+def _index_one(path: str, rebuild: bool) -> dict[str, Any]:
+    """One file's line of `index`; notes on ignored index files go with an index read anew."""
+    from .core.index import iter_index_file
+
+    try:
+        result = _run_with_bar_once_read(iter_index_file(path, rebuild), "indexing")
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:  # noqa: BLE001  (odd data met a bug: this file's error, the others go on)
+        return {"path": path, "status": "error", "error": _unexpected(exc, [path])}
+    if result.state != "indexed":  # a damaged file too
+        return {"path": path, "status": "error", "error": result.error}
+    if result.action == "kept":
+        return {"path": path, "status": "valid", "index": result.index_path, "records": result.records}
+    notes = list(result.notes)
+    if result.index_path is not None:
+        report = {"path": path, "status": "built", "index": result.index_path, "records": result.records}
+    elif result.write_error is not None:  # a full disk, a read-only folder and cache: not gzip
+        report = {"path": path, "status": "error", "error": f"{path}: no index written ({result.write_error})"}
+    else:  # gzip: offsets of the decompressed stream are of no use on disk
+        report = {"path": path, "status": "no index", "records": result.records}
+        notes.append("gzip-compressed: read sequentially, no index written")
+    return {**report, "note": "; ".join(notes)} if notes else report
+
+
+def _run_with_bar_once_read(job, label: str):
+    """`_run_with_bar` from the job's first progress on: a job that reads nothing draws no bar."""
+    try:
+        first = next(job)
+    except StopIteration as stop:  # a valid index was kept, or the file is empty
+        return stop.value
+    def resumed():
+        yield first
+        return (yield from job)
+    return _run_with_bar(resumed(), label)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import array
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -402,27 +402,54 @@ def ensure_index(tfrecord: str | os.PathLike, create: bool = True, verify_crc: b
 
 @dataclass
 class IndexResult:
-    """Plain, picklable outcome of indexing one file (for a process pool)."""
+    """Plain, picklable outcome of indexing one file, for the window, the CLI and a process pool.
+
+    `state` is what a reader of the file gets: 'indexed', 'damaged' (the index covers the
+    records before the damage, `error` says where) or 'error' (nothing readable). `action` is
+    what became of its index: 'kept' (a valid one was found), 'built' (the file was read
+    through: the index written to `index_path`, else held in memory, for a gzip file or because
+    `write_error`) or 'none' (the file could not be read through). `notes` say why index files
+    found beside it were ignored.
+    """
 
     path: str
     state: str  # 'indexed' | 'damaged' | 'error'
+    action: str = "none"  # 'kept' | 'built' | 'none'
     offsets: np.ndarray | None = None
     locations: np.ndarray | None = None
     index_path: str | None = None
     error: str | None = None
+    write_error: str | None = None
+    notes: list[str] = field(default_factory=list)
     size: int = 0
     mtime_ns: int = 0
+
+    @property
+    def records(self) -> int:
+        """Records the index covers (those before the damage, for a damaged file)."""
+        return 0 if self.offsets is None else len(self.offsets)
 
     def info(self) -> IndexInfo | None:
         if self.offsets is None:
             return None
         return IndexInfo(self.offsets, self.locations, index_location(self.index_path) if self.index_path else None)
 
+    def _take(self, info: IndexInfo) -> IndexResult:
+        """This result with the arrays and the place of `info`."""
+        self.offsets, self.locations = info.offsets, info.locations
+        self.index_path = str(info.path) if info.path else None
+        return self
 
-def index_file(path: str | os.PathLike) -> IndexResult:
-    """Index one file and never raise: a damaged file keeps the records before the damage.
 
-    Runs in a worker process of the GUI (so indexing does not compete with the window for the GIL).
+def iter_index_file(
+    path: str | os.PathLike, rebuild: bool = False, cancel: CancelToken | None = None
+) -> Job[IndexResult]:
+    """Job: index one file (a valid index is kept unless `rebuild`); the one per-file function
+    of `tfr-viewer index`, the window's indexing process and a cluster worker.
+
+    The file's own problems (unreadable, empty, damaged) are the result's state, never raised;
+    a damaged file is read again past the damage, so the records before it still show. An error
+    nobody foresaw propagates: each caller reports it its own way.
     """
     path = os.fspath(path)
     try:
@@ -430,20 +457,34 @@ def index_file(path: str | os.PathLike) -> IndexResult:
     except (OSError, ValueError) as exc:  # ValueError: a URL no storage serves
         return IndexResult(path, "error", error=f"{path}: {getattr(exc, 'strerror', None) or exc}")
     result = IndexResult(path, "indexed", size=st.size, mtime_ns=st.mtime_ns)
-    if st.size == 0:
-        result.state, result.error = "error", f"{path}: empty file: holds no records"
-        return result
     try:
-        info = create_index(path)
+        found = None if rebuild else find_index(path, result.notes)
+        if found is not None:
+            result.action = "kept"
+            return result._take(found)
+        if st.size == 0:  # no index is written for it
+            result.state, result.error = "error", f"{path}: empty file: holds no records"
+            return result
+        info = yield from iter_create_index(path, cancel)
     except TFRecordError as exc:
         result.state, result.error = "damaged", str(exc)
-        try:
-            info = run_job(iter_scan(path, tolerate_errors=True))
-        except (TFRecordError, OSError):
-            return result
+        return (yield from _read_up_to_damage(result, cancel))
     except OSError as exc:
         result.state, result.error = "error", f"{path}: {exc.strerror or exc}"
         return result
-    result.offsets, result.locations = info.offsets, info.locations
-    result.index_path = str(info.path) if info.path else None
-    return result
+    result.action, result.write_error = "built", info.write_error
+    return result._take(info)
+
+
+def _read_up_to_damage(result: IndexResult, cancel: CancelToken | None) -> Job[IndexResult]:
+    """The damaged file's records that can be read (nothing is written for it)."""
+    try:
+        info = yield from iter_scan(result.path, cancel, tolerate_errors=True)
+    except (TFRecordError, OSError):
+        return result
+    return result._take(info)
+
+
+def index_file(path: str | os.PathLike, rebuild: bool = False) -> IndexResult:
+    """`iter_index_file` run through: the plain function a process pool or a cluster calls."""
+    return run_job(iter_index_file(path, rebuild))

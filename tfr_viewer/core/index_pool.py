@@ -1,9 +1,12 @@
 """Index the files of the catalog that wait for one, in a background process.
 
-The per-file work is `core.index.index_file` (a path in, a plain `IndexResult` out), so the same
-function runs here in a process pool and can run on a cluster. The pool process is started once
-and reused, ends with the process that started it (even a killed one) and runs at a lower
-priority, so indexing never competes with the window for the GIL or the CPU.
+The per-file work is `core.index.index_file` (a path in, a plain `IndexResult` out): the plain run
+of the job `tfr-viewer index` runs, here in a process pool, later on a cluster. The window hands it
+the files it found wanting (no valid index, offsets only, changed on disk) or that the user asked
+to rebuild, so each is read through (`rebuild=True`), as it always was, rather than its index
+trusted again. The pool process is started once and reused, ends with the process that started it
+(even a killed one) and runs at a lower priority, so indexing never competes with the window for
+the GIL or the CPU.
 """
 
 from __future__ import annotations
@@ -61,10 +64,10 @@ def _reset_index_pool() -> None:
 
 def _submit(path: str) -> Future:
     try:
-        return index_pool().submit(index_file, path)
+        return index_pool().submit(index_file, path, rebuild=True)
     except BrokenProcessPool:  # the indexing process died: start a new one
         _reset_index_pool()
-        return index_pool().submit(index_file, path)
+        return index_pool().submit(index_file, path, rebuild=True)
 
 
 def iter_index_files(
