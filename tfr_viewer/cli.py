@@ -390,7 +390,7 @@ def _index_one(path: str, rebuild: bool) -> dict[str, Any]:
     from .core.index import iter_index_file
 
     try:
-        result = _run_with_bar_once_read(iter_index_file(path, rebuild), "indexing")
+        result = _run_with_bar(iter_index_file(path, rebuild), "indexing")
     except (KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:  # noqa: BLE001  (odd data met a bug: this file's error, the others go on)
@@ -408,18 +408,6 @@ def _index_one(path: str, rebuild: bool) -> dict[str, Any]:
         report = {"path": path, "status": "no index", "records": result.records}
         notes.append("gzip-compressed: read sequentially, no index written")
     return {**report, "note": "; ".join(notes)} if notes else report
-
-
-def _run_with_bar_once_read(job, label: str):
-    """`_run_with_bar` from the job's first progress on: a job that reads nothing draws no bar."""
-    try:
-        first = next(job)
-    except StopIteration as stop:  # a valid index was kept, or the file is empty
-        return stop.value
-    def resumed():
-        yield first
-        return (yield from job)
-    return _run_with_bar(resumed(), label)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -65,6 +65,7 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self._last = 0.0
+        self._drawn = False  # a bar never drawn (a job that read nothing) leaves no blank line
 
     def update(self, done: int, total: int, message: str = "") -> None:
         if not self.enabled:
@@ -77,8 +78,9 @@ class ProgressBar:
         bar = "#" * int(fraction * 30)
         self.stream.write(f"\r{self.label} [{bar:<30}] {fraction:6.1%} {printable(message)[-40:]:<40}")
         self.stream.flush()
+        self._drawn = True
 
     def close(self) -> None:
-        if self.enabled:
+        if self._drawn:
             self.stream.write("\n")
             self.stream.flush()
