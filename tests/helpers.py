@@ -7,6 +7,7 @@ so one bug cannot hide on both sides.
 from __future__ import annotations
 
 import io
+import os
 import struct
 from pathlib import Path
 
@@ -110,3 +111,16 @@ def write_tfrecord_py(path: str | Path, records: list[dict]) -> list[bytes]:
     payloads = [example_py(r) for r in records]
     Path(path).write_bytes(b"".join(frame_py(p) for p in payloads))
     return payloads
+
+
+def refuse_listing(monkeypatch, refused: Path) -> None:
+    """Make one folder unlistable, as a folder the user may not read (tests may run as root,
+    where permissions refuse nothing)."""
+    real = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == refused:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)

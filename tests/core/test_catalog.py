@@ -21,7 +21,7 @@ from tfr_viewer.core.index import create_index
 from tfr_viewer.core.index_pool import iter_index_files
 from tfr_viewer.core.progress import CancelToken, Cancelled, run_job
 
-from ..helpers import tile_record, write_tfrecord_py
+from ..helpers import refuse_listing, tile_record, write_tfrecord_py
 
 
 def _write(path: Path, n: int, index: bool = False) -> Path:
@@ -34,18 +34,6 @@ def _write(path: Path, n: int, index: bool = False) -> Path:
 
 def _by_name(opened: catalog.OpenedDataset) -> dict[str, FileEntry]:
     return {Path(e.path).name: e for e in opened.files}
-
-
-def _refuse_listing(monkeypatch: pytest.MonkeyPatch, refused: Path) -> None:
-    """One folder that cannot be listed (tests may run as root, where permissions do not refuse)."""
-    real = os.scandir
-
-    def scandir(path="."):
-        if Path(path) == refused:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
 
 
 @pytest.fixture
@@ -95,7 +83,7 @@ def test_open_without_indexes_only_lists_and_stats(mixed: Path) -> None:
 def test_an_unreadable_sub_folder_is_listed_not_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _write(tmp_path / "u" / "s1.tfrecords", 2)
     _write(tmp_path / "u" / "locked" / "s2.tfrecords", 2)
-    _refuse_listing(monkeypatch, tmp_path / "u" / "locked")
+    refuse_listing(monkeypatch, tmp_path / "u" / "locked")
     opened = run_job(open_catalog([str(tmp_path / "u")]))
     assert [Path(e.path).name for e in opened.files] == ["s1.tfrecords"]
     assert opened.unreadable_folders == [(str(tmp_path / "u" / "locked"), "Permission denied")]

@@ -13,7 +13,7 @@ from tfr_viewer.core import local_storage as paths
 from tfr_viewer.core import manifest, storage
 from tfr_viewer.core.index import create_index
 
-from ..helpers import tile_record, write_tfrecord_py
+from ..helpers import refuse_listing, tile_record, write_tfrecord_py
 
 
 def _make(folder: Path, counts: dict[str, int], index: bool = True) -> None:
@@ -150,22 +150,10 @@ def test_overlapping_sources_list_each_file_once(tmp_path: Path) -> None:
     assert spelled.num_tiles == 5 and len(spelled.tfrecords()) == 2
 
 
-def _refuse_listing(monkeypatch: pytest.MonkeyPatch, refused: Path) -> None:
-    """Make one folder unlistable (tests may run as root, where permissions do not refuse)."""
-    real = os.scandir
-
-    def scandir(path="."):
-        if Path(path) == refused:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
-
-
 def test_an_unreadable_folder_is_a_problem_not_an_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _make(tmp_path / "u", {"s1": 3})
     _make(tmp_path / "u" / "locked", {"s2": 2})
-    _refuse_listing(monkeypatch, tmp_path / "u" / "locked")
+    refuse_listing(monkeypatch, tmp_path / "u" / "locked")
     files, unreadable = paths.find_tfrecords(tmp_path / "u")
     assert [Path(f).name for f in files] == ["s1.tfrecords"]
     assert unreadable == [(str(tmp_path / "u" / "locked"), "Permission denied")]

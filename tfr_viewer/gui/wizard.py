@@ -31,6 +31,7 @@ from .plain import plain_label
 from .wizard_pages import DestinationPage, OptionsPage, SourcePage, fill_table, table_widget
 from .workers import JobWorker, TFRecordWriterJob
 
+
 class RunPage(QWizardPage):
     finished = Signal()
 
