@@ -13,12 +13,12 @@ import time
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QStatusBar
 
+from ..core.catalog import FileEntry, OpenedDataset, disk_changes, open_dataset_job, stat_files_job
 from ..core.index import IndexResult
 from .jobs import JobRunner
 from .models import DatasetTreeModel
 from .settings import Settings
 from .widgets.problems import ProblemsPanel
-from ..core.catalog import FileEntry, OpenedDataset, disk_changes, open_dataset_job, stat_files_job
 from .workers import IndexBuilderWorker, JobWorker
 
 MAX_WATCHED_FILES = 2000  # inotify watches are a per-user resource

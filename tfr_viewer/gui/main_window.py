@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.index_pool import warm_index_pool
 from .actions import build_commands, fill_path_menu
 from .appearance import LEFT_SIZES, MAIN_SIZES, RIGHT_SIZES, Appearance
 from .browser import Browser
@@ -41,7 +42,6 @@ from .widgets.metadata_panel import MetadataPanel
 from .widgets.problems import ProblemsPanel
 from .widgets.tile_grid import TileGridView
 from .widgets.tile_viewer import TileViewer
-from ..core.index_pool import warm_index_pool
 from .workers import collect_garbage_in_gui_thread
 
 SWITCH_INTERVAL = 0.0005

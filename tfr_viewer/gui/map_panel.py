@@ -12,13 +12,13 @@ import numpy as np
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from ..core.tile_jobs import read_field_job
 from .browser import Browser
 from .datasets import DatasetController
 from .jobs import JobRunner
 from .plain import plain_label
-from .widgets.location_map import LocationMap, MapPoints, map_points
-from ..core.tile_jobs import read_field_job
 from .request_workers import ArrayBuilder, BuildRequest
+from .widgets.location_map import LocationMap, MapPoints, map_points
 from .workers import JobWorker
 
 
