@@ -172,6 +172,19 @@ def make_example(fields: Mapping[str, Any]) -> bytes:
 # --- Slideflow-shaped records -------------------------------------------------------------------
 
 
+def image_bytes(raw: RawRecord, path: str | os.PathLike | None, index: int | None) -> bytes:
+    """The record's `image_raw` bytes, or a TFRecordError saying what is there instead."""
+    values = raw.get("image_raw")
+    if values is None:
+        raise TFRecordError("no image_raw field", path, index)
+    if len(values) == 0:
+        raise TFRecordError("image_raw is an empty list", path, index)
+    data = values[0]
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TFRecordError(f"image_raw holds {type(data).__name__} values, not image bytes", path, index)
+    return bytes(data)
+
+
 def parse_public(
     payload: bytes | memoryview,
     order: list[str] | None,

@@ -13,7 +13,7 @@ from .framing import iter_frames, read_frame
 from .images import sniff_format
 from .index import IndexInfo, ensure_index, index_location, index_problem, record_location
 from .index_files import max_index_records, read_index_file
-from .records import RawRecord, field_order, parse_example, parse_public
+from .records import RawRecord, field_order, image_bytes, parse_example, parse_public
 from .source import open_source, source_size
 from .storage import storage_for
 
@@ -103,7 +103,7 @@ class TFRecord:
     def img_format(self) -> str | None:
         """'jpeg' or 'png', sniffed from the first record's image bytes (None if empty file)."""
         if self._img_format is None and len(self):
-            self._img_format = sniff_format(self._image_bytes(self.read_raw(0), 0))
+            self._img_format = sniff_format(image_bytes(self.read_raw(0), self.path, 0))
             if self._img_format is None:
                 raise TFRecordError("image_raw is neither JPEG nor PNG", self.path, 0)
         return self._img_format
@@ -177,12 +177,6 @@ class TFRecord:
         """Record `i` as name -> list of values (every feature, nothing unwrapped)."""
         i = self._check_index(i)
         return parse_example(self._payload(i), self.path, i)
-
-    def _image_bytes(self, raw: RawRecord, i: int) -> bytes:
-        values = raw.get("image_raw")
-        if not values or not isinstance(values[0], bytes):
-            raise TFRecordError("record has no image_raw bytes", self.path, i)
-        return values[0]
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         i = self._check_index(i)

@@ -24,7 +24,7 @@ from ..core.catalog import FileEntry
 from ..core.errors import TFRecordError
 from ..core.images import decode_image, decode_thumbnail, image_info, load_decoders, sniff_format
 from ..core.messages import user_message
-from ..core.records import feature_kinds, field_order, parse_example
+from ..core.records import feature_kinds, field_order, image_bytes, parse_example
 from ..core.source import GzipSource, source_size
 from ..core.tfrecord import TFRecord
 from .workers import orphan_thread, start_thread
@@ -227,7 +227,7 @@ class ThumbnailLoader(RequestWorker):
             try:
                 tfr = self.tfrecord(request.entry)
                 raw = tfr.read_raw(request.key[1])
-                data = image_bytes_of(raw, request.entry.path, request.key[1])
+                data = image_bytes(raw, request.entry.path, request.key[1])
                 image = to_qimage(decode_thumbnail(data, request.size))
                 out.append((request.generation, request.row, request.key, image, None))
             except Exception as exc:  # noqa: BLE001  (any failure is this tile's: a broken tile)
@@ -237,19 +237,6 @@ class ThumbnailLoader(RequestWorker):
 
     def fail(self, batch: list[ThumbRequest], exc: Exception) -> None:
         self.ready.emit([(r.generation, r.row, r.key, None, where_message(r.entry.path, r.key[1], exc)) for r in batch])
-
-
-def image_bytes_of(raw: dict[str, Any], path: str, index: int) -> bytes:
-    """The record's `image_raw` bytes, or a TFRecordError saying what is there instead."""
-    values = raw.get("image_raw")
-    if values is None:
-        raise TFRecordError("no image_raw field", path, index)
-    if len(values) == 0:
-        raise TFRecordError("image_raw is an empty list", path, index)
-    data = values[0]
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TFRecordError(f"image_raw holds {type(data).__name__} values, not image bytes", path, index)
-    return bytes(data)
 
 
 @dataclass(frozen=True)
@@ -310,7 +297,7 @@ class RecordReader(RequestWorker):
         details: dict[str, Any] = dict(path=path, index=i, offset=offset, length=length, fields=fields,
                                        more_fields=max(0, len(names) - len(fields)))
         try:
-            image = decode_image(image_bytes_of(raw, path, i))
+            image = decode_image(image_bytes(raw, path, i))
             details["qimage"] = fit_qimage(to_qimage(image), MAX_VIEWER_SIDE)
             details["image_size"] = (int(image.shape[1]), int(image.shape[0]))
         except Exception as exc:  # noqa: BLE001  (the fields still show; the viewer says why no image)
