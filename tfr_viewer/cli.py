@@ -214,16 +214,17 @@ def _tfrecords_of(paths: Sequence[str], unreadable: list[str]) -> list[str]:
     (natural order, each file once). A folder that cannot be read, or holds no TFRecord, is an
     error; an unreadable sub-folder is a warning on stderr, added to `unreadable` so that the
     command's exit status says so."""
-    from .core.catalog import absolute, discover
+    from .core.catalog import discover
+    from .core.storage import absolute, is_url
 
     try:
         opened = discover(paths)
     except FileNotFoundError as exc:
         given = next((p for p in paths if absolute(p) == exc.filename), exc.filename)
         raise UserError(f"no such file or folder: {given}") from None
-    roots = {os.path.abspath(folder) for folder in opened.folders}
+    roots = set(opened.folders)
     for folder, why in opened.unreadable_folders:
-        if os.path.abspath(folder) in roots:
+        if absolute(folder) in roots:
             raise UserError(f"cannot read folder {folder}: {why}")
         if why.startswith("link leaves the folder"):
             _warn(f"skipped {folder}: {why}")
@@ -234,7 +235,7 @@ def _tfrecords_of(paths: Sequence[str], unreadable: list[str]) -> list[str]:
     for path in paths:
         if absolute(path) in opened.folders and absolute(path) not in sources:
             raise UserError(f"no .tfrecords files under {path}")
-    given = {absolute(path): str(Path(path)) for path in reversed(paths)}  # the first spelling of each
+    given = {absolute(path): path if is_url(path) else str(Path(path)) for path in reversed(paths)}  # first spelling
     return [_as_given(entry.path, entry.source, given) for entry in opened.files]
 
 
@@ -243,7 +244,9 @@ def _as_given(path: str, source: str, given: dict[str, str]) -> str:
     if path in given:
         return given[path]
     if source in given:
-        return os.path.join(given[source], os.path.relpath(path, source))
+        from .core.storage import join, relative
+
+        return join(given[source], relative(path, source))
     return path
 
 
@@ -355,10 +358,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from .core.dataset import Dataset
 
+    from .core.storage import storage_for
+
     for path in args.paths:
-        if not os.path.exists(path):
-            raise UserError(f"no such file or folder: {path}")
-        if os.path.isfile(path) and not path.endswith(".tfrecords"):  # its folder would get a manifest
+        storage = storage_for(path)
+        try:
+            is_file = storage.stat(path).is_file
+        except OSError:
+            raise UserError(f"no such file or folder: {path}") from None
+        if is_file and not path.endswith(".tfrecords"):  # its folder would get a manifest
             raise UserError(f"not a .tfrecords file: {path}")
     dataset = Dataset(args.paths, annotations=args.annotations)
     manifest = dataset.manifest()

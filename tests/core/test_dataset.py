@@ -111,8 +111,8 @@ def test_read_only_folder_keeps_manifest_in_cache(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(storage.LOCAL, "atomic_output", refuse)
     assert sf.Dataset(tmp_path / "ro").num_tiles == 3
     assert not (tmp_path / "ro" / "manifest.json").exists()
-    cached = manifest._manifest_paths(tmp_path / "ro")[1]
-    assert json.loads(cached.read_text())["x.tfrecords"]["total"] == 3
+    cached = manifest._manifest_paths(str(tmp_path / "ro"))[1]
+    assert json.loads(Path(cached).read_text())["x.tfrecords"]["total"] == 3
 
 
 def test_rebuild_index_with_progress(tmp_path: Path) -> None:

@@ -333,3 +333,89 @@ def test_local_identity_of_a_symlinked_spelling(tmp_path: Path) -> None:
     assert LOCAL.identity(str(tmp_path / "alias" / "a.tfrecords")) == real
     assert LOCAL.identity(str(tmp_path / "alias" / ".." / "real" / "a.tfrecords")) == real
     assert LOCAL.identity(str(tmp_path / "alias")) != LOCAL.identity(str(tmp_path))
+
+
+# --- the dataset model on a storage: the catalog, manifest, Dataset and the CLI ----------------------
+
+
+FOLDER = "mem://bucket/slides"
+
+
+def _local_and_url_folder(tmp_path: Path, mem: MemoryStorage) -> Path:
+    """A folder with an indexed file, one without an index and an empty one, copied into `mem`."""
+    local = tmp_path / "slides"
+    local.mkdir()
+    write_tfrecord_py(local / "a.tfrecords", [tile_record(i) for i in range(7)])
+    create_index(local / "a.tfrecords")
+    write_tfrecord_py(local / "b.tfrecords", [tile_record(i) for i in range(4)])
+    (local / "c.tfrecords").write_bytes(b"")
+    for path in sorted(local.iterdir()):
+        mem.files[f"{FOLDER}/{path.name}"] = path.read_bytes()
+    return local
+
+
+def _by_name(opened) -> list[tuple[str, str, int]]:
+    return [(os.path.basename(e.path), e.state, e.count) for e in opened.files]
+
+
+def test_the_catalog_opens_a_url_folder_as_the_local_one(tmp_path: Path, mem: MemoryStorage) -> None:
+    from tfr_viewer.core import catalog
+    from tfr_viewer.core.index import index_file
+
+    local = _local_and_url_folder(tmp_path, mem)
+    theirs, ours = run_job(catalog.open_catalog([local])), run_job(catalog.open_catalog([FOLDER]))
+    assert _by_name(ours) == _by_name(theirs) == [("a.tfrecords", "indexed", 7), ("b.tfrecords", "pending", 0),
+                                                  ("c.tfrecords", "error", 0)]
+    assert [e.path for e in ours.files] == [f"{FOLDER}/{n}" for n in ("a.tfrecords", "b.tfrecords", "c.tfrecords")]
+    assert {e.source for e in ours.files} == {FOLDER} and ours.folders == [FOLDER]
+    assert [e.slide for e in ours.files] == ["a", "b", "c"]
+
+    pending = ours.files[1]
+    pending.apply(index_file(pending.path))  # what the window's indexing process does
+    assert (pending.state, pending.count) == ("indexed", 4) and f"{FOLDER}/b.index.npz" in mem.files
+
+    write_tfrecord_py(local / "b.tfrecords", [tile_record(i) for i in range(5)])
+    mem.files[pending.path] = (local / "b.tfrecords").read_bytes()  # the object grew
+    del mem.files[f"{FOLDER}/a.tfrecords"]
+    statuses = run_job(catalog.stat_files([e.path for e in ours.files]))
+    changes = catalog.disk_changes(ours.files, statuses)
+    assert [s.file_id for s in changes.deleted] == [0] and [s.file_id for s in changes.changed] == [1]
+
+
+def test_a_dataset_of_a_url_folder_counts_as_the_local_one(tmp_path: Path, mem: MemoryStorage) -> None:
+    local = _local_and_url_folder(tmp_path, mem)
+    theirs, ours = sf.Dataset(local), sf.Dataset(FOLDER)
+    assert [os.path.basename(p) for p in ours.tfrecords()] == [os.path.basename(p) for p in theirs.tfrecords()]
+    assert ours.slides() == theirs.slides() and ours.num_tiles == theirs.num_tiles == 11
+    names = lambda manifest: {os.path.basename(k): v for k, v in manifest.items()}  # noqa: E731
+    assert names(ours.manifest()) == names(theirs.manifest())
+    assert f"{FOLDER}/manifest.json" in mem.files  # the manifest goes beside the files, as locally
+    def cells(text: str) -> list[list[str]]:  # the table's cells: its borders widen with the path
+        return [[cell.strip() for cell in line.split("│")] for line in text.splitlines() if "│" in line]
+
+    assert cells(ours.summary(print_fn=None).replace(FOLDER, "X")) == cells(
+        theirs.summary(print_fn=None).replace(str(local), "X"))
+
+
+def test_a_read_only_url_folder_keeps_its_manifest_in_the_cache(
+    tmp_path: Path, mem: MemoryStorage, private_cache: Path
+) -> None:
+    _local_and_url_folder(tmp_path, mem)
+    mem.writable = False
+    before = dict(mem.files)
+    assert sf.Dataset(FOLDER).num_tiles == 11
+    assert mem.files == before  # nothing written into the storage
+    assert list(private_cache.rglob("manifest.json"))
+
+
+def test_cli_summary_and_index_of_a_url_folder(tmp_path: Path, mem: MemoryStorage, capsys) -> None:
+    from tfr_viewer import cli
+
+    local = _local_and_url_folder(tmp_path, mem)
+    for command in (["summary", "--json"], ["index", "--json"]):
+        answers = []
+        for where in (str(local), FOLDER):
+            code = cli.main([command[0], where, *command[1:]])
+            out, err = capsys.readouterr()
+            answers.append((code, out.replace(where, "X"), err.replace(where, "X")))
+        assert answers[0] == answers[1], command

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 from .index import IndexInfo, IndexResult, find_index
 from .manifest import manifest_hint, manifest_total
 from .messages import file_message, one_line
-from .storage import first_of_each_file
 from .progress import CancelToken, Job, Progress
-from .storage import FileInfo, storage_for
+from .storage import FileInfo, absolute, first_of_each_file, parent, relative, stem, storage_for
 from .verify import Problem, VerifyReport, iter_verify
 
 STAT_CANCEL_EVERY = 256  # files stat'ed between checks of the cancel token
@@ -66,7 +64,7 @@ class FileEntry:
 
     @property
     def slide(self) -> str:
-        return Path(self.path).stem
+        return stem(self.path)
 
 
 @dataclass
@@ -77,11 +75,6 @@ class OpenedDataset:
     files: list[FileEntry] = field(default_factory=list)
     unreadable_folders: list[tuple[str, str]] = field(default_factory=list)  # (folder, why)
     folders: list[str] = field(default_factory=list)  # given folders (absolute) holding a file of `files`, or none
-
-
-def absolute(path: str | os.PathLike) -> str:
-    """A given path as the catalog spells it (user expanded, absolute, not resolved)."""
-    return str(Path(path).expanduser().absolute())
 
 
 def discover(paths: Sequence[str | os.PathLike]) -> OpenedDataset:
@@ -101,7 +94,7 @@ def discover(paths: Sequence[str | os.PathLike]) -> OpenedDataset:
             listed.append((path, [FileEntry(f, path) for f in found]))
             entries += listed[-1][1]
         elif _is_file(path):
-            entries.append(FileEntry(path, os.path.dirname(path)))
+            entries.append(FileEntry(path, parent(path)))
         else:
             raise FileNotFoundError(2, "No such file or folder", path)
     files = first_of_each_file(entries, lambda entry: entry.path)  # a file reached twice: once
@@ -161,7 +154,7 @@ def open_catalog(
 
 def _listed_count(manifest: dict, entry: FileEntry, st: FileInfo) -> int | None:
     try:
-        return manifest_total(manifest.get(os.path.relpath(entry.path, entry.source)), st)
+        return manifest_total(manifest.get(relative(entry.path, entry.source)), st)
     except Exception:  # noqa: BLE001  (a garbled entry: the count waits for the index)
         return None
 

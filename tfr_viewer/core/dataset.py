@@ -14,7 +14,6 @@ import io
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from . import catalog
@@ -25,14 +24,14 @@ from .index import find_index, iter_create_index
 from .manifest import count_file, index_problem, manifest_total, read_manifest, write_manifest
 from .naming import natural_key
 from .progress import CancelToken, Job, Progress, run_job
-from .storage import storage_for
+from .storage import base_name, is_url, relative, stem, storage_for
 
 MAX_ANNOTATIONS_BYTES = 16 << 20  # one row per slide
 
 
 @dataclass(frozen=True)
 class _Source:
-    root: Path  # folder whose manifest.json holds the entries
+    root: str  # folder whose manifest.json holds the entries
     files: tuple[str, ...]  # absolute paths
 
 
@@ -42,22 +41,27 @@ def _file_stats(paths: list[str]) -> dict[str, tuple[int, int] | None]:
     return {path: (s.size, s.mtime_ns) if s.exists else None for path, s in zip(paths, statuses)}
 
 
+def _folder_key(folder: str) -> str:
+    """A folder as compared with the given ones (a URL as it is, a local path normalised)."""
+    return folder if is_url(folder) else os.path.abspath(folder)
+
+
 def _open(sources: Sequence[str | os.PathLike]) -> tuple[list[_Source], dict[str, str]]:
     """The sources' files through the catalog, each once, grouped by the folder whose manifest
     counts them (given folders first, then the folders of files given by name), and the
     sub-folders that could not be read (path -> why). A given folder that cannot be read raises."""
     opened = run_job(catalog.open_catalog(sources, load_indexes=False))
-    roots = {os.path.abspath(folder) for folder in opened.folders}
+    roots = {_folder_key(folder) for folder in opened.folders}
     unreadable: dict[str, str] = {}
     for folder, why in opened.unreadable_folders:
-        if os.path.abspath(folder) in roots:
+        if _folder_key(folder) in roots:
             raise OSError(f"cannot read folder {folder}: {why}")
         unreadable[folder] = f"cannot read folder ({why}): its TFRecords are left out"
     groups: dict[str, list[str]] = {}
     for entry in opened.files:
         groups.setdefault(entry.source, []).append(entry.path)
-    found = [_Source(Path(root), tuple(groups.pop(root, ()))) for root in dict.fromkeys(opened.folders)]
-    found += [_Source(Path(root), tuple(sorted(files, key=natural_key))) for root, files in groups.items()]
+    found = [_Source(root, tuple(groups.pop(root, ()))) for root in dict.fromkeys(opened.folders)]
+    found += [_Source(root, tuple(sorted(files, key=natural_key))) for root, files in groups.items()]
     return found, unreadable
 
 
@@ -140,7 +144,7 @@ class Dataset:
 
     def tfrecords(self) -> list[str]:
         """Paths of the TFRecords that pass the filters, in natural order."""
-        files = [f for f in self._all_files() if self._slide_allowed(Path(f).stem)]
+        files = [f for f in self._all_files() if self._slide_allowed(stem(f))]
         if self.min_tiles:
             manifest = self._load_manifest()
             files = [f for f in files if manifest[f]["total"] >= self.min_tiles]
@@ -148,7 +152,7 @@ class Dataset:
 
     def slides(self) -> list[str]:
         """Slide names (TFRecord file names without extension), as Slideflow names them."""
-        return list(dict.fromkeys(Path(f).stem for f in self.tfrecords()))
+        return list(dict.fromkeys(stem(f) for f in self.tfrecords()))
 
     # --- manifest ------------------------------------------------------------------------------
     def manifest(self) -> dict[str, dict[str, int]]:
@@ -198,7 +202,7 @@ class Dataset:
             for path in source.files:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                rel = os.path.relpath(path, source.root)
+                rel = relative(path, source.root)
                 entry = stored.get(rel)
                 try:
                     st = storage_for(path).stat(path)
@@ -287,7 +291,7 @@ class Dataset:
             kept = [f for f in source.files if f in manifest]
             parts += [
                 "",
-                source.root.name or str(source.root),
+                base_name(source.root) or source.root,
                 box_table(
                     [
                         ("tfrecords", source.root),

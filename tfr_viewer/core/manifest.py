@@ -9,14 +9,13 @@ for their index; `Dataset` keeps it up to date.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from .errors import TFRecordError
 from .framing import FRAMING_SIZE
 from .index import find_index, iter_scan
 from .paths import cache_path_for
 from .progress import run_job
-from .storage import FileInfo, storage_for
+from .storage import FileInfo, join, parent, storage_for
 
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 << 20  # ~100,000 entries; json.loads takes ~20x the text in memory
@@ -83,11 +82,11 @@ def _without_path(error: TFRecordError) -> str:
     return str(TFRecordError(error.reason, None, error.index, error.offset))
 
 
-def _manifest_paths(root: Path) -> list[Path]:
-    return [root / MANIFEST, cache_path_for(root, "manifest", MANIFEST)]
+def _manifest_paths(root: str) -> list[str]:
+    return [join(root, MANIFEST), str(cache_path_for(root, "manifest", MANIFEST))]
 
 
-def read_manifest(root: Path, problems: list[tuple[str, str]] | None = None) -> dict[str, dict]:
+def read_manifest(root: str, problems: list[tuple[str, str]] | None = None) -> dict[str, dict]:
     """Entries from manifest.json beside the files, overlaid by our cache copy when there is one.
 
     Only a regular file of sane size is read (a FIFO would block, /dev/zero never ends); one
@@ -96,7 +95,7 @@ def read_manifest(root: Path, problems: list[tuple[str, str]] | None = None) -> 
     merged: dict[str, dict] = {}
     for path in _manifest_paths(root):
         try:
-            with storage_for(path).open(str(path), MAX_MANIFEST_BYTES) as f:
+            with storage_for(path).open(path, MAX_MANIFEST_BYTES) as f:
                 data = json.loads(f.read(MAX_MANIFEST_BYTES + 1).decode("utf-8"))
         except FileNotFoundError:
             continue
@@ -104,7 +103,7 @@ def read_manifest(root: Path, problems: list[tuple[str, str]] | None = None) -> 
             if problems is not None:
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
                 reason = "nested too deeply" if isinstance(exc, RecursionError) else reason
-                problems.append((str(path), f"manifest ignored ({reason}): tiles counted from the files"))
+                problems.append((path, f"manifest ignored ({reason}): tiles counted from the files"))
             continue
         if isinstance(data, dict):
             merged.update({k: v for k, v in data.items() if isinstance(v, dict)})
@@ -115,24 +114,24 @@ def manifest_hint(root: str) -> dict[str, dict]:
     """The folder's manifest.json entries, or none when it cannot be read: only a hint for the
     count of a file that waits for its index."""
     try:
-        return read_manifest(Path(root))
+        return read_manifest(root)
     except Exception:  # noqa: BLE001  (counts then come from the indexes)
         return {}
 
 
-def write_manifest(root: Path, entries: dict[str, dict]) -> None:
+def write_manifest(root: str, entries: dict[str, dict]) -> None:
     """manifest.json beside the files, else in the cache; never in place of a FIFO or device."""
     data = json.dumps(entries, indent=1, sort_keys=True).encode("utf-8")
     for path in _manifest_paths(root):
         storage = storage_for(path)
         try:
-            if not storage.stat(str(path)).is_file:
+            if not storage.stat(path).is_file:
                 continue
         except OSError:  # missing, or a dangling link: written as before
             pass
         try:
-            storage.make_dirs(str(path.parent))
-            with storage.atomic_output(str(path)) as f:
+            storage.make_dirs(parent(path))
+            with storage.atomic_output(path) as f:
                 f.write(data)
             return
         except OSError:

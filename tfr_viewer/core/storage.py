@@ -16,9 +16,11 @@ readers must never write into it (indexes then go to the per-user cache, keyed b
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Callable, ContextManager, Iterable, NamedTuple, Sequence, TypeVar
 
 from . import local_storage
@@ -189,6 +191,44 @@ def is_url(path: str | os.PathLike) -> bool:
     text = os.fspath(path)
     scheme, sep, _ = text.partition("://")
     return bool(sep) and scheme.isidentifier() and len(scheme) > 1  # 'C://' is a Windows drive
+
+
+# --- spelling locations: a URL stays a URL (`Path("s3://b/k")` would fold its "//") ----------
+
+
+def absolute(path: str | os.PathLike) -> str:
+    """A location as the catalog spells it: a URL as given, a local path user-expanded and
+    absolute (not resolved: a link keeps the name the user gave)."""
+    text = os.fspath(path)
+    return text if is_url(text) else str(Path(text).expanduser().absolute())
+
+
+def join(folder: str, name: str) -> str:
+    """`name` inside `folder`."""
+    return f"{folder.rstrip('/')}/{name}" if is_url(folder) else os.path.join(folder, name)
+
+
+def parent(path: str) -> str:
+    """The folder that holds `path`."""
+    return path.rstrip("/").rpartition("/")[0] if is_url(path) else os.path.dirname(path)
+
+
+def relative(path: str, folder: str) -> str:
+    """`path` spelled from inside `folder` (the keys of manifest.json)."""
+    if not is_url(path):
+        return os.path.relpath(path, folder)
+    prefix = folder.rstrip("/") + "/"
+    return path[len(prefix):] if path.startswith(prefix) else path
+
+
+def base_name(path: str) -> str:
+    """The last part of `path`: a file's or a folder's own name."""
+    return path.rstrip("/").rpartition("/")[2] if is_url(path) else Path(path).name
+
+
+def stem(path: str) -> str:
+    """The file's name without its extension: a slide's name."""
+    return posixpath.splitext(base_name(path))[0] if is_url(path) else Path(path).stem
 
 
 _FACTORIES: dict[str, Callable[[str], Storage]] = {}
