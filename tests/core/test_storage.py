@@ -403,7 +403,11 @@ def test_a_read_only_url_folder_keeps_its_manifest_in_the_cache(
     _local_and_url_folder(tmp_path, mem)
     mem.writable = False
     before = dict(mem.files)
+    attempts = []
+    real = mem.atomic_output
+    mem.atomic_output = lambda dest, overwrite=True: attempts.append(dest) or real(dest, overwrite)
     assert sf.Dataset(FOLDER).num_tiles == 11
+    assert attempts == []  # not even tried: a reading command never writes to the storage
     assert mem.files == before  # nothing written into the storage
     assert list(private_cache.rglob("manifest.json"))
 

@@ -120,10 +120,13 @@ def manifest_hint(root: str) -> dict[str, dict]:
 
 
 def write_manifest(root: str, entries: dict[str, dict]) -> None:
-    """manifest.json beside the files, else in the cache; never in place of a FIFO or device."""
+    """manifest.json beside the files, else in the cache; never in place of a FIFO or device,
+    and never into a storage that is only to be read (a remote bucket a viewer looks at)."""
     data = json.dumps(entries, indent=1, sort_keys=True).encode("utf-8")
     for path in _manifest_paths(root):
         storage = storage_for(path)
+        if not storage.writable:
+            continue
         try:
             if not storage.stat(path).is_file:
                 continue
