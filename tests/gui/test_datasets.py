@@ -41,6 +41,16 @@ def test_a_path_that_is_gone_is_reported_and_leaves_recent(qtbot, parts, tmp_pat
     assert str(gone) not in parts.settings.get("recent/paths")
 
 
+def test_a_url_no_storage_serves_is_said_plainly(qtbot, parts) -> None:
+    url = "nosuchscheme://bucket/slides"
+    parts.open(qtbot, url)
+    said = f"{url}: nosuchscheme:// URLs are not supported yet (local paths only)"
+    model = parts.datasets.tree_model
+    assert [model.item(i).text() for i in range(model.rowCount())] == [said]  # no "ValueError:" prefix
+    assert said in str(parts.errors.history[-1])
+    assert url not in parts.settings.get("recent/paths")
+
+
 def test_files_without_an_index_are_indexed_in_the_background(qtbot, parts, tmp_path: Path) -> None:
     write_tiles(tmp_path / "ready.tfrecords", 5)
     write_tiles(tmp_path / "fresh.tfrecords", 7, index=False)

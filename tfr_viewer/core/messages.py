@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from .errors import TFRecordError
+from .storage import UnsupportedURL
 
 
 def user_message(exc: BaseException) -> str:
     """One readable line for a dialog or the status bar: what went wrong and with which file."""
-    if isinstance(exc, TFRecordError):
+    if isinstance(exc, (TFRecordError, UnsupportedURL)):
         return str(exc)
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""

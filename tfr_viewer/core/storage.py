@@ -241,6 +241,10 @@ def register_storage(scheme: str, factory: Callable[[str], Storage]) -> None:
     _FACTORIES[scheme.lower()] = factory
 
 
+class UnsupportedURL(ValueError):
+    """A URL whose scheme no storage serves: said to the user as it is, on one line."""
+
+
 def storage_for(path: str | os.PathLike) -> Storage:
     """The storage that serves `path`: `LOCAL` for a plain path, the registered storage of a
     URL's scheme; a ValueError names a scheme nothing serves."""
@@ -249,5 +253,5 @@ def storage_for(path: str | os.PathLike) -> Storage:
         factory = _FACTORIES.get(scheme.lower())
         if factory is not None:
             return factory(scheme)
-        raise ValueError(f"{os.fspath(path)}: {scheme}:// URLs are not supported yet (local paths only)")
+        raise UnsupportedURL(f"{os.fspath(path)}: {scheme}:// URLs are not supported yet (local paths only)")
     return LOCAL
