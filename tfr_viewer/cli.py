@@ -14,92 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-SUBCOMMANDS = ("info", "summary", "index", "verify", "convert", "export", "salvage")
-PROG = "tfr-viewer"
+from .cli_args import PROG, SUBCOMMANDS, command_parser, gui_parser
 
 
 class UserError(Exception):
     """A mistake in the command line or an unusable path: one line on stderr, exit 2."""
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
-def _gui_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Fast inspector for TFRecord datasets of image tiles (Slideflow format). "
-        f"With no subcommand, opens the window. Subcommands: {', '.join(SUBCOMMANDS)} "
-        f"(see '{PROG} SUBCOMMAND --help'). To open a path named like a subcommand, write ./NAME.",
-    )
-    parser.add_argument("paths", nargs="*", help="TFRecord files or folders to open")
-    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
-    parser.add_argument("--demo", action="store_true", help="open a generated sample dataset")
-    parser.add_argument("--fresh-settings", action="store_true", help="start with default settings")
-    parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window once loaded")
-    parser.add_argument("--quit-after-load", action="store_true", help="quit once loaded (with --screenshot)")
-    return parser
-
-
-def _command_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG)
-    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("info", help="fields, image format, record count and location bounds of a TFRecord")
-    p.add_argument("path")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-
-    p = sub.add_parser("summary", help="Slideflow-style summary of a folder of TFRecords")
-    p.add_argument("paths", nargs="+", metavar="DIR")
-    p.add_argument("--annotations", help="CSV with a slide column (and patient, labels...)")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("index", help="build missing or stale .index.npz files")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--rebuild", action="store_true", help="rebuild valid indexes too")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("verify", help="check every record (CRCs, protobuf, fields); exit 1 if anything is bad")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--images", action="store_true", help="also decode every image")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("convert", help="folder(s) of image tiles -> TFRecords")
-    p.add_argument("src")
-    p.add_argument("dest")
-    p.add_argument("--multi", action="store_true", help="one TFRecord per sub-folder (slide = folder name)")
-    p.add_argument("--slide", help="slide name (single mode; default: the folder name)")
-    p.add_argument("--filename", help="output file name (single mode; default: the slide name)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing TFRecords")
-    p.add_argument("--skip-existing", action="store_true", help="multi mode: leave existing TFRecords")
-    p.add_argument("--workers", type=int, default=1, help="processes reading images (default 1)")
-    p.add_argument(
-        "--locations",
-        default="auto",
-        help="how to read tile locations from file names: auto, none, '*_X-Y.ext', '*x123_y456*' "
-        "or a regex with groups (?P<x>...) and (?P<y>...)",
-    )
-    p.add_argument("--reencode-jpeg", type=int, metavar="QUALITY", help="store every tile as JPEG")
-    p.add_argument("--no-index", action="store_true", help="do not write .index.npz files")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("export", help="tiles of a TFRecord -> image files <slide>_<x>-<y>.<ext>")
-    p.add_argument("tfrecord")
-    p.add_argument("outdir")
-    p.add_argument("--format", choices=["png", "jpeg"], help="re-encode to this format (default: keep bytes)")
-    p.add_argument("--indices", nargs="+", type=int, help="record indices to export (default: all)")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("salvage", help="copy the good records of a damaged TFRecord into a new file")
-    p.add_argument("src")
-    p.add_argument("dest")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--json", action="store_true")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     first = next((a for a in args_list if not a.startswith("-")), None)
     _tolerant_output()
     if first in SUBCOMMANDS:  # a subcommand even beside a folder of that name (open it as ./NAME)
-        args = _command_parser().parse_args(args_list)
+        args = command_parser().parse_args(args_list)
         previous = _stop_on_sigterm()
         try:
             return COMMANDS[args.command](args)
@@ -123,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-    args = _gui_parser().parse_args(args_list)
+    args = gui_parser().parse_args(args_list)
     for path in args.paths:
         if not os.path.exists(path):
             return _fail(f"no such file or folder: {path}")
