@@ -276,7 +276,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from .core.dataset import Dataset
-
+    from .core.naming import is_tfrecord_name
     from .core.storage import storage_for
 
     for path in args.paths:
@@ -285,8 +285,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
             is_file = storage.stat(path).is_file
         except OSError:
             raise UserError(f"no such file or folder: {path}") from None
-        if is_file and not path.endswith(".tfrecords"):  # its folder would get a manifest
-            raise UserError(f"not a .tfrecords file: {path}")
+        if is_file and not is_tfrecord_name(path):  # its folder would get a manifest
+            raise UserError(f"not a .tfrecords file (nor .tfrecord, .tfr, or .gz of those): {path}")
     dataset = Dataset(args.paths, annotations=args.annotations)
     manifest = dataset.manifest()
     if args.json:

@@ -43,17 +43,17 @@ def _folder(root: Path) -> tuple[Path, int]:
     return root, offset
 
 
-def _expected(root: Path, offset: int, first: str, rebuild: bool) -> list[dict]:
+def _expected(root: Path, offset: int, first: str) -> list[dict]:
     """What `index` reports; `first` is the status of the files that had no valid index before."""
     def p(name: str) -> str:
         return str(root / name)
 
     damaged = f"{p('e_damaged.tfrecords')}, record {DAMAGED_RECORD}, byte offset {offset}: data CRC mismatch (corrupt payload)"
     stale = {"path": p("f_stale.tfrecords"), "status": first, "index": p("f_stale.index.npz"), "records": 3}
-    if first == "built" and not rebuild:
+    if first == "built":
         stale["note"] = UNREADABLE_NOTE
     return [
-        {"path": p("a_valid.tfrecords"), "status": "built" if rebuild else "valid", "index": p("a_valid.index.npz"), "records": 5},
+        {"path": p("a_valid.tfrecords"), "status": "valid", "index": p("a_valid.index.npz"), "records": 5},
         {"path": p("b_unindexed.tfrecords"), "status": first, "index": p("b_unindexed.index.npz"), "records": 3},
         {"path": p("c_gzip.tfrecords"), "status": "no index", "records": 4, "note": GZIP_NOTE},
         {"path": p("d_empty.tfrecords"), "status": "error", "error": f"{p('d_empty.tfrecords')}: empty file: holds no records"},
@@ -82,9 +82,13 @@ def test_index_output_is_pinned(tmp_path: Path, capsys: pytest.CaptureFixture, a
     def expect(results: list[dict]) -> str:
         return json.dumps(results, indent=1) + "\n" if as_json else _text(results)
 
-    assert run() == expect(_expected(root, offset, "built", rebuild=False))
-    assert run() == expect(_expected(root, offset, "valid", rebuild=False))  # the note goes with the built index
-    assert run("--rebuild") == expect(_expected(root, offset, "built", rebuild=True))
+    assert run() == expect(_expected(root, offset, "built"))
+    assert run() == expect(_expected(root, offset, "valid"))  # the note goes with the built index
+    # a rebuild reads every file through; an index it finds already right is "valid", not "built"
+    (root / "b_unindexed.index.npz").unlink()
+    rebuilt = _expected(root, offset, "valid")
+    rebuilt[1]["status"] = "built"
+    assert run("--rebuild") == expect(rebuilt)
     assert sorted(p.name for p in root.iterdir()) == [
         "a_valid.index.npz", "a_valid.tfrecords", "b_unindexed.index.npz", "b_unindexed.tfrecords",
         "c_gzip.tfrecords", "d_empty.tfrecords", "e_damaged.tfrecords",

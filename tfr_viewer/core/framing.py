@@ -24,6 +24,8 @@ FOOTER = struct.Struct("<I")
 HEADER_SIZE = HEADER.size  # 12
 FRAMING_SIZE = HEADER_SIZE + FOOTER.size  # 16: what an index's record length adds to the payload
 _MASK_DELTA = 0xA282EAD8
+# a protobuf message is under 2 GiB: a first header claiming more is no TFRecord's
+MAX_PLAUSIBLE_LENGTH = (1 << 31) - 1
 BLOCK_SIZE = 1 << 20
 _crc32c = crc32c.crc32c
 
@@ -60,9 +62,7 @@ def _read_one(
     """Read and check the record that starts at `offset` (file position already there)."""
     header = f.read(HEADER_SIZE)
     if len(header) < HEADER_SIZE:
-        raise TFRecordError(
-            f"truncated record header ({len(header)} of {HEADER_SIZE} bytes)", path, index, offset
-        )
+        raise TFRecordError(_short_header_reason(header, offset), path, index, offset)
     length = _check_header(header, 0, offset, size, path, index, verify_crc)
     payload = f.read(length)
     footer = f.read(4)
@@ -71,6 +71,17 @@ def _read_one(
     if verify_crc and masked_crc32c(payload) != FOOTER.unpack(footer)[0]:
         raise TFRecordError("data CRC mismatch (corrupt payload)", path, index, offset)
     return payload
+
+
+def _short_header_reason(header: bytes | memoryview, offset: int, cut: str = "") -> str:
+    """Why the bytes end inside a record header. At offset 0 that is most often a file that is
+    no TFRecord at all (8 bytes of text): said so when the length it gives cannot be right."""
+    if offset == 0 and cut == "":
+        if len(header) < 8:
+            return f"not a TFRecord file ({len(header)} bytes, less than one record header)"
+        if struct.unpack_from("<Q", header)[0] > MAX_PLAUSIBLE_LENGTH:
+            return f"not a TFRecord file ({len(header)} bytes, and no record length at its start)"
+    return f"truncated record header ({len(header)} of {HEADER_SIZE} bytes){cut}"
 
 
 def _check_header(
@@ -151,9 +162,8 @@ def iter_frames(
             if have - pos < HEADER_SIZE:
                 view, carry, pos, have = _refill(f, view, carry, pos, have, HEADER_SIZE, stop - offset)
                 if have - pos < HEADER_SIZE:
-                    raise TFRecordError(
-                        f"truncated record header ({have - pos} of {HEADER_SIZE} bytes){cut}", path, index, offset
-                    )
+                    reason = _short_header_reason(view[pos:have].tobytes(), offset, cut)
+                    raise TFRecordError(reason, path, index, offset)
             length, length_crc = unpack_header(view, pos)  # _check_header inlined: once per record
             if verify_crc:
                 value = crc(view[pos : pos + 8])
@@ -276,7 +286,7 @@ def read_frame(
         return payload
     record = storage.read_at(f, offset, length)
     if len(record) < HEADER_SIZE:
-        raise TFRecordError("truncated record header", path, index, offset)
+        raise TFRecordError(_short_header_reason(record, offset), path, index, offset)
     payload_length = _check_header(record, 0, offset, size, path, index, verify_crc)
     if payload_length + FRAMING_SIZE != length:
         _raise_stale(length, payload_length + FRAMING_SIZE, path, index, offset)

@@ -44,6 +44,7 @@ class IndexInfo:
     path: Path | str | None = None  # a str for an index that is a URL (see `index_location`)
     error: TFRecordError | None = None
     write_error: str | None = None  # why no index file could be written (a full disk, say)
+    unchanged: bool = False  # a rebuild found these very arrays already in the index file
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -329,7 +330,7 @@ def save_index(info: IndexInfo, tfrecord: str | os.PathLike, index_file: str | o
     targets = [index_location(os.fspath(index_file))] if index_file is not None else _index_targets(tfrecord)
     for target in targets:
         if _holds(target, info):  # a valid index is never rewritten (its file stays untouched)
-            return IndexInfo(info.offsets, info.locations, target, info.error)
+            return IndexInfo(info.offsets, info.locations, target, info.error, unchanged=True)
         found = _stat(target)
         if found is not None and not found.is_file:
             reason = f"{target} is not a regular file"
@@ -406,7 +407,8 @@ class IndexResult:
 
     `state` is what a reader of the file gets: 'indexed', 'damaged' (the index covers the
     records before the damage, `error` says where) or 'error' (nothing readable). `action` is
-    what became of its index: 'kept' (a valid one was found), 'built' (the file was read
+    what became of its index: 'kept' (a valid one was found, or a rebuild read the file through
+    and found the same index already written), 'built' (the file was read
     through: the index written to `index_path`, else held in memory, for a gzip file or because
     `write_error`) or 'none' (the file could not be read through). `notes` say why index files
     found beside it were ignored.
@@ -472,7 +474,8 @@ def iter_index_file(
     except OSError as exc:
         result.state, result.error = "error", f"{path}: {exc.strerror or exc}"
         return result
-    result.action, result.write_error = "built", info.write_error
+    result.action = "kept" if info.unchanged else "built"
+    result.write_error = info.write_error
     return result._take(info)
 
 

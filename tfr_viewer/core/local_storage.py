@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from .naming import natural_key
+from .naming import is_tfrecord_name, natural_key
 from .paths import in_user_cache, user_cache_dir
 from .processes import pid_alive
 
@@ -199,7 +199,8 @@ def remove_stale_partials(folder: str | os.PathLike) -> list[str]:
 def find_tfrecords(
     folder: str | os.PathLike, follow_links: bool = False
 ) -> tuple[list[str], list[tuple[str, str]]]:
-    """`.tfrecords` files under `folder` (recursively, natural order of their paths) and the
+    """TFRecord files under `folder` (names `naming.is_tfrecord_name` accepts: `.tfrecords`,
+    `.tfrecord`, `.tfr` in any case, also `.gz`; recursively, natural order of their paths) and the
     folders that could not be read, each with why: a folder we may not list is reported, it
     must not look empty.
 
@@ -239,7 +240,7 @@ def find_tfrecords(
                 unreadable.append((os.path.join(root, name), f"link leaves the folder (to {target}): not followed"))
         dirs[:] = kept
         for name in names:
-            if not name.endswith(".tfrecords"):
+            if not is_tfrecord_name(name):
                 continue
             path = os.path.join(root, name)
             try:

@@ -1,4 +1,4 @@
-"""Tile file names: locations parsed from names, and natural sort order."""
+"""File names: TFRecord extensions, tile locations parsed from names, and natural sort order."""
 
 from __future__ import annotations
 
@@ -14,6 +14,20 @@ LOCATION_PRESETS: dict[str, str] = {
 AUTO = "auto"
 _NUMBER = re.compile(r"([0-9]+)")
 _INT64 = 2**63
+# what TensorFlow, Slideflow and the `tfrecord` package users name their files, in any case
+TFRECORD_EXTENSIONS = (".tfrecords", ".tfrecord", ".tfr")
+COMPRESSED_EXTENSIONS = (".gz", ".zlib")  # compressed TFRecords: `a.tfrecords.gz`
+
+
+def is_tfrecord_name(name: str) -> bool:
+    """Whether folder discovery lists a file of this name: `.tfrecords`, `.tfrecord` or `.tfr`
+    in any case, also with `.gz` or `.zlib` after it (the bytes decide how it is read)."""
+    lower = name.lower()
+    for compressed in COMPRESSED_EXTENSIONS:
+        if lower.endswith(compressed):
+            lower = lower[: -len(compressed)]
+            break
+    return lower.endswith(TFRECORD_EXTENSIONS)
 
 
 @functools.lru_cache(maxsize=64)

@@ -35,7 +35,7 @@ class Tools(QObject):
 
     # --- opening -------------------------------------------------------------------------------
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.dialog_parent, "Open TFRecord", "", "TFRecords (*.tfrecords);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self.dialog_parent, "Open TFRecord", "", "TFRecords (*.tfrecords *.tfrecord *.tfr *.gz *.zlib);;All files (*)")
         if path:
             self.openRequested.emit(path)
 
