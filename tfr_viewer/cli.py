@@ -366,6 +366,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         reencode=args.reencode_jpeg,
         build_index=not args.no_index,
         workers=max(1, args.workers),
+        compress=args.compress,
     )
     if args.multi:
         if args.slide or args.filename:

@@ -75,6 +75,8 @@ def command_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--reencode-jpeg", type=int, metavar="QUALITY", help="store every tile as JPEG")
     p.add_argument("--no-index", action="store_true", help="do not write .index.npz files")
+    p.add_argument("--compress", choices=["gzip", "zlib"], help="write compressed TFRecords, as TensorFlow's "
+                   "TFRecordOptions do (no index is written)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("export", help="tiles of a TFRecord -> image files <slide>_<x>-<y>.<ext>")

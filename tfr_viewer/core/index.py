@@ -25,7 +25,7 @@ from .index_files import index_bytes, max_index_records, read_index_file
 from .paths import cache_path_for
 from .progress import CancelToken, Job, Progress, run_job
 from .records import _parse
-from .source import GZIP_MAGIC, is_gzip, open_source, source_size
+from .source import is_compressed, open_source, sniff_compression, source_size
 from .storage import FileInfo, Storage, is_url, storage_for
 
 PROGRESS_EVERY = 512
@@ -153,7 +153,7 @@ def index_problem(offsets: np.ndarray, locations: np.ndarray | None, data_size: 
 
 
 def _data_size(tfrecord: str | os.PathLike, storage: Storage) -> int:
-    if is_gzip(tfrecord, storage):
+    if is_compressed(tfrecord, storage):
         with open_source(tfrecord, storage) as f:
             return source_size(f)
     return storage.stat(os.fspath(tfrecord)).size
@@ -207,7 +207,7 @@ def _records_match(
     path = os.fspath(tfrecord)
     try:
         with storage.open(path) as f:
-            if storage.read_at(f, 0, 2) == GZIP_MAGIC:
+            if sniff_compression(storage.read_at(f, 0, HEADER_SIZE)) is not None:
                 return True
             for start, length in offsets[picks]:
                 header = storage.read_at(f, int(start), HEADER_SIZE)
@@ -371,11 +371,12 @@ def iter_create_index(
 ) -> Job[IndexInfo]:
     """Scan the TFRecord and write its index (job form for the GUI worker and CLI progress).
 
-    Raises `TFRecordError` for a damaged file: no index is written for it. Gzip files get an
-    in-memory index only (their offsets refer to the decompressed stream, which Slideflow cannot use).
+    Raises `TFRecordError` for a damaged file: no index is written for it. Gzip and zlib files
+    get an in-memory index only (their offsets refer to the decompressed stream, which Slideflow
+    cannot use).
     """
     info = yield from iter_scan(tfrecord, cancel)
-    if is_gzip(tfrecord) and index_file is None:
+    if is_compressed(tfrecord) and index_file is None:
         return info
     return save_index(info, tfrecord, index_file)
 

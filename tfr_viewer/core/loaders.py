@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import numpy as np
 from .errors import TFRecordError
 from .framing import FRAMING_SIZE, iter_frames
 from .record_decoder import KIND_BY_TYPE, RecordDecoder
-from .source import open_source, source_size
+from .source import check_compression, open_source, source_size
 from .storage import storage_for
 
 Description = Sequence[str] | Mapping[str, str] | None
@@ -66,6 +66,7 @@ class _Plan:
     end: int | None  # byte offset where reading stops (None: end of file)
     first: int  # record number of the first record (for error messages)
     budget: int | None  # records to yield (None: until `end`)
+    compression: str | None = None  # 'gzip' | 'zlib' required, None: detected from the bytes
 
 
 def _normalise_description(description: Description) -> dict[str, str | None] | None:
@@ -129,17 +130,19 @@ def shard_bounds(n_records: int, shard_id: int, n_shards: int) -> tuple[int, int
     return first, first + size + (1 if shard_id < extra else 0)
 
 
-def _plan(path: str, index: np.ndarray | None, shard: tuple[int, int] | None, clip: int | None) -> _Plan:
+def _plan(
+    path: str, index: np.ndarray | None, shard: tuple[int, int] | None, clip: int | None, compression: str | None
+) -> _Plan:
     if index is None:
         if shard is not None:
             raise ValueError("shard needs an index (see tfrecord2idx.create_index)")
-        return _Plan(path, None, 0, None, 0, clip)
+        return _Plan(path, None, 0, None, 0, clip, compression)
     n = len(index) if clip is None else min(clip, len(index))
     first, last = (0, n) if shard is None else shard_bounds(n, *shard)
     if first >= last:
-        return _Plan(path, index, 0, 0, first, 0)
+        return _Plan(path, index, 0, 0, first, 0, compression)
     end = int(index[last - 1, 0]) + int(index[last - 1, 1])  # Python ints: no wrap-around
-    return _Plan(path, index, int(index[first, 0]), end, first, last - first)
+    return _Plan(path, index, int(index[first, 0]), end, first, last - first, compression)
 
 
 def tfrecord_loader(
@@ -149,6 +152,7 @@ def tfrecord_loader(
     shard: tuple[int, int] | None = None,
     clip: int | None = None,
     verify_crc: bool = True,
+    compression_type: str | None = None,
 ) -> RecordLoader:
     """Parsed records of one TFRecord, in file order, as Slideflow's loader returns them.
 
@@ -169,12 +173,15 @@ def tfrecord_loader(
     (a mismatch or a missing field raises `TFRecordError` naming file, record and field);
     None or empty means every field. Both CRCs are checked unless `verify_crc=False`. Bad data
     raises `TFRecordError` after the good records before it were yielded. Arguments are checked
-    when called, not at the first record.
+    when called, not at the first record. `compression_type` as TensorFlow and the `tfrecord`
+    package spell it: 'gzip' or 'zlib' (the file must be so; an index then counts offsets in the
+    inflated stream), None or '' to detect it from the bytes (a plain file reads as plain).
     """
     path = os.fsdecode(os.fspath(data_path))
     _require_file(path)
     wanted = _normalise_description(description)
-    plan = _plan(path, _check_index(index, path), _check_shard(shard), _check_clip(clip))
+    compression = check_compression(compression_type)
+    plan = _plan(path, _check_index(index, path), _check_shard(shard), _check_clip(clip), compression)
     return RecordLoader(lambda: _iter_records(plan, wanted, verify_crc, None))
 
 
@@ -205,7 +212,7 @@ def _iter_records(
     if budget == 0:
         return
     path, index = plan.path, plan.index
-    with open_source(path) as f:
+    with open_source(path, compression=plan.compression) as f:
         size = source_size(f)
         covered = int(index[-1, 0]) + int(index[-1, 1]) if index is not None and len(index) else size
         if covered != size:
@@ -295,6 +302,7 @@ def multi_tfrecord_loader(
     seed: int | None = None,
     description: Description = None,
     verify_crc: bool = True,
+    compression_type: str | None = None,
 ) -> RecordLoader:
     """Interleave several TFRecords: each record comes from a file picked at random by weight.
 
@@ -308,6 +316,7 @@ def multi_tfrecord_loader(
     file (`clip`: one int, a list with one per file, or a dict by path); `indices` may be None
     or hold None for files read sequentially (no shard then). `seed` makes the order repeatable.
     At most `MAX_OPEN_FILES` files are open at once; the others resume from their byte offset.
+    `compression_type` applies to every file, as in `tfrecord_loader`.
     """
     paths = [os.fsdecode(os.fspath(p)) for p in paths]
     if indices is None:
@@ -318,8 +327,9 @@ def multi_tfrecord_loader(
     weight_array = _validate_weights(weights, len(paths))
     wanted = _normalise_description(description)
     checked_shard = _check_shard(shard)
+    compression = check_compression(compression_type)
     plans = [
-        _plan(p, _check_index(idx, p), checked_shard, c)
+        _plan(p, _check_index(idx, p), checked_shard, c, compression)
         for p, idx, c in zip(paths, indices, _per_file_clip(clip, paths))
     ]
     return RecordLoader(lambda: _interleave(plans, weight_array, infinite, seed, wanted, verify_crc))
@@ -339,7 +349,7 @@ class _Cursor:
             plan, done = self.plan, self.position[1]
             if done:  # resume a reader that was closed to free its handle
                 budget = None if plan.budget is None else plan.budget - done
-                plan = _Plan(plan.path, plan.index, self.position[0], plan.end, plan.first + done, budget)
+                plan = replace(plan, start=self.position[0], first=plan.first + done, budget=budget)
             self.reader = _iter_records(plan, self.wanted, self.verify_crc, self.position)
         return next(self.reader)
 

@@ -1,5 +1,6 @@
 """Every reader opens a TFRecord through `open_source`: the file its storage opens, or, for a
-gzip-compressed TFRecord, its bytes inflated in memory (handled once for every reader).
+GZIP- or ZLIB-compressed TFRecord (TensorFlow's two compressions), its bytes inflated in memory
+(handled once for every reader).
 
 `cgroup_memory_limit` reads /proc and /sys directly: a probe of this machine's limits, not
 data of any storage (the seam test names it as allowed).
@@ -9,20 +10,57 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import zlib
 from typing import BinaryIO
+
+import crc32c
 
 from .errors import TFRecordError
 from .storage import Storage, storage_for
 
 GZIP_MAGIC = b"\x1f\x8b"
+# a zlib stream's first two bytes (deflate, 32 KiB window) for each compression level class
+ZLIB_MAGICS = (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda")
+# zlib.decompressobj's wbits for each compression: a gzip header, a zlib header
+WBITS = {"gzip": 31, "zlib": 15}
+# how TensorFlow (`TFRecordOptions`, `tf.data.TFRecordDataset`) and the `tfrecord` package spell them
+COMPRESSION_NAMES = {None: None, "": None, "gzip": "gzip", "zlib": "zlib"}
 
 
-def is_gzip(path: str | os.PathLike, storage: Storage | None = None) -> bool:
-    """TensorFlow writes GZIP TFRecords under the same `.tfrecords` name: sniff the bytes."""
+def check_compression(name: str | None) -> str | None:
+    """A `compression_type=` argument checked: `'gzip'`, `'zlib'` (any case), or None / `''`
+    (detect it from the bytes: a plain file reads as plain). Raises ValueError for others."""
+    key = name.lower() if isinstance(name, str) else name
+    if key not in COMPRESSION_NAMES:
+        raise ValueError(f"compression_type must be 'gzip', 'zlib', '' or None, not {name!r}")
+    return COMPRESSION_NAMES[key]
+
+
+def sniff_compression(head: bytes) -> str | None:
+    """'gzip', 'zlib' or None (plain) from a file's first 12 bytes.
+
+    A plain TFRecord's first 8 bytes are a record length, which may start with the same two
+    bytes as a gzip or zlib stream (a 24,184-byte record starts 78 5e): a first header whose
+    length CRC holds is a plain file's, whatever its first bytes.
+    """
+    if len(head) >= 12:
+        value = crc32c.crc32c(head[:8])
+        masked = (((value >> 15) | (value << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+        if masked == struct.unpack_from("<I", head, 8)[0]:
+            return None
+    if head[:2] == GZIP_MAGIC:
+        return "gzip"
+    if head[:2] in ZLIB_MAGICS:
+        return "zlib"
+    return None
+
+
+def is_compressed(path: str | os.PathLike, storage: Storage | None = None) -> bool:
+    """TensorFlow writes GZIP and ZLIB TFRecords under the same `.tfrecords` name: sniff the bytes."""
     path = os.fspath(path)
     storage = storage_for(path) if storage is None else storage
-    return storage.read_ranges(path, [(0, 2)])[0] == GZIP_MAGIC
+    return sniff_compression(storage.read_ranges(path, [(0, 12)])[0]) is not None
 
 
 GZIP_CHUNK = 1 << 20
@@ -75,7 +113,7 @@ def cgroup_memory_limit(root: str | None = None, self_cgroup: str = "/proc/self/
 
 
 class GzipSource(io.BytesIO):
-    """The decompressed bytes of a gzip TFRecord. `damage` (None when the stream was whole)
+    """The decompressed bytes of a gzip (or zlib) TFRecord. `damage` (None when the stream was whole)
     says why decompression stopped early; readers report it where the good bytes end.
     `len(f.getbuffer())` (or `source_size(f)`) is the inflated size, without a copy."""
 
@@ -85,15 +123,19 @@ class GzipSource(io.BytesIO):
 
 
 def source_damage(f: BinaryIO) -> str | None:
-    """Why the bytes of `f` end early (a truncated or corrupt gzip stream), else None."""
+    """Why the bytes of `f` end early (a truncated or corrupt gzip or zlib stream), else None."""
     return getattr(f, "damage", None)
 
 
-def open_source(path: str | os.PathLike, storage: Storage | None = None) -> BinaryIO:
+def open_source(
+    path: str | os.PathLike, storage: Storage | None = None, compression: str | None = None
+) -> BinaryIO:
     """A seekable binary file object for a TFRecord, opened by `storage` (default: the one
-    `storage_for` picks), gzip already decompressed in memory.
+    `storage_for` picks), gzip or zlib already decompressed in memory.
 
-    A gzip stream is inflated piece by piece: one that would grow past `MAX_GZIP_RATIO` times
+    `compression` ('gzip', 'zlib', or None to detect it with `sniff_compression`; see
+    `check_compression`) names what the file must be: a file whose bytes say otherwise raises
+    `TFRecordError`. A compressed stream is inflated piece by piece: one that would grow past `MAX_GZIP_RATIO` times
     its size (and `MIN_GZIP_ALLOWANCE`), or past half the memory of the machine or cgroup,
     raises `TFRecordError` before taking that memory, and a truncated or corrupt one keeps the
     bytes before the damage (see `GzipSource`), as TensorFlow's reader yields the records before
@@ -110,19 +152,21 @@ def open_source(path: str | os.PathLike, storage: Storage | None = None) -> Bina
     except ValueError as exc:  # not a regular file
         raise TFRecordError(str(exc), path) from None
     try:
-        magic = f.read(2)
+        found = sniff_compression(f.read(12))
         f.seek(0)
-        if magic != GZIP_MAGIC:
+        if compression is not None and found != compression:
+            raise TFRecordError(f"not a {compression}-compressed TFRecord (compression_type={compression!r})", path)
+        if found is None:
             return f
         with f:
-            return _inflate(f, path)
+            return _inflate(f, path, found)
     except BaseException:
         f.close()
         raise
 
 
-def _inflate(f: BinaryIO, path: str | os.PathLike) -> GzipSource:
-    """Inflate every member of the gzip file `f` into one GzipSource.
+def _inflate(f: BinaryIO, path: str | os.PathLike, kind: str = "gzip") -> GzipSource:
+    """Inflate every member of the gzip (or every stream of the zlib) file `f` into one GzipSource.
 
     The output is written straight into the BytesIO (no second full copy at the end). zlib
     copies the input left over at the end of each member (`unused_data`), so each member is fed
@@ -132,7 +176,8 @@ def _inflate(f: BinaryIO, path: str | os.PathLike) -> GzipSource:
     compressed = source_size(f)
     limit = max(MIN_GZIP_ALLOWANCE, min(MAX_GZIP_RATIO * compressed, _memory_budget()))
     out = GzipSource()
-    inflater = zlib.decompressobj(wbits=31)
+    inflater = zlib.decompressobj(wbits=WBITS[kind])
+    first_byte = (GZIP_MAGIC if kind == "gzip" else ZLIB_MAGICS[0])[0]
     chunk, pos = memoryview(b""), 0  # input read from the file, and how far it was consumed
     step = GZIP_FIRST_STEP
     damage = None
@@ -143,22 +188,22 @@ def _inflate(f: BinaryIO, path: str | os.PathLike) -> GzipSource:
                 held = b"" if inflater.eof else inflater.flush()  # output zlib still holds
                 out.write(held)
                 if not inflater.eof:
-                    damage = "gzip stream is truncated (the file ends inside it)"
+                    damage = f"{kind} stream is truncated (the file ends inside it)"
                 break
-        if inflater.eof:  # another gzip member follows (what `cat a.gz b.gz` makes), or padding
-            if chunk[pos] != GZIP_MAGIC[0]:
+        if inflater.eof:  # another member follows (what `cat a.gz b.gz` makes), or padding
+            if chunk[pos] != first_byte:
                 if chunk[pos:].tobytes().strip(b"\x00"):
-                    damage = "unexpected bytes after the end of the gzip stream"
+                    damage = f"unexpected bytes after the end of the {kind} stream"
                     break
                 pos = len(chunk)  # zero padding to the end of this chunk
                 continue
-            inflater, step = zlib.decompressobj(wbits=31), GZIP_FIRST_STEP
+            inflater, step = zlib.decompressobj(wbits=WBITS[kind]), GZIP_FIRST_STEP
         piece = chunk[pos : pos + step]
         before = inflater.copy()
         try:
             out.write(inflater.decompress(piece, GZIP_CHUNK))
         except zlib.error as exc:
-            damage = f"corrupt gzip stream ({exc})"
+            damage = f"corrupt {kind} stream ({exc})"
             out.write(_inflate_until_error(before, piece.tobytes()))  # the failed piece's good start
             break
         left = len(inflater.unconsumed_tail) + len(inflater.unused_data)
@@ -167,7 +212,7 @@ def _inflate(f: BinaryIO, path: str | os.PathLike) -> GzipSource:
             step = min(2 * step, GZIP_CHUNK)  # a long member: bigger pieces
         if out.tell() > limit:
             raise TFRecordError(
-                f"gzip stream inflates to more than {limit:,} bytes: refused (more than {MAX_GZIP_RATIO}x "
+                f"{kind} stream inflates to more than {limit:,} bytes: refused (more than {MAX_GZIP_RATIO}x "
                 "its size, or half the memory of this machine or its cgroup: it looks like a decompression bomb)",
                 path,
             )

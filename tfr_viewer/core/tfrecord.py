@@ -14,7 +14,7 @@ from .images import sniff_format
 from .index import IndexInfo, ensure_index, index_location, index_problem, record_location
 from .index_files import max_index_records, read_index_file
 from .records import RawRecord, field_order, image_bytes, parse_example, parse_public
-from .source import open_source, source_size
+from .source import check_compression, open_source, source_size
 from .storage import storage_for
 
 
@@ -25,6 +25,7 @@ class TFRecord:
     `create_index` (in the cache folder if the folder is read-only), kept in memory otherwise.
     Reads share one file handle under a lock, so one object can serve several threads. `path`
     may be a URL of any registered storage; the storage is looked up once, here.
+    `compression_type` ('gzip', 'zlib', or None / '' to detect it) as TensorFlow spells it.
     """
 
     def __init__(
@@ -33,12 +34,14 @@ class TFRecord:
         create_index: bool = True,
         verify_crc: bool = True,
         index: IndexInfo | np.ndarray | str | os.PathLike | None = None,
+        compression_type: str | None = None,
     ) -> None:
         self.path = os.fsdecode(os.fspath(path))  # bytes paths (as Slideflow passes them) too
         self.verify_crc = verify_crc
         self._lock = threading.Lock()
         self._storage = storage_for(self.path)
-        self._file = open_source(self.path, self._storage)
+        self._compression = check_compression(compression_type)
+        self._file = open_source(self.path, self._storage, self._compression)
         try:
             self._size = source_size(self._file)
             if self._size == 0:
@@ -132,7 +135,7 @@ class TFRecord:
         at a damaged record (its error comes when the record itself is read)."""
         found: list[tuple[int, int]] = []
         try:
-            with open_source(self.path, self._storage) as f:
+            with open_source(self.path, self._storage, self._compression) as f:
                 frames = iter_frames(f, self.path, verify_crc=self.verify_crc, views=True)
                 for i, (_, _, payload) in enumerate(frames):
                     if i >= len(self):
@@ -196,7 +199,7 @@ class TFRecord:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Records in file order, read sequentially with a handle of their own."""
         order = self.fields if len(self) else []
-        with open_source(self.path, self._storage) as f:
+        with open_source(self.path, self._storage, self._compression) as f:
             for i, (_, _, payload) in enumerate(
                 iter_frames(f, self.path, verify_crc=self.verify_crc)
             ):

@@ -25,6 +25,7 @@ from .processes import exit_with_parent
 from .local_storage import append_scratch_file, write_scratch_file
 from .storage import LOCAL
 from .tile_encoding import prepare_image, tile_record
+from .write_compress import CompressedOutput
 from .write_report import SkipImage
 
 CHUNK = 32  # images per process-pool task
@@ -127,7 +128,11 @@ def prepared_tiles(groups: list[Group], reencode: int | None, pattern: str | Non
                 LOCAL.remove(chunk)
 
 
-def append_chunk(out: BinaryIO, chunk: str, size: int) -> None:
-    """Append a worker's chunk file to `out` (in-kernel copy where the OS has one), then remove it."""
-    append_scratch_file(out, chunk, size)
+def append_chunk(out: BinaryIO | CompressedOutput, chunk: str, size: int) -> None:
+    """Append a worker's chunk file to `out` (in-kernel copy where the OS has one; deflated
+    through a `CompressedOutput`), then remove it."""
+    if isinstance(out, CompressedOutput):
+        out.append_file(chunk, size)
+    else:
+        append_scratch_file(out, chunk, size)
     LOCAL.remove(chunk)

@@ -24,6 +24,7 @@ from .naming import AUTO, location_parser
 from .progress import CancelToken, Job, Progress, run_job
 from .storage import storage_for
 from .tile_inputs import is_text, list_images, slide_folders, slide_name_skip
+from .write_compress import COMPRESSIONS, CompressedOutput
 from .write_pool import Group, Prepared, append_chunk, prepared_tiles
 from .write_report import SkippedFile, WriteReport, WrittenFile
 
@@ -53,6 +54,7 @@ def _write_groups(
     build_index: bool,
     workers: int,
     cancel: CancelToken | None,
+    compress: str | None = None,
 ) -> Job[WriteReport]:
     """Write each (destination, slide, images) group as one TFRecord, in order."""
     total = sum(len(images) for _, _, images in groups)
@@ -61,7 +63,7 @@ def _write_groups(
     with contextlib.closing(stream):
         for dest, slide, images in groups:
             yield from _write_one(stream, images, dest, slide, report, locations is not None,
-                                  overwrite, build_index, cancel, done, total)
+                                  overwrite, build_index, cancel, done, total, compress)
             done += len(images)
     return report
 
@@ -78,14 +80,18 @@ def _write_one(
     cancel: CancelToken | None,
     done: int,
     total: int,
+    compress: str | None = None,
 ) -> Job[None]:
     offsets: list[tuple[int, int]] = []
     locs: list[tuple[int, int]] = []
     unmatched = 0
     position = 0
+    compressed = None
     try:
         with storage_for(dest).atomic_output(os.fspath(dest), overwrite=overwrite) as out:
-            write = out.write
+            if compress is not None:
+                compressed = CompressedOutput(out, compress)
+            write = out.write if compressed is None else compressed.write
             for i, path in enumerate(images):
                 if cancel is not None and i % CANCEL_EVERY == 0:
                     cancel.raise_if_cancelled()
@@ -102,13 +108,15 @@ def _write_one(
                     locs.append(loc)
                     position += length
                 if chunk is not None:
-                    append_chunk(out, *chunk)
+                    append_chunk(out if compressed is None else compressed, *chunk)
                 if (i + 1) % PROGRESS_EVERY == 0:
                     yield Progress(done + i + 1, total, slide)
             if cancel is not None:
                 cancel.raise_if_cancelled()
             if not offsets:
                 raise _NothingWritten
+            if compressed is not None:
+                compressed.finish()
     except _NothingWritten:
         pass
     except OSError as exc:
@@ -119,7 +127,7 @@ def _write_one(
         return
     remove_indexes(dest)  # a new file: any index beside it was the old file's
     index_path = None
-    if build_index:
+    if build_index and compressed is None:  # a compressed file's offsets are of the inflated stream
         saved = save_index(IndexInfo(np.asarray(offsets, np.int64), np.asarray(locs, np.int64)), dest)
         index_path = str(saved.path) if saved.path else None
         if saved.path is None:
@@ -128,7 +136,8 @@ def _write_one(
         report.warnings.append(
             f"{slide}: {unmatched} file name(s) did not match the location pattern; stored location (0, 0)"
         )
-    report.written.append(WrittenFile(str(dest), slide, len(offsets), index_path, position))
+    size = position if compressed is None else compressed.bytes_written
+    report.written.append(WrittenFile(str(dest), slide, len(offsets), index_path, size))
     yield Progress(done + len(images), total, slide)
 
 
@@ -137,9 +146,11 @@ def _check_slide(slide: str) -> None:
         raise ValueError(f"slide name {slide!r} is not valid UTF-8 text")
 
 
-def _check_options(locations: str | None, reencode: int | None, workers: int) -> None:
+def _check_options(locations: str | None, reencode: int | None, workers: int, compress: str | None = None) -> None:
     """Bad options fail before anything is read or written."""
     location_parser(locations)  # ValueError for a bad pattern
+    if compress is not None and compress not in COMPRESSIONS:
+        raise ValueError(f"compress must be one of {COMPRESSIONS} or None, not {compress!r}")
     if reencode is not None and not (isinstance(reencode, int) and 1 <= reencode <= 100):
         raise ValueError(f"reencode must be a JPEG quality 1..100 or None, not {reencode!r}")
     if not isinstance(workers, int) or workers < 1:
@@ -174,13 +185,14 @@ def iter_write_tfrecord(
     overwrite: bool = False,
     build_index: bool = True,
     workers: int = 1,
+    compress: str | None = None,
     cancel: CancelToken | None = None,
     report: WriteReport | None = None,
 ) -> Job[WriteReport]:
     """Write `images` (in the order given) as one TFRecord; job form: yields Progress, returns
     the report. Raises FileExistsError when `dest_file` exists and not `overwrite`, `Cancelled`
     on cancel and OSError for destination problems; in every case no partial file is left."""
-    _check_options(locations, reencode, workers)
+    _check_options(locations, reencode, workers, compress)
     _check_slide(slide)
     dest = Path(dest_file)
     report = report if report is not None else WriteReport()
@@ -188,7 +200,8 @@ def iter_write_tfrecord(
         raise FileExistsError(f"{dest} already exists (use overwrite to replace it)")
     started = time.perf_counter()
     yield from _write_groups([(dest, slide, list(images))], report, locations=locations, reencode=reencode,
-                             overwrite=overwrite, build_index=build_index, workers=workers, cancel=cancel)
+                             overwrite=overwrite, build_index=build_index, workers=workers, cancel=cancel,
+                             compress=compress)
     report.elapsed += time.perf_counter() - started
     return report
 
@@ -211,10 +224,11 @@ def iter_write_tfrecords_single(
     reencode: int | None = None,
     build_index: bool = True,
     workers: int = 1,
+    compress: str | None = None,
     cancel: CancelToken | None = None,
 ) -> Job[WriteReport]:
     """Job form of `write_tfrecords_single`."""
-    _check_options(locations, reencode, workers)
+    _check_options(locations, reencode, workers, compress)
     _check_slide(slide)
     dest = Path(dest_dir) / tfrecord_filename(filename)
     images, skipped = list_images(src_dir)
@@ -224,7 +238,8 @@ def iter_write_tfrecords_single(
     _make_dir(Path(dest_dir))
     started = time.perf_counter()
     yield from _write_groups([(dest, slide, images)], report, locations=locations, reencode=reencode,
-                             overwrite=overwrite, build_index=build_index, workers=workers, cancel=cancel)
+                             overwrite=overwrite, build_index=build_index, workers=workers, cancel=cancel,
+                             compress=compress)
     report.elapsed = time.perf_counter() - started
     return report
 
@@ -239,6 +254,7 @@ def iter_write_tfrecords_multi(
     reencode: int | None = None,
     build_index: bool = True,
     workers: int = 1,
+    compress: str | None = None,
     cancel: CancelToken | None = None,
     slides: Iterable[str] | None = None,
 ) -> Job[WriteReport]:
@@ -248,7 +264,7 @@ def iter_write_tfrecords_multi(
     (report and leave it) or 'overwrite' (also what `overwrite=True` means). `slides` limits
     the conversion to these folder names. One process pool serves every folder.
     """
-    _check_options(locations, reencode, workers)
+    _check_options(locations, reencode, workers, compress)
     policy = existing or ("overwrite" if overwrite else "error")
     if policy not in EXISTING_POLICIES:
         raise ValueError(f"existing must be one of {EXISTING_POLICIES}, not {policy!r}")
@@ -292,7 +308,7 @@ def iter_write_tfrecords_multi(
     started = time.perf_counter()
     yield from _write_groups(groups, report, locations=locations, reencode=reencode,
                              overwrite=policy == "overwrite", build_index=build_index, workers=workers,
-                             cancel=cancel)
+                             cancel=cancel, compress=compress)
     report.elapsed = time.perf_counter() - started
     return report
 
@@ -308,6 +324,7 @@ def write_tfrecords_single(
     reencode: int | None = None,
     build_index: bool = True,
     workers: int = 1,
+    compress: str | None = None,
     cancel: CancelToken | None = None,
 ) -> WriteReport:
     """All images of `src_dir` into `dest_dir/<filename>` (`.tfrecords` added when missing),
@@ -316,12 +333,14 @@ def write_tfrecords_single(
     `locations`: 'auto' (the presets of `naming.LOCATION_PRESETS`), one preset name, a regex
     with groups x and y, or None (all (0, 0)). `reencode`: JPEG quality to re-encode every
     image, or None to keep JPEG/PNG bytes. `workers`: processes that prepare images.
-    Never overwrites an existing file unless `overwrite=True`.
+    `compress`: 'gzip' or 'zlib' writes the file compressed as TensorFlow's `TFRecordOptions`
+    does (same name; no index is written, readers inflate it). Never overwrites an existing
+    file unless `overwrite=True`.
     """
     return run_job(
         iter_write_tfrecords_single(
             src_dir, dest_dir, filename, slide, overwrite=overwrite, locations=locations, reencode=reencode,
-            build_index=build_index, workers=workers, cancel=cancel,
+            build_index=build_index, workers=workers, compress=compress, cancel=cancel,
         )
     )
 
@@ -336,6 +355,7 @@ def write_tfrecords_multi(
     reencode: int | None = None,
     build_index: bool = True,
     workers: int = 1,
+    compress: str | None = None,
     cancel: CancelToken | None = None,
     slides: Iterable[str] | None = None,
 ) -> WriteReport:
@@ -347,6 +367,6 @@ def write_tfrecords_multi(
     return run_job(
         iter_write_tfrecords_multi(
             src_dir, dest_dir, overwrite=overwrite, existing=existing, locations=locations, reencode=reencode,
-            build_index=build_index, workers=workers, cancel=cancel, slides=slides,
+            build_index=build_index, workers=workers, compress=compress, cancel=cancel, slides=slides,
         )
     )
