@@ -92,3 +92,31 @@ def test_unsupported_values_are_refused(bad: dict) -> None:
 def test_float_precision_is_float32() -> None:
     raw = parse_example(make_example({"f": [math.pi]}))
     assert raw["f"][0] == pytest.approx(math.pi, rel=1e-6)
+
+
+def test_sequence_example_feature_lists_are_returned_not_lost() -> None:
+    from tfr_viewer.core.example_pb2 import SequenceExample
+    from tfr_viewer.core.records import feature_lists, has_feature_lists, parse_example
+
+    sequence = SequenceExample()
+    sequence.context.feature["slide"].bytes_list.value.append(b"s")
+    lists = sequence.feature_lists.feature_list
+    lists["ids"].feature.add().int64_list.value.extend([1, -2])
+    lists["ids"].feature.add()  # an empty step
+    lists["text"].feature.add().bytes_list.value.append(b"a")
+    payload = sequence.SerializeToString()
+    assert has_feature_lists(payload)
+    assert parse_example(payload) == {"slide": [b"s"]}  # the context, read as an Example's features
+    assert feature_lists(payload) == [
+        {"name": "ids", "kind": "int", "steps": [[1, -2], []]},
+        {"name": "text", "kind": "bytes", "steps": [[b"a"]]},
+    ]
+    only_lists = SequenceExample()
+    only_lists.feature_lists.feature_list["v"].feature.add().float_list.value.append(1.5)
+    payload = only_lists.SerializeToString()  # no context at all: still a record, not an error
+    assert parse_example(payload) == {}
+    assert feature_lists(payload) == [{"name": "v", "kind": "float", "steps": [[1.5]]}]
+    example = Example()
+    example.features.feature["x"].int64_list.value.append(1)
+    assert not has_feature_lists(example.SerializeToString()) and feature_lists(example.SerializeToString()) == []
+    assert not has_feature_lists(b"\xff\xff")  # not protobuf: no lists, and no exception

@@ -15,7 +15,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from .errors import TFRecordError
-from .example_pb2 import Example, ExampleEntries, Feature, RawExample
+from .example_pb2 import Example, ExampleEntries, Feature, RawExample, SequenceExample
 
 RawRecord = dict[str, list]
 KIND_NAMES = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int"}
@@ -58,7 +58,7 @@ def _parse(payload: bytes, path: str | os.PathLike | None, index: int | None) ->
         example.ParseFromString(payload)
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise TFRecordError(f"payload is not a tf.train.Example ({exc})", path, index) from None
-    if payload and not example.HasField("features"):
+    if payload and not example.HasField("features") and not has_feature_lists(payload):
         raise TFRecordError("payload is not a tf.train.Example (no features message)", path, index)
     return example
 
@@ -222,9 +222,67 @@ def _parse_raw(payload: bytes | memoryview, path: str | os.PathLike | None, inde
         example = RawExample.FromString(payload)
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise TFRecordError(f"payload is not a tf.train.Example ({exc})", path, index) from None
-    if payload and not example.HasField("features"):
+    if payload and not example.HasField("features") and not has_feature_lists(payload):
         raise TFRecordError("payload is not a tf.train.Example (no features message)", path, index)
     return example
+
+
+# --- SequenceExample ------------------------------------------------------------------------------
+# A `tf.train.SequenceExample` stores its context as field 1, where an Example stores its features
+# (so the readers above see the context), and its feature lists as field 2, which an Example lacks.
+
+
+def has_feature_lists(payload: bytes | memoryview) -> bool:
+    """Whether the payload has a top-level field 2 (a SequenceExample's `feature_lists`): a walk
+    over the top-level tags, stopping at anything that is not a length-delimited field."""
+    data, pos = memoryview(payload), 0
+    while pos < len(data):
+        tag, pos = _read_varint(data, pos)
+        if tag is None or tag & 7 != 2:
+            return False
+        if tag >> 3 == 2:
+            return True
+        length, pos = _read_varint(data, pos)
+        if length is None:
+            return False
+        pos += length
+    return False
+
+
+def _read_varint(data: memoryview, pos: int) -> tuple[int | None, int]:
+    value = shift = 0
+    while pos < len(data) and shift < 64:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    return None, pos
+
+
+def feature_lists(
+    payload: bytes | memoryview, path: str | os.PathLike | None = None, index: int | None = None
+) -> list[dict[str, Any]]:
+    """The feature lists of a SequenceExample payload, by name: `{"name", "kind", "steps"}`, where
+    `steps` holds one list of values per step and `kind` is 'bytes' | 'float' | 'int' (of the
+    first step that has values; '' when none has). An Example has none: `[]`."""
+    if not has_feature_lists(payload):
+        return []
+    try:
+        sequence = SequenceExample.FromString(bytes(payload))
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise TFRecordError(f"payload is not a tf.train.SequenceExample ({exc})", path, index) from None
+    lists = sequence.feature_lists.feature_list
+    out = []
+    for name in sorted(lists):
+        steps, kind = [], ""
+        for feature in lists[name].feature:
+            which = feature.WhichOneof("kind")
+            steps.append(list(getattr(feature, which).value) if which else [])
+            kind = kind or KIND_NAMES.get(which or "", "")
+        out.append({"name": name, "kind": kind, "steps": steps})
+    return out
 
 
 SMALL_FEATURE = 64  # serialized features up to this size are worth remembering between records

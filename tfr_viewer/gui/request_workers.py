@@ -24,7 +24,7 @@ from ..core.catalog import FileEntry
 from ..core.errors import TFRecordError
 from ..core.images import decode_image, decode_thumbnail, image_info, load_decoders, sniff_format
 from ..core.messages import user_message
-from ..core.records import feature_kinds, field_order, image_bytes, parse_example
+from ..core.records import feature_kinds, feature_lists, field_order, image_bytes, parse_example
 from ..core.source import GzipSource, source_size
 from ..core.tfrecord import TFRecord
 from .workers import orphan_thread, start_thread
@@ -295,7 +295,8 @@ class RecordReader(RequestWorker):
             fields.append(entry)
         offset, length = tfr.record_info(i)
         details: dict[str, Any] = dict(path=path, index=i, offset=offset, length=length, fields=fields,
-                                       more_fields=max(0, len(names) - len(fields)))
+                                       more_fields=max(0, len(names) - len(fields)),
+                                       feature_lists=feature_lists(payload, path, i))  # a SequenceExample's
         try:
             image = decode_image(image_bytes(raw, path, i))
             details["qimage"] = fit_qimage(to_qimage(image), MAX_VIEWER_SIDE)

@@ -57,6 +57,21 @@ def describe_value(field: dict[str, Any]) -> str:
     return _shorten(shown)
 
 
+def describe_steps(feature_list: dict[str, Any]) -> str:
+    """A SequenceExample feature list on one line: each step's values in brackets."""
+    steps = feature_list.get("steps", [])
+    if not steps:
+        return "(no steps)"
+    parts = []
+    for values in steps[:MAX_SHOWN_VALUES]:
+        shown = describe_value({"kind": feature_list.get("kind"), "values": values})
+        parts.append(f"[{'' if shown == '(empty)' else shown}]")
+    text = ", ".join(parts)
+    if len(steps) > MAX_SHOWN_VALUES:
+        text += f", … ({len(steps):,} steps)"
+    return _shorten(text)
+
+
 class MetadataPanel(QWidget):
     """Shows one record's fields; `show_record(details)` with the dict the record reader emits."""
 
@@ -114,6 +129,15 @@ class MetadataPanel(QWidget):
         more = details.get("more_fields", 0)
         if more:
             self._rows.append((f"… and {more:,} more fields", "", "", ""))
+        lists = details.get("feature_lists") or []
+        if lists:
+            self._header_text += f"\nSequenceExample: {len(details.get('fields', []))} context feature(s), {len(lists)} feature list(s)"
+            self.header.setText(self._header_text)
+        for feature_list in lists:
+            kind = {"bytes": "bytes", "int": "int64", "float": "float"}.get(feature_list.get("kind", ""), "empty")
+            steps = len(feature_list.get("steps", []))
+            self._rows.append((_shorten(feature_list["name"]), f"{kind} list", f"{steps:,} step{'' if steps == 1 else 's'}",
+                               describe_steps(feature_list)))
         self.table.setRowCount(len(self._rows))
         for r, row in enumerate(self._rows):
             for c, text in enumerate(row):
