@@ -243,6 +243,23 @@ class Dataset:
         self.refresh()
         return failures
 
+    def build_index(self, force: bool = True, *, num_workers: int | None = None) -> list[tuple[str, str]]:
+        """Slideflow's name: `force=True` is `rebuild_index()`; `force=False` builds only the indexes
+        that are missing or do not match their file. `num_workers` is accepted for Slideflow's
+        signature (indexes are built in this process). Returns (path, message) for failures."""
+        del num_workers
+        if force:
+            return self.rebuild_index()
+        failures: list[tuple[str, str]] = []
+        for path in self.tfrecords():
+            if find_index(path) is None:
+                try:
+                    run_job(iter_create_index(path))
+                except (TFRecordError, OSError) as exc:
+                    failures.append((path, str(exc)))
+        self.refresh()
+        return failures
+
     def iter_rebuild_index(
         self, cancel: CancelToken | None = None, failures: list[tuple[str, str]] | None = None
     ) -> Job[list[tuple[str, str]]]:

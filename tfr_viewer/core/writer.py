@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,28 @@ def _write_groups(
             yield from _write_one(stream, images, dest, slide, report, locations is not None,
                                   overwrite, build_index, cancel, done, total, compress)
             done += len(images)
+    return report
+
+
+def _write_merged(
+    groups: list[Group],
+    report: WriteReport,
+    *,
+    locations: str | None,
+    reencode: int | None,
+    overwrite: bool,
+    build_index: bool,
+    workers: int,
+    cancel: CancelToken | None,
+    compress: str | None,
+) -> Job[WriteReport]:
+    """Write every (destination, slide, images) group, in order, into the one file all name."""
+    images = [image for _, _, group in groups for image in group]
+    label = ", ".join(slide for _, slide, _ in groups)
+    stream = prepared_tiles(groups, reencode, locations, workers)  # each tile labelled with its group's slide
+    with contextlib.closing(stream):
+        yield from _write_one(stream, images, groups[0][0], label, report, locations is not None,
+                              overwrite, build_index, cancel, 0, len(images), compress)
     return report
 
 
@@ -311,6 +334,62 @@ def iter_write_tfrecords_multi(
                              cancel=cancel, compress=compress)
     report.elapsed = time.perf_counter() - started
     return report
+
+
+def iter_write_tfrecords_merge(
+    src_dir: str | os.PathLike,
+    dest_dir: str | os.PathLike,
+    filename: str,
+    *,
+    overwrite: bool = False,
+    locations: str | None = AUTO,
+    reencode: int | None = None,
+    build_index: bool = True,
+    workers: int = 1,
+    compress: str | None = None,
+    cancel: CancelToken | None = None,
+) -> Job[WriteReport]:
+    """Job form of `write_tfrecords_merge`."""
+    _check_options(locations, reencode, workers, compress)
+    dest = Path(dest_dir) / tfrecord_filename(filename)
+    if _exists(dest) and not overwrite:
+        raise FileExistsError(f"{dest} already exists (use overwrite to replace it)")
+    folders, loose = slide_folders(src_dir, exclude=Path(dest_dir))
+    report = WriteReport(skipped=loose)
+    groups: list[Group] = []
+    for folder in folders:
+        not_text = slide_name_skip(folder)
+        if not_text is not None:
+            report.skipped.append(not_text)
+            continue
+        images, skipped = list_images(folder)
+        report.skipped.extend(skipped)
+        if images:
+            groups.append((dest, folder.name, images))
+    if not groups:
+        report.warnings.append(f"{src_dir}: no slide folder holds images; no TFRecord created")
+        return report
+    _make_dir(Path(dest_dir))
+    started = time.perf_counter()
+    yield from _write_merged(groups, report, locations=locations, reencode=reencode, overwrite=overwrite,
+                             build_index=build_index, workers=workers, cancel=cancel, compress=compress)
+    report.elapsed = time.perf_counter() - started
+    return report
+
+
+def write_tfrecords_merge(
+    input_directory: str | os.PathLike,
+    output_directory: str | os.PathLike,
+    filename: str,
+    **options: Any,
+) -> WriteReport:
+    """The images of every sub-folder of `input_directory` in one TFRecord
+    `output_directory/<filename>`, each labelled with its folder's name as slide (Slideflow's
+    `sf.io.write_tfrecords_merge`; `.tiles` of the report is the count Slideflow returns).
+    Folders in natural order and images in natural order within each (Slideflow shuffles them).
+    `options` as `write_tfrecords_single` (overwrite, locations, reencode, build_index,
+    workers, compress, cancel)."""
+    return run_job(iter_write_tfrecords_merge(input_directory, output_directory, filename, **options))
 
 
 def write_tfrecords_single(
