@@ -43,5 +43,18 @@ class WriteReport:
         }
 
 
+class OutputsExist(FileExistsError):
+    """Destination TFRecords that already exist, so nothing was written; `paths` names them
+    (the command line then names its own flags)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = list(paths)
+        if len(self.paths) == 1:
+            text = f"{self.paths[0]} already exists (use overwrite to replace it)"
+        else:
+            text = f"{len(self.paths)} destination files already exist, e.g. {self.paths[0]} (use overwrite)"
+        super().__init__(text)
+
+
 class SkipImage(Exception):
     """An input file that cannot become a tile; its message is the reason shown to the user."""

@@ -27,7 +27,7 @@ from .storage import storage_for
 from .tile_inputs import is_text, list_images, slide_folders, slide_name_skip
 from .write_compress import COMPRESSIONS, CompressedOutput
 from .write_pool import Group, Prepared, append_chunk, prepared_tiles
-from .write_report import SkippedFile, WriteReport, WrittenFile
+from .write_report import OutputsExist, SkippedFile, WriteReport, WrittenFile
 
 PROGRESS_EVERY = 64  # images between progress reports
 CANCEL_EVERY = 16  # images between cancel checks
@@ -220,7 +220,7 @@ def iter_write_tfrecord(
     dest = Path(dest_file)
     report = report if report is not None else WriteReport()
     if _exists(dest) and not overwrite:
-        raise FileExistsError(f"{dest} already exists (use overwrite to replace it)")
+        raise OutputsExist([str(dest)])
     started = time.perf_counter()
     yield from _write_groups([(dest, slide, list(images))], report, locations=locations, reencode=reencode,
                              overwrite=overwrite, build_index=build_index, workers=workers, cancel=cancel,
@@ -257,7 +257,7 @@ def iter_write_tfrecords_single(
     images, skipped = list_images(src_dir)
     report = WriteReport(skipped=skipped)
     if _exists(dest) and not overwrite:
-        raise FileExistsError(f"{dest} already exists (use overwrite to replace it)")
+        raise OutputsExist([str(dest)])
     _make_dir(Path(dest_dir))
     started = time.perf_counter()
     yield from _write_groups([(dest, slide, images)], report, locations=locations, reencode=reencode,
@@ -324,9 +324,7 @@ def iter_write_tfrecords_multi(
         report.skipped.extend(skipped)
         groups.append((dest, folder.name, images))
     if clashes:
-        raise FileExistsError(
-            f"{len(clashes)} destination file(s) already exist, e.g. {clashes[0]} (use overwrite)"
-        )
+        raise OutputsExist(clashes)
     _make_dir(dest_root)
     started = time.perf_counter()
     yield from _write_groups(groups, report, locations=locations, reencode=reencode,
@@ -353,7 +351,7 @@ def iter_write_tfrecords_merge(
     _check_options(locations, reencode, workers, compress)
     dest = Path(dest_dir) / tfrecord_filename(filename)
     if _exists(dest) and not overwrite:
-        raise FileExistsError(f"{dest} already exists (use overwrite to replace it)")
+        raise OutputsExist([str(dest)])
     folders, loose = slide_folders(src_dir, exclude=Path(dest_dir))
     report = WriteReport(skipped=loose)
     groups: list[Group] = []
