@@ -164,7 +164,15 @@ def test_cancel_midway_leaves_nothing(qtbot, wizard, tmp_path: Path) -> None:
 
 def test_no_way_back_once_converting(qtbot, wizard, tmp_path: Path) -> None:
     """Back from a run would leave its job writing while a second run starts: the destination
-    page commits, so Back is gone during and after the run and one job writes the file."""
+    page commits, so Back is gone during and after the run and one job writes the file.
+
+    Deterministic: between `next()` and the checks no event is processed, so the run's job is
+    still listed however fast it ends; the end of the run is awaited as the condition itself
+    (the run page drops its job), not as a signal that may come before the wait begins. Only
+    writer jobs are counted: what the commit guarantees is one writer, not that no scan of the
+    source is still finishing beside it."""
+    from tfr_viewer.gui.workers import TFRecordWriterJob
+
     _images(tmp_path / "many", 400, junk=False)
     dest = tmp_path / "out"
     _to_run(qtbot, wizard, tmp_path / "many", dest)
@@ -172,13 +180,14 @@ def test_no_way_back_once_converting(qtbot, wizard, tmp_path: Path) -> None:
     assert wizard.button(QWizard.WizardButton.CommitButton).text() == "Convert"
     wizard.next()
     assert wizard.currentPage() is wizard.run_page
+    run = wizard.run_page.job
     back = wizard.button(QWizard.WizardButton.BackButton)
     assert not (back.isVisible() and back.isEnabled())
     wizard.back()
     assert wizard.currentPage() is wizard.run_page
-    assert len(wizard._jobs) == 1
-    with qtbot.waitSignal(wizard.run_page.finished, timeout=60_000):
-        wizard.run_page.cancel()
+    assert run is not None and [job for job in wizard._jobs if isinstance(job, TFRecordWriterJob)] == [run]
+    wizard.run_page.cancel()
+    qtbot.waitUntil(lambda: wizard.run_page.job is None and run not in wizard._jobs, timeout=60_000)
     if wizard.run_page.outcome == "cancelled":  # the usual case
         assert not dest.exists() or list(dest.iterdir()) == []
     else:  # the run beat the cancel: one whole file, written once
