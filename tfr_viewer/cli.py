@@ -329,11 +329,13 @@ def _index_one(path: str, rebuild: bool) -> dict[str, Any]:
     notes = list(result.notes)
     if result.index_path is not None:
         report = {"path": path, "status": "built", "index": result.index_path, "records": result.records}
-    elif result.write_error is not None:  # a full disk, a read-only folder and cache: not gzip
+    elif result.write_error is not None:  # a full disk, a read-only folder and cache: not compressed
         report = {"path": path, "status": "error", "error": f"{path}: no index written ({result.write_error})"}
-    else:  # gzip: offsets of the decompressed stream are of no use on disk
+    else:  # gzip or zlib: offsets of the decompressed stream are of no use on disk
+        from .core.source import compression_of
+
         report = {"path": path, "status": "no index", "records": result.records}
-        notes.append("gzip-compressed: read sequentially, no index written")
+        notes.append(f"{compression_of(path) or 'gzip or zlib'}-compressed: read sequentially, no index written")
     return {**report, "note": "; ".join(notes)} if notes else report
 
 

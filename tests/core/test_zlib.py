@@ -117,3 +117,15 @@ def test_convert_compress_writes_what_tensorflow_reads(tmp_path: Path, capsys, c
     assert tfr[5]["image_raw"] == make_jpeg(16, 16, seed=5) and tfr[5]["loc_x"] == 320
     assert verify(out).ok
 
+
+
+def test_index_and_verify_commands_on_a_zlib_file(tmp_path: Path, capsys) -> None:
+    plain, _ = _plain(tmp_path)
+    path = tmp_path / "z.tfrecords"
+    path.write_bytes(_deflated(plain.read_bytes(), 9))
+    assert cli.main(["index", str(path), "--json"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert entry == {"path": str(path), "status": "no index", "records": N,
+                     "note": "zlib-compressed: read sequentially, no index written"}
+    assert cli.main(["verify", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["files"][0]["records_ok"] == N

@@ -56,11 +56,17 @@ def sniff_compression(head: bytes) -> str | None:
     return None
 
 
-def is_compressed(path: str | os.PathLike, storage: Storage | None = None) -> bool:
-    """TensorFlow writes GZIP and ZLIB TFRecords under the same `.tfrecords` name: sniff the bytes."""
+def compression_of(path: str | os.PathLike, storage: Storage | None = None) -> str | None:
+    """'gzip', 'zlib' or None: TensorFlow writes compressed TFRecords under the same `.tfrecords`
+    name, so the bytes tell (see `sniff_compression`)."""
     path = os.fspath(path)
     storage = storage_for(path) if storage is None else storage
-    return sniff_compression(storage.read_ranges(path, [(0, 12)])[0]) is not None
+    return sniff_compression(storage.read_ranges(path, [(0, 12)])[0])
+
+
+def is_compressed(path: str | os.PathLike, storage: Storage | None = None) -> bool:
+    """Whether the TFRecord is GZIP- or ZLIB-compressed (see `compression_of`)."""
+    return compression_of(path, storage) is not None
 
 
 GZIP_CHUNK = 1 << 20
