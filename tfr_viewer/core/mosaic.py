@@ -35,6 +35,7 @@ from .records import parse_example
 from .tfrecord import TFRecord
 
 __all__ = [
+    "MAX_MOSAIC_SIDE",
     "Mosaic",
     "Overview",
     "build_overview",
