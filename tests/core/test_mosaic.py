@@ -338,3 +338,16 @@ def test_colours_categories_and_numbers() -> None:
     for colour in list(CATEGORY_COLOURS) + [tuple(ramp(np.array([0.0]))[0])]:
         luminance = 0.2126 * colour[0] + 0.7152 * colour[1] + 0.0722 * colour[2]
         assert 60 < luminance < 225, colour  # neither lost on a dark theme nor on a light one
+
+
+def test_threads_give_the_same_overview(tmp_path: Path) -> None:
+    locations = grid(30, 25)  # 750 tiles: three chunks of work, the last one short
+    tiles = [(solid_jpeg(tile_colour(k)), x, y) for k, (x, y) in enumerate(locations)]
+    for k in (3, 300, 749):
+        tiles[k] = (b"\x89PNG\r\n\x1a\n broken", *locations[k])
+    path = write_slide(tmp_path / "threads.tfrecords", tiles)
+    one = build_overview(str(path), locations, threads=1)
+    several = build_overview(str(path), locations, threads=3)
+    assert np.array_equal(one.pixels, several.pixels)
+    assert one.broken.tolist() == several.broken.tolist() == [3, 300, 749]
+    assert one.problems == several.problems and "record 300" in one.problems[1]

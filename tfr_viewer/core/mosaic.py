@@ -24,9 +24,9 @@ from .overview import (
     Overview,
     build_overview,
     decode_cell,
+    decoded_chunks,
     iter_build_overview,
     mark_broken,
-    tile_image_bytes,
     tile_side,
 )
 from .overview_cache import iter_load_or_build_overview, load_or_build_overview
@@ -56,7 +56,6 @@ MAX_MOSAIC_SIDE = 16384
 MAX_MOSAIC_PIXELS = 2**27  # 134 Mpx: 384 MiB of RGB, e.g. 16384 x 8192
 BACKGROUND = (255, 255, 255)  # the glass of a slide
 OVERLAY_ALPHA = 0.45
-PROGRESS_EVERY = 256
 
 
 @dataclass
@@ -131,6 +130,7 @@ def iter_render_mosaic(
     step: float | None = None,
     cancel: CancelToken | None = None,
     index: IndexInfo | None = None,
+    threads: int | None = None,
 ) -> Job[Mosaic]:
     """Job: the slide reconstructed from its tiles, `width` pixels wide (height from the slide's
     aspect, strays left out of the framing). Each tile is decoded at the smallest JPEG DCT scale
@@ -154,26 +154,27 @@ def iter_render_mosaic(
         boxes = cell_boxes(xy[rows], step, bounds[0], bounds[1], scale)
         boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
-        values: list = []
+        values: list = [None] * len(rows)
         broken: list[int] = []
         problems: list[str] = []
-        for n, (i, box) in enumerate(zip(rows.tolist(), boxes.tolist())):
-            if n % PROGRESS_EVERY == 0:
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
-                yield Progress(n, len(rows), path)
-            left, top, right, bottom = box
-            value = None
-            try:
-                if color_by is not None:
-                    value = _field_value(parse_example(tfr.read_payload(i), path, i), color_by)
-                if right > left and bottom > top:
-                    canvas[top:bottom, left:right] = decode_cell(tile_image_bytes(tfr, i), right - left, bottom - top)
-            except TFRecordError as exc:
-                broken.append(i)
-                if len(problems) < MAX_PROBLEMS:
-                    problems.append(str(exc.located(path, i)))
-            values.append(value)
+        for start, cells in decoded_chunks(tfr, rows, boxes, threads):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            yield Progress(start, len(rows), path)
+            end = start + len(cells)
+            for k, i, box, cell in zip(range(start, end), rows[start:end].tolist(), boxes[start:end].tolist(), cells):
+                left, top, right, bottom = box
+                try:
+                    if color_by is not None:
+                        values[k] = _field_value(parse_example(tfr.read_payload(i), path, i), color_by)
+                except TFRecordError as exc:
+                    cell = exc.located(path, i)
+                if isinstance(cell, np.ndarray):
+                    canvas[top:bottom, left:right] = cell
+                elif isinstance(cell, TFRecordError):
+                    broken.append(i)
+                    if len(problems) < MAX_PROBLEMS:
+                        problems.append(str(cell))
         yield Progress(len(rows), len(rows), path)
     scheme = None
     if color_by is not None:
@@ -181,9 +182,8 @@ def iter_render_mosaic(
         for box, colour in zip(boxes[present].tolist(), colours[present]):
             cell = canvas[box[1] : box[3], box[0] : box[2]]
             cell[...] = np.rint(cell * (1 - OVERLAY_ALPHA) + colour * OVERLAY_ALPHA).astype(np.uint8)
-    position = {row: k for k, row in enumerate(rows.tolist())}
-    for i in broken:
-        mark_broken(canvas, tuple(boxes[position[i]].tolist()))
+    for k in np.searchsorted(rows, broken).tolist():  # rows are sorted
+        mark_broken(canvas, tuple(boxes[k].tolist()))
     image = Image.fromarray(canvas, "RGB")
     return Mosaic(image, step, len(xy), len(rows) - len(broken), int(strays.sum()), broken, problems, scheme)
 
