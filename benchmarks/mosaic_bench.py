@@ -1,17 +1,19 @@
 """Mosaic figures: the slide overview against thumbnail decodes, reopening it from the cache,
-and the peak memory of an overview of a million tiles.
+and the peak memory of building an overview of many tiles.
 
-Usage: python benchmarks/mosaic_bench.py [--tiles 20000] [--px 256] [--rss-tiles 1000000]
-       [--rss-px 32] [--repeats 2] [--skip-rss]
+Usage: python benchmarks/mosaic_bench.py [--tiles 20000] [--px 256] [--rss-tiles 250000]
+       [--rss-px 32] [--repeats 2] [--skip-rss] [--only SECTION]
+The memory target is stated at a million tiles: `--only peak_rss --rss-tiles 1000000` (about
+3 minutes on two cores, the file generated once); the default run stays under about 2 minutes.
 
 Each section is a function of the parsed arguments that prints its lines and returns its
 figures; `SECTIONS` lists them in order. A section for the window (pan/zoom frame times over
 the mosaic) is added the same way: a function, an entry in `SECTIONS`, its options in `options`.
 
 Data: generated once into the system temp folder (`TFR_BENCH_DIR` overrides), JPEG tiles on a
-square grid whose step is the tile size (1:1). The million-tile file uses small real JPEGs
-(32 px by default) so that it is generated in seconds; the overview's cost per tile and its
-memory do not depend on the tiles' size beyond their bytes.
+square grid whose step is the tile size (1:1). The memory run's file uses small real JPEGs
+(32 px by default) so that it is generated in seconds; the overview's memory does not depend on
+the tiles' size (its pixel size is capped), only on their count.
 """
 
 from __future__ import annotations
@@ -160,7 +162,8 @@ def options() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tiles", type=int, default=20000, help="tiles of the slide timed (default 20000)")
     parser.add_argument("--px", type=int, default=256, help="their size in pixels (default 256)")
-    parser.add_argument("--rss-tiles", type=int, default=1_000_000, help="tiles of the memory run (default 1e6)")
+    parser.add_argument("--rss-tiles", type=int, default=250_000,
+                        help="tiles of the memory run (default 250000; the target is stated for 1000000)")
     parser.add_argument("--rss-px", type=int, default=32, help="their size in pixels (default 32)")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs, best kept (default 2)")
     parser.add_argument("--skip-rss", action="store_true", help="leave out the million-tile memory run")

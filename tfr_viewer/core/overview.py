@@ -131,23 +131,24 @@ def decoded_chunks(
     decoded by `threads` threads, the next chunk decoding while the caller pastes this one."""
     threads = threads or default_threads()
     starts = range(0, len(rows), CHUNK)
-    row_list, box_list = rows.tolist(), boxes.tolist()
+
+    def work(start: int, end: int) -> list[np.ndarray | TFRecordError | None]:
+        return _decode_slice(tfr, rows[start:end].tolist(), boxes[start:end].tolist())
+
     if threads <= 1:
         for start in starts:
-            yield start, _decode_slice(tfr, row_list[start : start + CHUNK], box_list[start : start + CHUNK])
+            yield start, work(start, start + CHUNK)
         return
 
     def submit(start: int) -> list[Future]:
-        size = -(-min(CHUNK, len(row_list) - start) // threads)
-        return [
-            pool.submit(_decode_slice, tfr, row_list[a : a + size], box_list[a : a + size])
-            for a in range(start, min(start + CHUNK, len(row_list)), size)
-        ]
+        end = min(start + CHUNK, len(rows))
+        size = -(-(end - start) // threads)
+        return [pool.submit(work, a, min(a + size, end)) for a in range(start, end, size)]
 
     with ThreadPoolExecutor(threads, thread_name_prefix="overview") as pool:
-        pending = submit(0) if len(row_list) else []
+        pending = submit(0) if len(rows) else []
         for start in starts:
-            following = submit(start + CHUNK) if start + CHUNK < len(row_list) else []
+            following = submit(start + CHUNK) if start + CHUNK < len(rows) else []
             yield start, [cell for future in pending for cell in future.result()]
             pending = following
 
