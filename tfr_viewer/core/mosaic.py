@@ -10,6 +10,7 @@ The public face of three parts: the geometry (`grid_step`, `robust_bounds`, `out
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +28,7 @@ from .overview import (
     decoded_chunks,
     iter_build_overview,
     mark_broken,
-    tile_side,
+    slide_layout,
 )
 from .overview_cache import iter_load_or_build_overview, load_or_build_overview
 from .progress import CancelToken, Job, Progress, run_job
@@ -145,10 +146,8 @@ def iter_render_mosaic(
         if color_by is not None and color_by not in tfr.fields:
             raise ValueError(f"{path} has no field {color_by!r} (fields: {', '.join(tfr.fields)})")
         xy = xy.astype(np.float64)
-        step = float(step) if step else grid_step(xy, default=float(tile_side(tfr, np.arange(len(xy))) or 1))
-        strays = outlier_mask(xy, step)
+        step, strays, bounds, _ = slide_layout(tfr, xy, step)
         rows = np.flatnonzero(~strays)
-        bounds = robust_bounds(xy, step)
         width, height, scale = mosaic_size(bounds, width)
         canvas = np.full((height, width, 3), BACKGROUND, np.uint8)
         boxes = cell_boxes(xy[rows], step, bounds[0], bounds[1], scale)
@@ -157,24 +156,25 @@ def iter_render_mosaic(
         values: list = [None] * len(rows)
         broken: list[int] = []
         problems: list[str] = []
-        for start, cells in decoded_chunks(tfr, rows, boxes, threads):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            yield Progress(start, len(rows), path)
-            end = start + len(cells)
-            for k, i, box, cell in zip(range(start, end), rows[start:end].tolist(), boxes[start:end].tolist(), cells):
-                left, top, right, bottom = box
-                try:
-                    if color_by is not None:
-                        values[k] = _field_value(parse_example(tfr.read_payload(i), path, i), color_by)
-                except TFRecordError as exc:
-                    cell = exc.located(path, i)
-                if isinstance(cell, np.ndarray):
-                    canvas[top:bottom, left:right] = cell
-                elif isinstance(cell, TFRecordError):
-                    broken.append(i)
-                    if len(problems) < MAX_PROBLEMS:
-                        problems.append(str(cell))
+        with closing(decoded_chunks(tfr, rows, boxes, threads)) as chunks:  # a cancel stops its threads
+            for start, cells in chunks:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                yield Progress(start, len(rows), path)
+                end = start + len(cells)
+                for k, i, box, cell in zip(range(start, end), rows[start:end].tolist(), boxes[start:end].tolist(), cells):
+                    if color_by is not None and not isinstance(cell, TFRecordError):
+                        try:
+                            values[k] = _field_value(parse_example(tfr.read_payload(i), path, i), color_by)
+                        except TFRecordError as exc:
+                            cell = exc.located(path, i)
+                    if isinstance(cell, np.ndarray):
+                        left, top, right, bottom = box
+                        canvas[top:bottom, left:right] = cell
+                    elif isinstance(cell, TFRecordError):
+                        broken.append(i)
+                        if len(problems) < MAX_PROBLEMS:
+                            problems.append(str(cell))
         yield Progress(len(rows), len(rows), path)
     scheme = None
     if color_by is not None:

@@ -7,6 +7,7 @@ the tile count, and cached per file in the per-user cache (see `overview_cache`)
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -164,6 +165,19 @@ def tile_side(tfr: TFRecord, rows: np.ndarray) -> int | None:
     return None
 
 
+def slide_layout(
+    tfr: TFRecord, xy: np.ndarray, step: float | None
+) -> tuple[float, np.ndarray, tuple[float, float, float, float], int | None]:
+    """(step, stray mask, robust bounds, tile side in px or None) of the tiles at `xy`: the
+    step given, else the grid step of the locations (the tile's pixel size for a lone tile)."""
+    side = tile_side(tfr, np.arange(min(len(xy), SIZE_PROBES)))
+    step = float(step) if step else grid_step(xy, default=float(side or 1))
+    if not (step > 0 and np.isfinite(step)):
+        raise ValueError(f"{tfr.path}: the grid step must be a positive number of pixels, not {step:g}")
+    strays = outlier_mask(xy, step)
+    return step, strays, robust_bounds(xy, step), side
+
+
 def mark_broken(canvas: np.ndarray, box: tuple[int, int, int, int]) -> None:
     """Fill a cell red, with a dark cross when it is big enough to see one."""
     left, top, right, bottom = box
@@ -205,14 +219,9 @@ def iter_build_overview(
     max_side = int(min(max(max_side, 1), MAX_OVERVIEW_SIDE))
     with TFRecord(path, create_index=False, index=index) as tfr:
         xy = _check_locations(locations, len(tfr), path)
-        step = float(step) if step else grid_step(xy, default=1.0)
-        if not step > 0 or not np.isfinite(step):
-            raise ValueError(f"{path}: grid step must be a positive number, not {step}")
-        strays = outlier_mask(xy, step)
+        step, strays, (x0, y0, x1, y1), side = slide_layout(tfr, xy, step)
         rows = np.flatnonzero(~strays)
-        x0, y0, x1, y1 = robust_bounds(xy, step)
-        side = tile_side(tfr, rows) or DCT_REDUCTION
-        cell = max(side / DCT_REDUCTION, 1.0)  # overview px per step at 1/8 decode
+        cell = max((side or DCT_REDUCTION) / DCT_REDUCTION, 1.0)  # overview px per step at 1/8 decode
         scale = max(step / cell, (x1 - x0) / max_side, (y1 - y0) / max_side)
         width = min(max(int(np.ceil((x1 - x0) / scale)), 1), max_side)
         height = min(max(int(np.ceil((y1 - y0) / scale)), 1), max_side)
@@ -223,21 +232,22 @@ def iter_build_overview(
         broken: list[int] = []
         problems: list[str] = []
         total = len(rows)
-        for start, cells in decoded_chunks(tfr, rows, boxes, threads):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            yield Progress(start, total, path)
-            end = start + len(cells)
-            for i, box, cell in zip(rows[start:end].tolist(), boxes[start:end].tolist(), cells):
-                left, top, right, bottom = box
-                if isinstance(cell, np.ndarray):
-                    canvas[top:bottom, left:right, :3] = cell
-                    canvas[top:bottom, left:right, 3] = 255
-                elif isinstance(cell, TFRecordError):
-                    broken.append(i)
-                    if len(problems) < MAX_PROBLEMS:
-                        problems.append(str(cell))
-                    mark_broken(canvas, box)
+        with closing(decoded_chunks(tfr, rows, boxes, threads)) as chunks:  # a cancel stops its threads
+            for start, cells in chunks:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                yield Progress(start, total, path)
+                end = start + len(cells)
+                for i, box, cell in zip(rows[start:end].tolist(), boxes[start:end].tolist(), cells):
+                    left, top, right, bottom = box
+                    if isinstance(cell, np.ndarray):
+                        canvas[top:bottom, left:right, :3] = cell
+                        canvas[top:bottom, left:right, 3] = 255
+                    elif isinstance(cell, TFRecordError):
+                        broken.append(i)
+                        if len(problems) < MAX_PROBLEMS:
+                            problems.append(str(cell))
+                        mark_broken(canvas, box)
         yield Progress(total, total, path)
     return Overview(
         canvas, x0, y0, scale, step, np.asarray(broken, np.int64), len(xy), int(strays.sum()), problems
