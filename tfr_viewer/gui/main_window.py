@@ -85,7 +85,6 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._wire()
         self.setAcceptDrops(True)
-        self.resize(1440, 900)
         self.appearance.restore()
         self.welcome.show_recent(self.settings.get("recent/paths"))
         self.stack.setCurrentWidget(self.welcome)
