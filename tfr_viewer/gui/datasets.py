@@ -199,7 +199,8 @@ class DatasetController(QObject):
         job.fileIndexed.connect(self._on_file_indexed)
         job.finished.connect(self._on_indexing_done)
         self.index_job = job
-        self.jobs.run(job, f"Indexing {len(entries)} file(s)", after_paint=True)
+        self.jobs.run(job, f"Indexing {len(entries)} file(s)", after_paint=True,
+                      quit_question="Indexing is running ({done:,} of {total:,} files indexed).")
 
     def rebuild_indexes(self, file_ids: list[int]) -> None:
         """Index these files again, whatever their index says."""

@@ -68,6 +68,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("tfr-viewer")
         self.settings = settings or Settings()
         self._shut_down = False  # shutdown() ran: workers cancelled and waited for
+        self.ask_before_quit = dialogs  # quitting during a conversion or indexing asks first
+        self._stop_confirmed = False
 
         self.errors = ErrorBridge(self.statusBar(), self, dialogs=dialogs)
         self.status_label = plain_label("")
@@ -243,6 +245,10 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
             event.acceptProposedAction()
 
+    def _stop_and_quit(self) -> None:
+        self._stop_confirmed = True
+        self.close()
+
     def shutdown(self, wait_s: float | None = None) -> None:
         """Cancel every worker and wait for them, `wait_s` in all. A thread still busy then
         (a read the OS does not interrupt) is orphaned: it ends on its own, never destroyed
@@ -261,6 +267,12 @@ class MainWindow(QMainWindow):
             worker.stop(max(0, int(1000 * (deadline - time.monotonic()))))
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        work = self.tools.running_work() if self.ask_before_quit and not self._stop_confirmed else []
+        if work:
+            event.ignore()
+            self.quit_question = self.tools.ask_to_stop(work, self._stop_and_quit)
+            return
+        self.tools.stop_conversion()
         self.appearance.save()
         self.shutdown()
         super().closeEvent(event)

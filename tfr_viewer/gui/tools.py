@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from .. import __version__
@@ -17,6 +17,7 @@ from ..demo import demo_dataset_job
 from .browser import Browser
 from .datasets import DatasetController
 from .jobs import JobRunner
+from .plain import plain_message_box
 from .widgets.location_map import LocationMap
 from .workers import JobWorker
 
@@ -116,6 +117,38 @@ class Tools(QObject):
 
     def rebuild_indexes(self) -> None:
         self.datasets.rebuild_indexes(self.browser.selected_files or list(range(len(self.datasets.entries))))
+
+    # --- quitting ------------------------------------------------------------------------------
+    def running_work(self) -> list[str]:
+        """What quitting now would stop (a conversion, indexing), one sentence each."""
+        questions = []
+        run_page = getattr(self.wizard, "run_page", None)
+        if run_page is not None and run_page.job is not None:
+            done, total = run_page.overall.value(), run_page.overall.maximum()
+            counted = f" ({done:,} of {total:,} images written)" if total > 1 else ""
+            questions.append(f"A conversion is running{counted}.")
+        return questions + self.jobs.quit_questions()
+
+    def ask_to_stop(self, work: list[str], stop_and_quit: Callable[[], None]) -> QMessageBox:
+        """Ask before quitting; Stop and quit calls `stop_and_quit`, Cancel keeps everything
+        running. Window-modal and not blocking: the work goes on while the question is shown."""
+        box = plain_message_box(QMessageBox.Icon.Question, "Quit tfr-viewer?",
+                                " ".join(work) + (" Stop it and quit?" if len(work) == 1 else " Stop them and quit?"),
+                                self.dialog_parent)
+        box.setObjectName("quitQuestion")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        stop = box.addButton("&Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.finished.connect(lambda _result: stop_and_quit() if box.clickedButton() is stop else None)
+        box.open()
+        return box
+
+    def stop_conversion(self) -> None:
+        """Cancel a running conversion (its partial file is removed) and close the wizard."""
+        if self.wizard is not None:
+            self.wizard.reject()
 
     def show_about(self) -> None:
         import google.protobuf
