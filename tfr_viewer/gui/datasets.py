@@ -15,12 +15,14 @@ from PySide6.QtWidgets import QStatusBar
 
 from ..core.catalog import FileEntry, OpenedDataset, disk_changes, open_dataset_job, stat_files_job
 from ..core.index import IndexResult
+from ..core.scan_images import SourceScan, iter_scan_source
 from .jobs import JobRunner
 from .models import DatasetTreeModel
 from .settings import Settings
 from .widgets.problems import ProblemsPanel
 from .workers import IndexBuilderWorker, JobWorker
 
+NO_TFRECORDS = "No TFRecords found"  # the note of an opening that found no file (and no unreadable folder)
 MAX_WATCHED_FILES = 2000  # inotify watches are a per-user resource
 WATCH_BATCH = 64  # files given to the watcher per event-loop turn
 TREE_UPDATE_MS = 100  # files indexed in the background reach the tree at most this often
@@ -35,6 +37,7 @@ class DatasetController(QObject):
     fileIndexed = Signal(int)  # a file's index was (re)built: its tiles may have changed
     filesChanged = Signal(list)  # these files went missing on disk
     indexingFinished = Signal()
+    imagesCounted = Signal(str, int, int)  # a folder without TFRecords: its images, its slide folders
 
     def __init__(self, settings: Settings, jobs: JobRunner, problems: ProblemsPanel,
                  status_bar: QStatusBar, parent: QObject | None = None) -> None:
@@ -90,6 +93,11 @@ class DatasetController(QObject):
         job.failed.connect(self._on_open_failed)
         self.open_job = self.jobs.run(job, "Opening", report_failures=False, after_paint=True)
 
+    @property
+    def opened_paths(self) -> list[str]:
+        """The paths of the last opening, as given to `open_paths` (made absolute)."""
+        return list(self._opening_paths)
+
     def first_file_to_show(self) -> int | None:
         """The first indexed file, else the first file, else None."""
         first = next((i for i, e in enumerate(self.entries) if e.state == "indexed"), None)
@@ -113,7 +121,7 @@ class DatasetController(QObject):
         if getattr(self.sender(), "generation", None) != self.generation:
             return
         self.entries = result.files
-        for path in self._opening_paths:
+        for path in self._opening_paths if self.entries else []:  # a folder with nothing to show is not recent
             self.settings.add_recent(path)
         self._file_ids = {id(entry): i for i, entry in enumerate(self.entries)}
         self._tree_updates.clear()
@@ -125,13 +133,27 @@ class DatasetController(QObject):
             self.problems.set_problems(folder, [f"{folder}: cannot read folder ({why}); its TFRecords are left out"])
         note = ""
         if not self.entries:
-            note = "Cannot read the folder (see Problems)" if result.unreadable_folders else "No .tfrecords files found"
+            note = "Cannot read the folder (see Problems)" if result.unreadable_folders else NO_TFRECORDS
         self.opened.emit(note)
         pending = [e for e in self.entries if e.state == "pending"]
         if pending:
             self.start_indexing(pending)
         self._watch_entries()
         self.loaded.emit()
+
+    def count_images(self, folder: str) -> None:
+        """Count the images of a folder that holds no TFRecord, in a worker (`imagesCounted`)."""
+        job = JobWorker(lambda token: iter_scan_source(folder, token), "Counting images", self)
+        job.generation = self.generation
+        job.folder = folder
+        job.result.connect(self._on_images_counted)
+        self.jobs.run(job, "Counting images", report_failures=False)
+
+    @Slot(object)
+    def _on_images_counted(self, scan: SourceScan) -> None:
+        job = self.sender()
+        if getattr(job, "generation", None) == self.generation:
+            self.imagesCounted.emit(job.folder, scan.images, len(scan.slides) if scan.layout == "nested" else 0)
 
     # --- files that change while open ------------------------------------------------------------
     def _watch_entries(self) -> None:

@@ -29,14 +29,14 @@ from ..core.index_pool import warm_index_pool
 from .actions import build_commands, fill_path_menu
 from .appearance import LEFT_SIZES, MAIN_SIZES, RIGHT_SIZES, Appearance
 from .browser import Browser
-from .datasets import DatasetController
+from .datasets import NO_TFRECORDS, DatasetController
 from .errors import ErrorBridge
 from .jobs import JobRunner
 from .map_panel import MapPanel
 from .plain import plain_label, plain_title
 from .settings import THUMB_SIZES, Settings
 from .tools import Tools
-from .welcome import WelcomePage
+from .welcome import EmptyFolderPage, WelcomePage
 from .widgets.dataset_tree import DatasetTreeView
 from .widgets.metadata_panel import MetadataPanel
 from .widgets.problems import ProblemsPanel
@@ -143,8 +143,10 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes(MAIN_SIZES)
 
         self.welcome = WelcomePage()
+        self.empty_folder = EmptyFolderPage()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.empty_folder)
         self.stack.addWidget(self.splitter)
         self.setCentralWidget(self.stack)
 
@@ -193,6 +195,9 @@ class MainWindow(QMainWindow):
         self.welcome.demoRequested.connect(self.tools.open_demo)
         self.welcome.convertRequested.connect(self.tools.open_convert_wizard)
         self.welcome.recentActivated.connect(self.open_path)
+        self.empty_folder.convertRequested.connect(self.tools.open_convert_wizard)
+        self.empty_folder.openFolderRequested.connect(self.tools.choose_folder)
+        self.datasets.imagesCounted.connect(self.empty_folder.show_scan)
 
     # --- opening -------------------------------------------------------------------------------
     def open_path(self, path: str | os.PathLike) -> None:
@@ -203,13 +208,17 @@ class MainWindow(QMainWindow):
         self.browser.reset()
         self.map_panel.reset()
         self.datasets.open_paths(paths)
+        self.status_label.setText("")
         self.stack.setCurrentWidget(self.splitter)
         self.setWindowTitle(plain_title(f"tfr-viewer — {', '.join(Path(p).name or p for p in paths)}"))
 
     def _on_opened(self, note: str) -> None:
         self.tree.expandAll()
-        if note:
-            self.status_label.setText(note)
+        self.status_label.setText(note)  # none when files were found: an older note goes
+        if note == NO_TFRECORDS and len(self.datasets.opened_paths) == 1:
+            self.empty_folder.show_counting(self.datasets.opened_paths[0])
+            self.stack.setCurrentWidget(self.empty_folder)
+            self.datasets.count_images(self.datasets.opened_paths[0])
         first = self.datasets.first_file_to_show()
         if first is not None:
             self.browser.select_files([first])

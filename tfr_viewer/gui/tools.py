@@ -54,14 +54,14 @@ class Tools(QObject):
     def _on_demo_ready(self, folder: object) -> None:
         self.openRequested.emit(str(folder))
 
-    def open_convert_wizard(self) -> None:
+    def open_convert_wizard(self, source: str | None = None) -> None:
         try:
             from .wizard import ConvertWizard
         except ImportError:
             QMessageBox.information(self.dialog_parent, "tfr-viewer", "The conversion wizard is not available in this build.\n"
                                     "Use the command line: tfr-viewer convert SRC DEST")
             return
-        self.wizard = ConvertWizard(self.dialog_parent, open_in_viewer=self.openRequested.emit)
+        self.wizard = ConvertWizard(self.dialog_parent, source=source or None, open_in_viewer=self.openRequested.emit)
         self.wizard.show()
 
     # --- export --------------------------------------------------------------------------------

@@ -61,3 +61,54 @@ class WelcomePage(QWidget):
 
     def _on_recent_activated(self, item: QListWidgetItem) -> None:
         self.recentActivated.emit(item.text())
+
+
+class EmptyFolderPage(QWidget):
+    """Shown in place of empty panes when an opened folder holds no TFRecord: what it holds
+    instead (counted in a worker) and a way to convert it."""
+
+    convertRequested = Signal(str)  # the folder to convert
+    openFolderRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("emptyFolderView")
+        self.folder = ""
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        self.message = plain_label("")
+        self.message.setObjectName("emptyFolderMessage")
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.message)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.convert_button = QPushButton("&Convert them…")
+        self.convert_button.setMinimumHeight(36)
+        self.convert_button.clicked.connect(lambda: self.convertRequested.emit(self.folder))
+        other = QPushButton("Open another folder…")
+        other.setMinimumHeight(36)
+        other.clicked.connect(self.openFolderRequested)
+        buttons.addWidget(self.convert_button)
+        buttons.addWidget(other)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        layout.addStretch(2)
+
+    def show_counting(self, folder: str) -> None:
+        self.folder = folder
+        self.message.setText(f"No TFRecords here.\n{folder}\nCounting the images in this folder…")
+        self.convert_button.setVisible(False)
+
+    def show_scan(self, folder: str, images: int, slide_folders: int) -> None:
+        """`slide_folders` is 0 when the images lie in the folder itself."""
+        if folder != self.folder:
+            return  # the count of a folder no longer shown
+        if not images:
+            self.message.setText(f"No TFRecords here.\n{folder}\nThis folder holds no images to convert either.")
+            self.convert_button.setVisible(False)
+            return
+        where = f" in {slide_folders:,} slide folder{'s' if slide_folders != 1 else ''}" if slide_folders else ""
+        self.message.setText(f"No TFRecords here.\n{folder}\n"
+                             f"This folder holds {images:,} image{'s' if images != 1 else ''}{where}: convert them to TFRecords?")
+        self.convert_button.setVisible(True)
