@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
+
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QStatusBar
 
 from ..core.catalog import FileEntry, OpenedDataset, disk_changes, open_dataset_job, stat_files_job
-from ..core.index import IndexResult
+from ..core.index import IndexInfo, IndexResult
 from ..core.scan_images import SourceScan, iter_scan_source
 from .jobs import JobRunner
 from .models import DatasetTreeModel
@@ -37,6 +39,7 @@ class DatasetController(QObject):
     fileIndexed = Signal(int)  # a file's index was (re)built: its tiles may have changed
     filesChanged = Signal(list)  # these files went missing on disk
     indexingFinished = Signal()
+    rebuildFinished = Signal(int, int, int)  # Rebuild indexes ended: rebuilt, already valid, errors
     imagesCounted = Signal(str, int, int)  # a folder without TFRecords: its images, its slide folders
 
     def __init__(self, settings: Settings, jobs: JobRunner, problems: ProblemsPanel,
@@ -51,6 +54,9 @@ class DatasetController(QObject):
         self.tree_model = DatasetTreeModel(self)
         self.open_job: JobWorker | None = None
         self.index_job: IndexBuilderWorker | None = None
+        self.rebuild_job: IndexBuilderWorker | None = None
+        self._before_rebuild: dict[int, IndexInfo | None] = {}  # file id -> its index when Rebuild started
+        self._rebuild_counts = [0, 0, 0]  # rebuilt, already valid, errors
         self.stat_job: JobWorker | None = None
         self._opening_paths: list[str] = []
         self._file_ids: dict[int, int] = {}  # id(entry) -> its index in self.entries
@@ -225,11 +231,27 @@ class DatasetController(QObject):
                       quit_question="Indexing is running ({done:,} of {total:,} files indexed).")
 
     def rebuild_indexes(self, file_ids: list[int]) -> None:
-        """Index these files again, whatever their index says."""
+        """Index these files again, whatever their index says; `rebuildFinished` then tells how
+        many indexes changed and how many read the same as before."""
+        self._before_rebuild = {i: self.entries[i].index if self.entries[i].state == "indexed" else None
+                                for i in file_ids}
+        self._rebuild_counts = [0, 0, 0]
         for i in file_ids:
             self.entries[i].state = "pending"
             self.tree_model.update_entry(i, self.entries[i])
         self.start_indexing([self.entries[i] for i in file_ids])
+        self.rebuild_job = self.index_job
+
+    def _count_rebuilt(self, file_id: int, result: IndexResult) -> None:
+        if file_id not in self._before_rebuild:
+            return
+        before = self._before_rebuild.pop(file_id)
+        if result.state != "indexed":
+            self._rebuild_counts[2] += 1
+        elif before is not None and _same_index(before, result):
+            self._rebuild_counts[1] += 1
+        else:
+            self._rebuild_counts[0] += 1
 
     @Slot(object, object)
     def _on_file_indexed(self, entry: FileEntry, result: IndexResult) -> None:
@@ -238,6 +260,8 @@ class DatasetController(QObject):
         file_id = self._file_ids.get(id(entry))
         if file_id is None or self.entries[file_id] is not entry:
             return
+        if self.sender() is self.rebuild_job:
+            self._count_rebuilt(file_id, result)
         entry.apply(result)
         self._tree_updates.add(file_id)
         if not self._tree_timer.isActive():
@@ -261,6 +285,9 @@ class DatasetController(QObject):
             self.index_job = None
         if getattr(job, "generation", None) == self.generation:
             self._update_tree()
+            if job is self.rebuild_job:
+                self.rebuild_job = None
+                self.rebuildFinished.emit(*self._rebuild_counts)
             self.indexingFinished.emit()
 
     # --- problems ------------------------------------------------------------------------------
@@ -290,3 +317,12 @@ class DatasetController(QObject):
         for file_id, entry in enumerate(self.entries):
             if entry.error:
                 self.tree_model.update_entry(file_id, entry, update_totals=False)
+
+
+def _same_index(before: IndexInfo, result: IndexResult) -> bool:
+    """The rebuilt index holds what the one in use held: offsets and locations alike."""
+    if result.offsets is None or not np.array_equal(before.offsets, result.offsets):
+        return False
+    if (before.locations is None) != (result.locations is None):
+        return False
+    return before.locations is None or np.array_equal(before.locations, result.locations)

@@ -11,7 +11,8 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from .. import __version__
-from ..core.catalog import verify_files_job
+from ..core.catalog import iter_verify_files
+from ..core.progress import CancelToken, Job, Progress
 from ..core.tile_jobs import export_tiles_job
 from ..demo import demo_dataset_job
 from .browser import Browser
@@ -33,6 +34,7 @@ class Tools(QObject):
         self.dialog_parent = window  # dialogs open over the window
         self.datasets, self.browser, self.map, self.jobs = datasets, browser, location_map, jobs
         self.wizard: QWidget | None = None
+        datasets.rebuildFinished.connect(self._on_rebuilt)
 
     # --- opening -------------------------------------------------------------------------------
     def choose_file(self) -> None:
@@ -104,7 +106,7 @@ class Tools(QObject):
         chosen = [entries[i] for i in self.browser.selected_files] or list(entries)
         if not chosen:
             return
-        worker = JobWorker(verify_files_job([e.path for e in chosen]), "Verifying", self)
+        worker = JobWorker(verify_overall_job([e.path for e in chosen], [e.size for e in chosen]), "Verifying", self)
         worker.result.connect(self._on_verified)
         self.jobs.run(worker, f"Verifying {len(chosen)} file(s)")
 
@@ -117,6 +119,13 @@ class Tools(QObject):
 
     def rebuild_indexes(self) -> None:
         self.datasets.rebuild_indexes(self.browser.selected_files or list(range(len(self.datasets.entries))))
+
+    @Slot(int, int, int)
+    def _on_rebuilt(self, rebuilt: int, valid: int, errors: int) -> None:
+        text = f"Rebuilt {rebuilt:,}, {valid:,} {'was' if valid == 1 else 'were'} already valid"
+        if errors:
+            text += f"; {errors:,} could not be indexed (see Problems)"
+        self.jobs.status_bar.showMessage(text, 15000)
 
     # --- quitting ------------------------------------------------------------------------------
     def running_work(self) -> list[str]:
@@ -163,3 +172,32 @@ class Tools(QObject):
             f"<p>Python {platform.python_version()} · Qt {qVersion()} · PySide6 {PySide6.__version__} · "
             f"pyqtgraph {pyqtgraph.__version__} · numpy {np.__version__} · protobuf {google.protobuf.__version__}</p>",
         )
+
+
+def _size_text(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,} bytes"
+
+
+def verify_overall_job(paths: list[str], sizes: list[int]) -> Callable[[CancelToken], Job[list]]:
+    """`iter_verify_files` whose progress is the whole run's (bytes of all files), not each
+    file's own 0-100 %; the message counts files and bytes."""
+    total = sum(sizes)
+    before = {path: sum(sizes[:i]) for i, path in reversed(list(enumerate(paths)))}  # first place of a path
+    position = {path: i for i, path in reversed(list(enumerate(paths)))}
+
+    def job(token: CancelToken) -> Job[list]:
+        inner = iter_verify_files(paths, token)
+        try:
+            report = next(inner)
+            while True:
+                if report.message in position:
+                    i = position[report.message]
+                    done = before[report.message] + min(report.done, sizes[i])
+                    yield Progress(done, total, f"file {i + 1:,} of {len(paths):,} · {_size_text(done)} of {_size_text(total)}")
+                report = inner.send(None)
+        except StopIteration as end:
+            return end.value
+    return job
