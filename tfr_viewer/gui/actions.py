@@ -52,7 +52,11 @@ COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("file.export_tiles", "&Export selected tiles…", "&File"),
     Command("file.export_map", "Export &map as PNG…", "&File"),
     Separator("&File"),
+    Command("file.close", "&Close dataset", "&File", "Ctrl+W"),
     Command("file.quit", "&Quit", "&File", "Ctrl+Q"),  # bound on every desktop (the standard key is not)
+    Command("view.thumb_larger", "&Larger thumbnails", "&View/&Thumbnail size", "Ctrl+="),
+    Command("view.thumb_smaller", "&Smaller thumbnails", "&View/&Thumbnail size", "Ctrl+-"),
+    Separator("&View/&Thumbnail size"),
     *(Command(f"view.thumb_size.{size}", f"{size} px", "&View/&Thumbnail size", checkable=True, group="thumb_size")
       for size in THUMB_SIZES),
     Command("view.captions", "Show &captions", "&View", checkable=True),
@@ -60,9 +64,13 @@ COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("view.filter_slides", "&Filter slides", "&View", QKeySequence.StandardKey.Find),
     Command("view.refresh", "&Refresh (re-read changed files)", "&View", QKeySequence.StandardKey.Refresh),
     Command("view.select_area", "Select area on map", "&View", checkable=True),
+    Separator("&View"),
+    Command("view.full_screen", "F&ull screen", "&View", "F11", checkable=True),
+    Command("view.reset_layout", "Reset &layout", "&View"),
     Command("tools.convert", "&Convert images to TFRecords…", "&Tools"),
     Command("tools.verify", "&Verify selected files", "&Tools"),
     Command("tools.rebuild_indexes", "&Rebuild indexes", "&Tools"),
+    Command("help.shortcuts", "&Keyboard shortcuts", "&Help", "F1"),
     Command("help.about", "&About tfr-viewer", "&Help"),
     Command("window.escape", "Back to the grid, else cancel background work, else show all tiles", None, "Esc"),
 )

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication, QSplitter, QWidget
 
 from .datasets import DatasetController
 from .models import TileListModel
-from .settings import Settings
+from .settings import THUMB_SIZES, Settings
 from .widgets.location_map import LocationMap
 from .widgets.tile_grid import TileGridView
 
@@ -52,6 +52,22 @@ class Appearance(QObject):
             self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.NoUpdate)
             self.grid.scrollTo(index)
 
+    def step_thumb_size(self, step: int) -> int:
+        """The next larger (`step` 1) or smaller (-1) thumbnail size; the size now in use."""
+        sizes = list(THUMB_SIZES)
+        current = self.tile_model.thumb_size
+        at = min(range(len(sizes)), key=lambda i: abs(sizes[i] - current))
+        size = sizes[min(max(at + step, 0), len(sizes) - 1)]
+        if size != current:
+            self.set_thumb_size(size)
+        return size
+
+    def set_full_screen(self, on: bool) -> None:
+        if on:
+            self.window_widget.showFullScreen()
+        elif self.window_widget.isFullScreen():
+            self.window_widget.showNormal()
+
     def set_captions(self, on: bool) -> None:
         self.settings.set("view/captions", bool(on))
         self.tile_model.set_show_captions(bool(on))
@@ -73,6 +89,7 @@ class Appearance(QObject):
         self.datasets.recolor_problems()  # problem red that reads on the new background
 
     def reset_layout(self) -> None:
+        """The default proportions of the panes (for the window's size now)."""
         self.splitters["main"].setSizes(MAIN_SIZES)
         self.splitters["right"].setSizes(RIGHT_SIZES)
         self.splitters["left"].setSizes(LEFT_SIZES)

@@ -104,6 +104,21 @@ class DatasetController(QObject):
         """The paths of the last opening, as given to `open_paths` (made absolute)."""
         return list(self._opening_paths)
 
+    def close(self) -> None:
+        """Forget the open files: their jobs cancelled, the tree and Problems emptied, nothing watched."""
+        self.generation += 1
+        for job in (self.open_job, self.index_job, self.stat_job):
+            if job is not None:
+                job.cancel()
+        self.index_job = self.rebuild_job = None
+        self.entries, self._file_ids, self._opening_paths, self._to_watch = [], {}, [], []
+        self._tree_updates.clear()
+        self._tree_timer.stop()
+        if self.watcher.files():
+            self.watcher.removePaths(self.watcher.files())
+        self.problems.clear()
+        self.tree_model.set_entries([])
+
     def first_file_to_show(self) -> int | None:
         """The first indexed file, else the first file, else None."""
         first = next((i for i, e in enumerate(self.entries) if e.state == "indexed"), None)

@@ -158,7 +158,13 @@ class MainWindow(QMainWindow):
             "file.recent": lambda menu: fill_path_menu(menu, self.settings.get("recent/paths"), self.open_path),
             "file.export_tiles": tools.export_selected,
             "file.export_map": tools.export_map,
+            "file.close": self.close_dataset,
             "file.quit": self.close,
+            "view.thumb_larger": lambda: self._show_thumb_size(appearance.step_thumb_size(1)),
+            "view.thumb_smaller": lambda: self._show_thumb_size(appearance.step_thumb_size(-1)),
+            "view.full_screen": appearance.set_full_screen,
+            "view.reset_layout": appearance.reset_layout,
+            "help.shortcuts": tools.show_shortcuts,
             **{f"view.thumb_size.{size}": (lambda checked=False, s=size: appearance.set_thumb_size(s))
                for size in THUMB_SIZES},
             "view.captions": appearance.set_captions,
@@ -177,6 +183,9 @@ class MainWindow(QMainWindow):
             self.commands.actions[f"view.thumb_size.{size}"].setChecked(size == self.settings.get("view/thumb_size"))
         self.commands.actions["view.captions"].setChecked(self.settings.get("view/captions"))
         self.commands.actions["view.dark_theme"].setChecked(self.settings.get("view/theme") == "dark")
+
+    def _show_thumb_size(self, size: int) -> None:
+        self.commands.actions[f"view.thumb_size.{size}"].setChecked(True)
 
     def _wire(self) -> None:
         """Connect the parts: each one's signals to the others' slots, and to the window's own."""
@@ -211,6 +220,16 @@ class MainWindow(QMainWindow):
         self.status_label.setText("")
         self.stack.setCurrentWidget(self.splitter)
         self.setWindowTitle(plain_title(f"tfr-viewer — {', '.join(Path(p).name or p for p in paths)}"))
+
+    def close_dataset(self) -> None:
+        """Back to the welcome page: nothing open, no work on the closed files left running."""
+        self.browser.reset()
+        self.map_panel.reset()
+        self.datasets.close()
+        self.status_label.setText("")
+        self.setWindowTitle("tfr-viewer")
+        self.welcome.show_recent(self.settings.get("recent/paths"))
+        self.stack.setCurrentWidget(self.welcome)
 
     def _on_opened(self, note: str) -> None:
         self.tree.expandAll()

@@ -159,6 +159,13 @@ class Tools(QObject):
         if self.wizard is not None:
             self.wizard.reject()
 
+    def show_shortcuts(self) -> None:
+        from .shortcuts_dialog import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self.dialog_parent)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
     def show_about(self) -> None:
         import google.protobuf
         import PySide6
