@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QMenu
 
+from ..demo import path_title
 from .plain import plain_menu_text
 from .settings import THUMB_SIZES
 
@@ -125,7 +126,7 @@ def fill_path_menu(menu: QMenu, paths: list[str], open_path: Callable[[str], Non
     """A menu of paths (Recent) that opens the one chosen; "(none)" when there is none."""
     menu.clear()
     for path in paths:
-        menu.addAction(plain_menu_text(path)).triggered.connect(lambda checked=False, p=path: open_path(p))
+        menu.addAction(plain_menu_text(path_title(path))).triggered.connect(lambda checked=False, p=path: open_path(p))
     if menu.isEmpty():
         menu.addAction("(none)").setEnabled(False)
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.index_pool import warm_index_pool
+from ..demo import path_title
 from .actions import build_commands, fill_path_menu
 from .appearance import LEFT_SIZES, MAIN_SIZES, RIGHT_SIZES, Appearance
 from .browser import Browser
@@ -219,7 +220,7 @@ class MainWindow(QMainWindow):
         self.datasets.open_paths(paths)
         self.status_label.setText("")
         self.stack.setCurrentWidget(self.splitter)
-        self.setWindowTitle(plain_title(f"tfr-viewer — {', '.join(Path(p).name or p for p in paths)}"))
+        self.setWindowTitle(plain_title(f"tfr-viewer — {', '.join(Path(path_title(p)).name or p for p in paths)}"))
 
     def close_dataset(self) -> None:
         """Back to the welcome page: nothing open, no work on the closed files left running."""

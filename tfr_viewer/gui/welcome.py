@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
+from ..demo import path_title
 from .plain import plain_label
 
 
@@ -42,13 +43,23 @@ class WelcomePage(QWidget):
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.recent = QListWidget()
+        self.recent.setObjectName("recentList")
         self.recent.setMaximumWidth(700)
-        self.recent.itemActivated.connect(self._on_recent_activated)
+        self.recent.setToolTip("Click to open")
+        self.recent.itemClicked.connect(self._on_recent_activated)  # one click, as a link
+        self.recent.itemActivated.connect(self._on_recent_activated)  # Enter
+        self.recent_title = plain_label("Recent:")
+        self.no_recent = plain_label("Nothing opened yet. Open a folder of TFRecords, drop one on this window, "
+                                     "or look around in the demo dataset first.")
+        self.no_recent.setObjectName("noRecent")
+        self.no_recent.setWordWrap(True)
+        self.no_recent.setAlignment(Qt.AlignmentFlag.AlignCenter)
         recent_box = QHBoxLayout()
         recent_box.addStretch(1)
         column = QVBoxLayout()
-        column.addWidget(plain_label("Recent:"))
+        column.addWidget(self.recent_title)
         column.addWidget(self.recent)
+        column.addWidget(self.no_recent)
         recent_box.addLayout(column)
         recent_box.addStretch(1)
         layout.addLayout(recent_box)
@@ -57,10 +68,16 @@ class WelcomePage(QWidget):
     def show_recent(self, paths: list[str]) -> None:
         self.recent.clear()
         for path in paths:
-            self.recent.addItem(path)
+            item = QListWidgetItem(path_title(path))
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            self.recent.addItem(item)
+        self.recent_title.setVisible(bool(paths))
+        self.recent.setVisible(bool(paths))
+        self.no_recent.setVisible(not paths)
 
     def _on_recent_activated(self, item: QListWidgetItem) -> None:
-        self.recentActivated.emit(item.text())
+        if self.isVisible():  # a double click's second activation reaches a page already left
+            self.recentActivated.emit(item.data(Qt.ItemDataRole.UserRole))
 
 
 class EmptyFolderPage(QWidget):
