@@ -71,6 +71,8 @@ COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("tools.convert", "&Convert images to TFRecords…", "&Tools"),
     Command("tools.verify", "&Verify selected files", "&Tools"),
     Command("tools.rebuild_indexes", "&Rebuild indexes", "&Tools"),
+    Separator("&Tools"),
+    Command("tools.read_only", "Read-only &mode (indexes to the user cache)", "&Tools", checkable=True),
     Command("help.shortcuts", "&Keyboard shortcuts", "&Help", "F1"),
     Command("help.about", "&About tfr-viewer", "&Help"),
     Command("window.escape", "Back to the grid, else cancel background work, else show all tiles", None, "Esc"),

@@ -322,6 +322,9 @@ class DatasetController(QObject):
                      for problem in report.problems]
             self.problems.set_problems(report.path, lines)
             file_id = file_ids.get(report.path)
+            if file_id is not None:
+                self.entries[file_id].verified = report.ok
+                self.tree_model.update_entry(file_id, self.entries[file_id], update_totals=False)
             if lines and file_id is not None and not self.entries[file_id].error:
                 self.entries[file_id].error = lines[0]  # the tree and the grid label show it too
                 self.tree_model.update_entry(file_id, self.entries[file_id], update_totals=False)

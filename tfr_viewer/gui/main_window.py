@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
             "tools.convert": tools.open_convert_wizard,
             "tools.verify": tools.verify_selected,
             "tools.rebuild_indexes": tools.rebuild_indexes,
+            "tools.read_only": tools.set_read_only,
             "help.about": tools.show_about,
             "window.escape": self._on_escape,
         }
@@ -184,6 +185,7 @@ class MainWindow(QMainWindow):
             self.commands.actions[f"view.thumb_size.{size}"].setChecked(size == self.settings.get("view/thumb_size"))
         self.commands.actions["view.captions"].setChecked(self.settings.get("view/captions"))
         self.commands.actions["view.dark_theme"].setChecked(self.settings.get("view/theme") == "dark")
+        self.commands.actions["tools.read_only"].setChecked(tools.start_read_only())
 
     def _show_thumb_size(self, size: int) -> None:
         self.commands.actions[f"view.thumb_size.{size}"].setChecked(True)

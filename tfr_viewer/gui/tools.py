@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from .. import __version__
 from ..core.catalog import iter_verify_files
 from ..core.progress import CancelToken, Job, Progress
+from ..core.read_only import read_only, set_read_only
 from ..core.tile_jobs import export_tiles_job
 from ..demo import demo_dataset_job
 from .browser import Browser
@@ -126,6 +127,20 @@ class Tools(QObject):
         if errors:
             text += f"; {errors:,} could not be indexed (see Problems)"
         self.jobs.status_bar.showMessage(text, 15000)
+
+    # --- read-only mode ------------------------------------------------------------------------
+    def start_read_only(self) -> bool:
+        """Read-only mode from the saved setting (or `--read-only`): whether it is on."""
+        if self.datasets.settings.get("files/read_only"):
+            set_read_only(True)
+        return read_only()
+
+    def set_read_only(self, on: bool) -> None:
+        """Indexes and manifests of files opened or indexed from now on go to the per-user cache only."""
+        set_read_only(bool(on))
+        self.datasets.settings.set("files/read_only", bool(on))
+        self.jobs.status_bar.showMessage(
+            "Read-only mode: nothing is written beside the files" if on else "Read-only mode off", 8000)
 
     # --- quitting ------------------------------------------------------------------------------
     def running_work(self) -> list[str]:
