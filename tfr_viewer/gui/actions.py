@@ -66,6 +66,7 @@ COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("view.refresh", "&Refresh (re-read changed files)", "&View", QKeySequence.StandardKey.Refresh),
     Command("view.select_area", "Select area on map", "&View", checkable=True),
     Separator("&View"),
+    Command("view.slides", "S&lides…", "&View", "Ctrl+L"),
     Command("view.full_screen", "F&ull screen", "&View", "F11", checkable=True),
     Command("view.reset_layout", "Reset &layout", "&View"),
     Command("tools.convert", "&Convert images to TFRecords…", "&Tools"),

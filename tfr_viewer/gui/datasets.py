@@ -39,6 +39,7 @@ class DatasetController(QObject):
     fileIndexed = Signal(int)  # a file's index was (re)built: its tiles may have changed
     filesChanged = Signal(list)  # these files went missing on disk
     indexingFinished = Signal()
+    closed = Signal()  # the files were closed (File -> Close)
     rebuildFinished = Signal(int, int, int)  # Rebuild indexes ended: rebuilt, already valid, errors
     imagesCounted = Signal(str, int, int)  # a folder without TFRecords: its images, its slide folders
 
@@ -118,6 +119,7 @@ class DatasetController(QObject):
             self.watcher.removePaths(self.watcher.files())
         self.problems.clear()
         self.tree_model.set_entries([])
+        self.closed.emit()
 
     def first_file_to_show(self) -> int | None:
         """The first indexed file, else the first file, else None."""

@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
             "view.thumb_smaller": lambda: self._show_thumb_size(appearance.step_thumb_size(-1)),
             "view.full_screen": appearance.set_full_screen,
             "view.reset_layout": appearance.reset_layout,
+            "view.slides": tools.show_slides,
             "help.shortcuts": tools.show_shortcuts,
             **{f"view.thumb_size.{size}": (lambda checked=False, s=size: appearance.set_thumb_size(s))
                for size in THUMB_SIZES},

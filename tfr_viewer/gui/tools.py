@@ -35,6 +35,7 @@ class Tools(QObject):
         self.dialog_parent = window  # dialogs open over the window
         self.datasets, self.browser, self.map, self.jobs = datasets, browser, location_map, jobs
         self.wizard: QWidget | None = None
+        self.slides: QWidget | None = None  # the View -> Slides table, while open
         datasets.rebuildFinished.connect(self._on_rebuilt)
 
     # --- opening -------------------------------------------------------------------------------
@@ -127,6 +128,34 @@ class Tools(QObject):
         if errors:
             text += f"; {errors:,} could not be indexed (see Problems)"
         self.jobs.status_bar.showMessage(text, 15000)
+
+    # --- slides ------------------------------------------------------------------------------
+    def show_slides(self) -> None:
+        """The per-slide table; tile sizes and formats are read in a worker and filled in."""
+        from .slides_table import SlidesDialog, first_tiles_job
+
+        if self.slides is not None:
+            self.slides.close()
+        self.slides = SlidesDialog(self.datasets.entries, self.browser.select_files, self.dialog_parent)
+        self.slides.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.slides.destroyed.connect(self._forget_slides)
+        self.datasets.fileIndexed.connect(self.slides.file_changed)
+        for ended in (self.datasets.opened, self.datasets.closed):  # its rows are the files of this opening
+            ended.connect(self.slides.close)
+        worker = JobWorker(first_tiles_job(self.datasets.entries), "Reading tile sizes", self)
+        worker.generation = self.datasets.generation
+        worker.result.connect(self._on_first_tiles)
+        self.jobs.run(worker, "Reading tile sizes")
+        self.slides.show()
+
+    @Slot(object)
+    def _on_first_tiles(self, found: dict) -> None:
+        if self.slides is not None and getattr(self.sender(), "generation", None) == self.datasets.generation:
+            self.slides.model.set_first_tiles(found)
+
+    @Slot()
+    def _forget_slides(self) -> None:
+        self.slides = None
 
     # --- read-only mode ------------------------------------------------------------------------
     def start_read_only(self) -> bool:
