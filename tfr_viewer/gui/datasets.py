@@ -231,7 +231,7 @@ class DatasetController(QObject):
             self.tree_model.update_entry(status.file_id, entry)
             changed.append(entry)
         if changed:
-            self.status_bar.showMessage(f"{len(changed)} file(s) changed on disk: re-indexing", 5000)
+            self.status_bar.showMessage(f"{len(changed):,} file(s) changed on disk: re-indexing", 5000)
             self.start_indexing(changed)
         if missing:
             self.filesChanged.emit(missing)
@@ -244,7 +244,7 @@ class DatasetController(QObject):
         job.fileIndexed.connect(self._on_file_indexed)
         job.finished.connect(self._on_indexing_done)
         self.index_job = job
-        self.jobs.run(job, f"Indexing {len(entries)} file(s)", after_paint=True,
+        self.jobs.run(job, f"Indexing {len(entries):,} file(s)", after_paint=True,
                       quit_question="Indexing is running ({done:,} of {total:,} files indexed).")
 
     def rebuild_indexes(self, file_ids: list[int]) -> None:

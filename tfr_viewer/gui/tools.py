@@ -110,14 +110,14 @@ class Tools(QObject):
             return
         worker = JobWorker(verify_overall_job([e.path for e in chosen], [e.size for e in chosen]), "Verifying", self)
         worker.result.connect(self._on_verified)
-        self.jobs.run(worker, f"Verifying {len(chosen)} file(s)")
+        self.jobs.run(worker, f"Verifying {len(chosen):,} file(s)")
 
     @Slot(object)
     def _on_verified(self, reports: list) -> None:
         self.datasets.show_verify_reports(reports)
         self.browser.update_status()
         good = sum(1 for r in reports if r.ok)
-        self.jobs.status_bar.showMessage(f"Verify: {good} of {len(reports)} file(s) OK", 10000)
+        self.jobs.status_bar.showMessage(f"Verify: {good:,} of {len(reports):,} file(s) OK", 10000)
 
     def rebuild_indexes(self) -> None:
         self.datasets.rebuild_indexes(self.browser.selected_files or list(range(len(self.datasets.entries))))

@@ -54,7 +54,7 @@ def describe_value(field: dict[str, Any]) -> str:
     else:
         shown = ", ".join(str(v) for v in values[:MAX_SHOWN_VALUES])
     if len(values) > MAX_SHOWN_VALUES:
-        shown += f", … ({len(values)} values)"
+        shown += f", … ({len(values):,} values)"
     return _shorten(shown)
 
 
