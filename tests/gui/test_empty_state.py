@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QWizard
 
 from ..helpers import make_jpeg
 from .conftest import write_tiles
+from .parts import parts  # noqa: F401  (fixture)
 
 
 def slide_folders(root: Path, counts: list[int]) -> None:
@@ -67,3 +68,10 @@ def test_the_status_line_forgets_the_note_of_the_last_opening(qtbot, window, tmp
     assert window.stack.currentWidget() is window.splitter
     assert window.grid.model().rowCount() == 30
     assert window.settings.get("recent/paths") == [str(full)]
+
+
+
+def test_a_folder_gone_before_its_count_ends_the_count_with_nothing(qtbot, parts, tmp_path: Path) -> None:
+    with qtbot.waitSignal(parts.datasets.imagesCounted, timeout=10_000) as counted:
+        parts.datasets.count_images(str(tmp_path / "gone"))
+    assert counted.args == [str(tmp_path / "gone"), 0, 0]

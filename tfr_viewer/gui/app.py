@@ -83,6 +83,7 @@ def _close_on_terminal_signals(window) -> None:
     workers and the indexing processes are stopped, and settings are saved. Python runs signal
     handlers only between bytecodes, so a timer wakes it now and then inside Qt's event loop."""
     def close(*_args) -> None:
+        window.ask_before_quit = False  # a signal to stop is the answer already
         window.close()
         QApplication.instance().quit()
 

@@ -170,6 +170,7 @@ class DatasetController(QObject):
         job.generation = self.generation
         job.folder = folder
         job.result.connect(self._on_images_counted)
+        job.failed.connect(self._on_count_failed)
         self.jobs.run(job, "Counting images", report_failures=False)
 
     @Slot(object)
@@ -177,6 +178,13 @@ class DatasetController(QObject):
         job = self.sender()
         if getattr(job, "generation", None) == self.generation:
             self.imagesCounted.emit(job.folder, scan.images, len(scan.slides) if scan.layout == "nested" else 0)
+
+    @Slot(str, str)
+    def _on_count_failed(self, _message: str, _details: str) -> None:
+        """Not a folder of images (a file, a folder that cannot be listed): nothing to convert."""
+        job = self.sender()
+        if getattr(job, "generation", None) == self.generation:
+            self.imagesCounted.emit(job.folder, 0, 0)
 
     # --- files that change while open ------------------------------------------------------------
     def _watch_entries(self) -> None:

@@ -54,6 +54,7 @@ class WelcomePage(QWidget):
         self.no_recent.setObjectName("noRecent")
         self.no_recent.setWordWrap(True)
         self.no_recent.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_recent.setMinimumWidth(520)  # one or two lines, not a narrow column
         recent_box = QHBoxLayout()
         recent_box.addStretch(1)
         column = QVBoxLayout()
