@@ -30,3 +30,18 @@ def test_matching_names_add_nothing_and_markup_stays_text(qtbot, window, tmp_pat
         window.open_path(tmp_path / "odd.tfrecords")
     assert "slide field <b>bold</b>" in window.metadata.header.text()
     assert "&lt;b&gt;" in window.metadata.header.toolTip()  # escaped: shown as typed
+
+
+def test_export_names_tiles_by_the_slide_field(qtbot, window, tmp_path: Path) -> None:
+    from tfr_viewer.core.progress import CancelToken, run_job
+    from tfr_viewer.core.tile_jobs import export_tiles_job
+
+    source = tmp_path / "in"
+    source.mkdir()
+    write_tiles(source / "flipped.tfrecords", 2, slide="slideB")
+    with qtbot.waitSignal(window.recordShown, timeout=10_000):
+        window.open_path(source / "flipped.tfrecords")
+    out = tmp_path / "out"
+    job = export_tiles_job(window.datasets.entries, window.browser.selected_keys() or [(0, 0)], str(out))
+    report = run_job(job(CancelToken()))
+    assert report.written and all(Path(p).name.startswith("slideB_") for p in report.written)
