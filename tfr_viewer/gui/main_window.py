@@ -302,7 +302,7 @@ class MainWindow(QMainWindow):
         work = self.tools.running_work() if self.ask_before_quit and not self._stop_confirmed else []
         if work:
             event.ignore()
-            self.quit_question = self.tools.ask_to_stop(work, self._stop_and_quit)
+            self.tools.ask_to_stop(work, self._stop_and_quit)
             return
         self.tools.stop_conversion()
         self.appearance.save()
