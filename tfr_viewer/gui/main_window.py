@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from ..core.index_pool import warm_index_pool
 from ..demo import path_title
-from .actions import build_commands, fill_path_menu
+from .actions import build_commands, fill_path_menu, shortcut_table
 from .appearance import LEFT_SIZES, MAIN_SIZES, RIGHT_SIZES, Appearance
 from .browser import Browser
 from .datasets import NO_TFRECORDS, DatasetController
@@ -166,7 +166,7 @@ class MainWindow(QMainWindow):
             "view.full_screen": appearance.set_full_screen,
             "view.reset_layout": appearance.reset_layout,
             "view.slides": tools.show_slides,
-            "help.shortcuts": tools.show_shortcuts,
+            "help.shortcuts": lambda: tools.show_shortcuts(shortcut_table()),
             **{f"view.thumb_size.{size}": (lambda checked=False, s=size: appearance.set_thumb_size(s))
                for size in THUMB_SIZES},
             "view.captions": appearance.set_captions,

@@ -1,22 +1,21 @@
-"""Help -> Keyboard shortcuts: every key of the window, read from the command table."""
+"""Help -> Keyboard shortcuts: every key of the window, as `actions.shortcut_table()` lists them."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from .actions import shortcut_table
 from .plain import plain_label
 
 
 class ShortcutsDialog(QDialog):
-    """A two-column table (command, key) of `actions.COMMANDS`: a key added to the table shows
-    here without another edit. Cells are items, which Qt never reads as markup."""
+    """A two-column table (command, key); the window hands it `shortcut_table()` of its command
+    table, so a key added there shows here without another edit. Cells are items, which Qt never
+    reads as markup."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, rows: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("shortcutsDialog")
         self.setWindowTitle("Keyboard shortcuts")
-        rows = shortcut_table()
         self.table = QTableWidget(len(rows), 2)
         self.table.setHorizontalHeaderLabels(["Command", "Key"])
         self.table.verticalHeader().setVisible(False)

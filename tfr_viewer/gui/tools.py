@@ -203,10 +203,11 @@ class Tools(QObject):
         if self.wizard is not None:
             self.wizard.reject()
 
-    def show_shortcuts(self) -> None:
+    def show_shortcuts(self, rows: list[tuple[str, str]]) -> None:
+        """Help -> Keyboard shortcuts: `rows` of (command, key) from the command table."""
         from .shortcuts_dialog import ShortcutsDialog
 
-        dialog = ShortcutsDialog(self.dialog_parent)
+        dialog = ShortcutsDialog(rows, self.dialog_parent)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
 
