@@ -49,6 +49,8 @@ def test_ctrl_plus_and_minus_step_through_the_thumbnail_sizes(qtbot, window, fol
         press(qtbot, window, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
         assert window.browser.tile_model.thumb_size == expected
     assert window.commands.actions["view.thumb_size.64"].isChecked()
+    press(qtbot, window, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)  # Ctrl++ (Shift or keypad)
+    assert window.browser.tile_model.thumb_size == 96
 
 
 def test_file_close_goes_back_to_the_welcome_page(qtbot, window, folder: Path) -> None:

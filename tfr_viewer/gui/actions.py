@@ -57,6 +57,7 @@ COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("file.quit", "&Quit", "&File", "Ctrl+Q"),  # bound on every desktop (the standard key is not)
     Command("view.thumb_larger", "&Larger thumbnails", "&View/&Thumbnail size", "Ctrl+="),
     Command("view.thumb_smaller", "&Smaller thumbnails", "&View/&Thumbnail size", "Ctrl+-"),
+    Command("view.thumb_larger_plus", "Larger thumbnails", None, "Ctrl++"),  # the same with Shift or the keypad
     Separator("&View/&Thumbnail size"),
     *(Command(f"view.thumb_size.{size}", f"{size} px", "&View/&Thumbnail size", checkable=True, group="thumb_size")
       for size in THUMB_SIZES),

@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
             "file.close": self.close_dataset,
             "file.quit": self.close,
             "view.thumb_larger": lambda: self._show_thumb_size(appearance.step_thumb_size(1)),
+            "view.thumb_larger_plus": lambda: self._show_thumb_size(appearance.step_thumb_size(1)),
             "view.thumb_smaller": lambda: self._show_thumb_size(appearance.step_thumb_size(-1)),
             "view.full_screen": appearance.set_full_screen,
             "view.reset_layout": appearance.reset_layout,
