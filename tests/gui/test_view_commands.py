@@ -26,6 +26,11 @@ def test_f11_toggles_full_screen(qtbot, window) -> None:
     assert window.commands.actions["view.full_screen"].isChecked()
     press(qtbot, window, Qt.Key.Key_F11)
     qtbot.waitUntil(lambda: not window.isFullScreen())
+    press(qtbot, window, Qt.Key.Key_F11)
+    qtbot.waitUntil(window.isFullScreen)
+    press(qtbot, window, Qt.Key.Key_Escape)  # Esc leaves it too
+    qtbot.waitUntil(lambda: not window.isFullScreen())
+    assert not window.commands.actions["view.full_screen"].isChecked()
 
 
 def test_reset_layout_brings_back_the_default_proportions(qtbot, window) -> None:

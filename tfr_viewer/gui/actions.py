@@ -77,7 +77,7 @@ COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("tools.read_only", "Read-only &mode (indexes to the user cache)", "&Tools", checkable=True),
     Command("help.shortcuts", "&Keyboard shortcuts", "&Help", "F1"),
     Command("help.about", "&About tfr-viewer", "&Help"),
-    Command("window.escape", "Back to the grid, else cancel background work, else show all tiles", None, "Esc"),
+    Command("window.escape", "Back to the grid, else leave full screen, else cancel background work, else show all tiles", None, "Esc"),
 )
 
 

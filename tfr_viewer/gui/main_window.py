@@ -256,6 +256,8 @@ class MainWindow(QMainWindow):
         focus = QApplication.focusWidget()
         if focus is not None and self.viewer.isAncestorOf(focus):  # back from the tile to the grid
             self.grid.setFocus()
+        elif self.isFullScreen():
+            self.commands.actions["view.full_screen"].trigger()
         elif self.jobs.busy():
             self.jobs.cancel_all()
         elif self.browser.tile_model.is_filtered():
