@@ -127,6 +127,55 @@ def mosaic_command_picture(demo: Path) -> None:
     if cli.main(["mosaic", str(slide), str(OUT / "cli_mosaic.png"), "--width", "600"]) != 0:
         raise SystemExit("tfr-viewer mosaic failed on the demo slide")
 
+def visible_settled(app: QApplication, window: MainWindow) -> None:
+    """No job running and every thumbnail the grid shows painted (a small window shows few)."""
+    model = window.browser.tile_model
+
+    def done() -> bool:
+        grid = window.grid
+        shown = [r for r in range(model.rowCount())
+                 if grid.visualRect(model.index(r)).intersects(grid.viewport().rect())]
+        return not window.jobs.busy() and bool(shown) and all(model.thumbnail_settled(r) for r in shown)
+
+    wait_until(app, done, "the visible thumbnails")
+    for _ in range(20):
+        app.processEvents()
+
+
+def window_states_pictures(app: QApplication, demo: Path, tmp: Path) -> None:
+    """The window on small screens, a folder of images without TFRecords, View -> Slides."""
+    for width, height in ((1024, 700), (1280, 800)):
+        window = MainWindow(Settings(fresh=True), dialogs=False)
+        window.resize(width, height)
+        window.appearance.reset_layout()
+        window.show()
+        loaded: list[bool] = []
+        window.loaded.connect(lambda: loaded.append(True))
+        window.open_path(str(demo))
+        wait_until(app, lambda: loaded, "the folder to open")
+        visible_settled(app, window)
+        window.grab().save(str(OUT / f"small_screen_{width}x{height}.png"))
+        if width == 1280:
+            window.commands.actions["view.slides"].trigger()
+            wait_until(app, lambda: window.tools.slides is not None and window.tools.slides.model.first_tiles
+                       and not window.jobs.busy(), "the slides table")
+            window.tools.slides.grab().save(str(OUT / "slides_table.png"))
+            window.tools.slides.close()
+        window.close()
+
+    images = tmp / "slide_images"
+    for slide in ("slide_01", "slide_02", "slide_03"):
+        tile_images(images / slide, demo, 40)
+    window = MainWindow(Settings(fresh=True), dialogs=False)
+    window.resize(1024, 700)
+    window.show()
+    counted: list[bool] = []
+    window.datasets.imagesCounted.connect(lambda *_: counted.append(True))
+    window.open_path(str(images))
+    wait_until(app, lambda: counted and not window.jobs.busy(), "the images to be counted")
+    window.grab().save(str(OUT / "empty_folder.png"))
+    window.close()
+
 
 def main() -> int:
     app = make_app(sys.argv[:1])
@@ -160,6 +209,7 @@ def main() -> int:
         source = tmp / "slide_03_tiles"
         tile_images(source, demo, 120)
         wizard_pictures(app, source, tmp / "converted")
+        window_states_pictures(app, demo, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     mosaic_command_picture(demo)

@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fresh_settings=args.fresh_settings,
         screenshot=args.screenshot,
         quit_after_load=args.quit_after_load,
+        read_only=args.read_only,
     )
 
 

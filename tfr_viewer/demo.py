@@ -17,7 +17,7 @@ from PIL import Image
 from .core.framing import frame_record
 from .core.index import IndexInfo, save_index
 from .core.paths import user_cache_dir
-from .core.progress import CancelToken, Job, Progress
+from .core.progress import CancelToken, Job, Progress, run_job
 from .core.records import make_example
 from .core.storage import LOCAL
 
@@ -78,8 +78,24 @@ def make_tile(rng: np.random.Generator, px: int = 128, density: float = 0.5) -> 
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def generate_demo_dataset(dest: str | os.PathLike, slides: int = 4, seed: int = 0, tile_px: int = 128) -> list[Path]:
-    """Write `slides` TFRecords (+ indexes) of H&E-like JPEG tiles into `dest`."""
+PROGRESS_STEPS = 1000  # progress units per slide (its tile count is known only when it starts)
+DEMO_TITLE = "demo"  # how the window names the demo folder (in Recent and the title)
+
+
+def is_demo_folder(path: str | os.PathLike) -> bool:
+    return os.path.abspath(path) == os.path.abspath(demo_dataset_dir())
+
+
+def path_title(path: str) -> str:
+    """A path as the window names it: "demo" for the generated demo folder (not a cache path)."""
+    return DEMO_TITLE if is_demo_folder(path) else path
+
+
+def iter_generate_demo_dataset(
+    dest: str | os.PathLike, slides: int = 4, seed: int = 0, tile_px: int = 128, cancel: CancelToken | None = None
+) -> Job[list[Path]]:
+    """Job: write `slides` TFRecords (+ indexes) of H&E-like JPEG tiles into `dest`; progress
+    per tile ("demo_slide_02: 120 of 302 tiles"), each file written whole or not at all."""
     dest = Path(dest)
     LOCAL.make_dirs(str(dest))
     rng = np.random.default_rng(seed)
@@ -90,7 +106,12 @@ def generate_demo_dataset(dest: str | os.PathLike, slides: int = 4, seed: int = 
         mask = _tissue_mask(rng, grid)
         ys, xs = np.nonzero(mask)
         records, offsets, locations, position = [], [], [], 0
-        for gx, gy in zip(xs.tolist(), ys.tolist()):
+        for k, (gx, gy) in enumerate(zip(xs.tolist(), ys.tolist())):
+            if k % 16 == 0:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                yield Progress(s * PROGRESS_STEPS + PROGRESS_STEPS * k // len(xs), slides * PROGRESS_STEPS,
+                               f"{name}: {k:,} of {len(xs):,} tiles (slide {s + 1} of {slides})")
             buf = io.BytesIO()
             Image.fromarray(make_tile(rng, tile_px, rng.uniform(0.3, 1.0))).save(buf, format="JPEG", quality=88)
             x, y = gx * tile_px + tile_px // 2, gy * tile_px + tile_px // 2
@@ -104,24 +125,30 @@ def generate_demo_dataset(dest: str | os.PathLike, slides: int = 4, seed: int = 
             out.write(b"".join(records))
         save_index(IndexInfo(np.asarray(offsets, np.int64), np.asarray(locations, np.int64)), path)
         written.append(path)
+    yield Progress(slides * PROGRESS_STEPS, slides * PROGRESS_STEPS, "")
     return written
 
 
-def ensure_demo_dataset() -> Path:
-    """The demo folder, generated on first use (a marker file says it is complete)."""
+def generate_demo_dataset(dest: str | os.PathLike, slides: int = 4, seed: int = 0, tile_px: int = 128) -> list[Path]:
+    """`iter_generate_demo_dataset` run through."""
+    return run_job(iter_generate_demo_dataset(dest, slides, seed, tile_px))
+
+
+def iter_ensure_demo_dataset(cancel: CancelToken | None = None) -> Generator[Progress, None, Path]:
+    """Job: the demo folder, generated on first use (a marker file says it is complete)."""
     folder = demo_dataset_dir()
     marker = folder / ".complete"
     if not marker.exists():
-        generate_demo_dataset(folder)
+        yield from iter_generate_demo_dataset(folder, cancel=cancel)
         marker.write_text("ok\n")
     return folder
 
 
+def ensure_demo_dataset() -> Path:
+    """The demo folder, generated on first use."""
+    return run_job(iter_ensure_demo_dataset())
+
+
 def demo_dataset_job() -> Callable[[CancelToken], Job[Path]]:
-    """Job factory: the demo dataset folder, generated on first use."""
-
-    def job(_token: CancelToken) -> Generator[Progress, None, Path]:
-        yield Progress(0, 1, "generating demo tiles")
-        return ensure_demo_dataset()
-
-    return job
+    """Job factory: the demo dataset folder, generated on first use, with progress per tile."""
+    return lambda token: iter_ensure_demo_dataset(token)

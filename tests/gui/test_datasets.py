@@ -27,7 +27,7 @@ def test_a_folder_without_tfrecords_says_so(qtbot, parts, tmp_path: Path) -> Non
     notes = []
     parts.datasets.opened.connect(notes.append)
     parts.open(qtbot, tmp_path)
-    assert notes == ["No .tfrecords files found"]
+    assert notes == ["No TFRecords found"]
     assert parts.datasets.first_file_to_show() is None
 
 

@@ -10,6 +10,7 @@ from tfr_viewer.gui.welcome import WelcomePage
 def test_buttons_and_recent_emit_their_requests(qtbot) -> None:
     page = WelcomePage()
     qtbot.addWidget(page)
+    page.show()
     asked = []
     page.openFolderRequested.connect(lambda: asked.append("folder"))
     page.openFileRequested.connect(lambda: asked.append("file"))

@@ -20,6 +20,7 @@ from .manifest import manifest_hint, manifest_total
 from .messages import file_message, one_line
 from .progress import CancelToken, Job, Progress
 from .storage import FileInfo, absolute, first_of_each_file, parent, relative, stem, storage_for
+from .verified import remember_verify, verified_ok
 from .verify import Problem, VerifyReport, iter_verify
 
 STAT_CANCEL_EVERY = 256  # files stat'ed between checks of the cancel token
@@ -38,11 +39,14 @@ class FileEntry:
     mtime_ns: int = 0
     version: int = 0  # bumped whenever what a reader of this file sees may have changed
     listed_count: int | None = None  # from manifest.json while the file waits for its index
+    verified: bool = False  # `verify` found it sound at its current size and time
 
     def apply(self, result: IndexResult) -> None:
         """Take a finished index (the window does so on the GUI thread: workers never mutate entries)."""
         self.index = result.info()
         self.state, self.error = result.state, result.error
+        if (result.size, result.mtime_ns) != (self.size, self.mtime_ns):
+            self.verified = False  # verify's word was about other bytes
         self.size, self.mtime_ns = result.size, result.mtime_ns
         self.version += 1
 
@@ -54,7 +58,7 @@ class FileEntry:
 
     def mark_changed(self, status: "FileStatus") -> None:
         """The file changed on disk: it waits for a new index."""
-        self.state = "pending"
+        self.state, self.verified = "pending", False
         self.size, self.mtime_ns = status.size, status.mtime_ns
 
     @property
@@ -137,6 +141,7 @@ def open_catalog(
                 entry.state, entry.error = "error", f"{entry.path}: empty file: holds no records"
                 continue
             info = find_index(entry.path) if load_indexes else None
+            entry.verified = load_indexes and verified_ok(entry.path, st)
         except Exception as exc:  # noqa: BLE001  (a bad index is this file's problem, not the folder's)
             entry.state, entry.error = "error", file_message(entry.path, exc)
             continue
@@ -230,7 +235,9 @@ def iter_verify_files(
     reports = []
     for path in paths:
         try:
-            reports.append((yield from iter_verify(path, cancel, check_images=check_images)))
+            report = yield from iter_verify(path, cancel, check_images=check_images)
+            remember_verify(path, report.ok)
+            reports.append(report)
         except Exception as exc:  # noqa: BLE001
             if cancel is not None and cancel.cancelled:
                 raise

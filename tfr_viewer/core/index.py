@@ -24,6 +24,7 @@ from .framing import FRAMING_SIZE, HEADER, HEADER_SIZE, iter_frames, masked_crc3
 from .index_files import index_bytes, max_index_records, read_index_file
 from .paths import cache_path_for
 from .progress import CancelToken, Job, Progress, run_job
+from .read_only import read_only, set_read_only
 from .records import _parse
 from .source import is_compressed, open_source, sniff_compression, source_size
 from .storage import FileInfo, Storage, is_url, storage_for
@@ -89,9 +90,9 @@ def candidate_index_paths(tfrecord: str | os.PathLike) -> list[Path | str]:
 
 def _index_targets(tfrecord: str | os.PathLike) -> list[Path | str]:
     """Where a new index is written, in order of preference: beside the TFRecord when its
-    storage may be written by readers, then the per-user cache (keyed by the file's path or
-    URL). The one place this is decided."""
-    if storage_for(tfrecord).writable:
+    storage may be written by readers (and read-only mode is off), then the per-user cache
+    (keyed by the file's path or URL). The one place this is decided."""
+    if storage_for(tfrecord).writable and not read_only():
         return [index_path(tfrecord), cache_index_path(tfrecord)]
     return [cache_index_path(tfrecord)]
 
@@ -489,6 +490,9 @@ def _read_up_to_damage(result: IndexResult, cancel: CancelToken | None) -> Job[I
     return result._take(info)
 
 
-def index_file(path: str | os.PathLike, rebuild: bool = False) -> IndexResult:
-    """`iter_index_file` run through: the plain function a process pool or a cluster calls."""
+def index_file(path: str | os.PathLike, rebuild: bool = False, read_only_mode: bool | None = None) -> IndexResult:
+    """`iter_index_file` run through: the plain function a process pool or a cluster calls.
+    `read_only_mode` carries the caller's read-only mode into a process started before it changed."""
+    if read_only_mode is not None:
+        set_read_only(read_only_mode)
     return run_job(iter_index_file(path, rebuild))

@@ -25,6 +25,7 @@ from .index import IndexResult, index_file
 from .messages import file_message
 from .processes import exit_with_parent
 from .progress import CancelToken, Job, Progress
+from .read_only import read_only
 
 POOL_NICENESS = 10  # the indexing process yields the CPU to the window
 IN_FLIGHT = 2  # files handed to the process ahead of the one awaited
@@ -64,10 +65,10 @@ def _reset_index_pool() -> None:
 
 def _submit(path: str) -> Future:
     try:
-        return index_pool().submit(index_file, path, rebuild=True)
+        return index_pool().submit(index_file, path, rebuild=True, read_only_mode=read_only())
     except BrokenProcessPool:  # the indexing process died: start a new one
         _reset_index_pool()
-        return index_pool().submit(index_file, path, rebuild=True)
+        return index_pool().submit(index_file, path, rebuild=True, read_only_mode=read_only())
 
 
 def iter_index_files(

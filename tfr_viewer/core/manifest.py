@@ -13,8 +13,9 @@ import json
 from .errors import TFRecordError
 from .framing import FRAMING_SIZE
 from .index import find_index, iter_scan
-from .paths import cache_path_for
+from .paths import cache_path_for, in_user_cache
 from .progress import run_job
+from .read_only import read_only
 from .storage import FileInfo, join, parent, storage_for
 
 MANIFEST = "manifest.json"
@@ -125,7 +126,7 @@ def write_manifest(root: str, entries: dict[str, dict]) -> None:
     data = json.dumps(entries, indent=1, sort_keys=True).encode("utf-8")
     for path in _manifest_paths(root):
         storage = storage_for(path)
-        if not storage.writable:
+        if not storage.writable or (read_only() and not in_user_cache(path)):
             continue
         try:
             if not storage.stat(path).is_file:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QMenu
 
+from ..demo import path_title
 from .plain import plain_menu_text
 from .settings import THUMB_SIZES
 
@@ -52,7 +53,12 @@ COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("file.export_tiles", "&Export selected tiles…", "&File"),
     Command("file.export_map", "Export &map as PNG…", "&File"),
     Separator("&File"),
-    Command("file.quit", "&Quit", "&File", QKeySequence.StandardKey.Quit),
+    Command("file.close", "&Close dataset", "&File", "Ctrl+W"),
+    Command("file.quit", "&Quit", "&File", "Ctrl+Q"),  # bound on every desktop (the standard key is not)
+    Command("view.thumb_larger", "&Larger thumbnails", "&View/&Thumbnail size", "Ctrl+="),
+    Command("view.thumb_smaller", "&Smaller thumbnails", "&View/&Thumbnail size", "Ctrl+-"),
+    Command("view.thumb_larger_plus", "Larger thumbnails", None, "Ctrl++"),  # the same with Shift or the keypad
+    Separator("&View/&Thumbnail size"),
     *(Command(f"view.thumb_size.{size}", f"{size} px", "&View/&Thumbnail size", checkable=True, group="thumb_size")
       for size in THUMB_SIZES),
     Command("view.captions", "Show &captions", "&View", checkable=True),
@@ -60,11 +66,18 @@ COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("view.filter_slides", "&Filter slides", "&View", QKeySequence.StandardKey.Find),
     Command("view.refresh", "&Refresh (re-read changed files)", "&View", QKeySequence.StandardKey.Refresh),
     Command("view.select_area", "Select area on map", "&View", checkable=True),
+    Separator("&View"),
+    Command("view.slides", "S&lides…", "&View", "Ctrl+L"),
+    Command("view.full_screen", "F&ull screen", "&View", "F11", checkable=True),
+    Command("view.reset_layout", "Reset &layout", "&View"),
     Command("tools.convert", "&Convert images to TFRecords…", "&Tools"),
     Command("tools.verify", "&Verify selected files", "&Tools"),
     Command("tools.rebuild_indexes", "&Rebuild indexes", "&Tools"),
+    Separator("&Tools"),
+    Command("tools.read_only", "Read-only &mode (indexes to the user cache)", "&Tools", checkable=True),
+    Command("help.shortcuts", "&Keyboard shortcuts", "&Help", "F1"),
     Command("help.about", "&About tfr-viewer", "&Help"),
-    Command("window.escape", "Back to the grid, else cancel background work, else show all tiles", None, "Esc"),
+    Command("window.escape", "Back to the grid, else leave full screen, else cancel background work, else show all tiles", None, "Esc"),
 )
 
 
@@ -117,7 +130,7 @@ def fill_path_menu(menu: QMenu, paths: list[str], open_path: Callable[[str], Non
     """A menu of paths (Recent) that opens the one chosen; "(none)" when there is none."""
     menu.clear()
     for path in paths:
-        menu.addAction(plain_menu_text(path)).triggered.connect(lambda checked=False, p=path: open_path(p))
+        menu.addAction(plain_menu_text(path_title(path))).triggered.connect(lambda checked=False, p=path: open_path(p))
     if menu.isEmpty():
         menu.addAction("(none)").setEnabled(False)
 

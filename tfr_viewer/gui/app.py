@@ -38,13 +38,19 @@ def run_gui(
     fresh_settings: bool = False,
     screenshot: str | None = None,
     quit_after_load: bool = False,
+    read_only: bool = False,
 ) -> int:
-    """Open the window (on `paths`, or the demo dataset) and run the event loop."""
+    """Open the window (on `paths`, or the demo dataset) and run the event loop.
+    `fresh_settings`: defaults for this run, the saved ones kept; `read_only`: nothing written
+    beside the user's files."""
     app = make_app()
+    from ..core.read_only import set_read_only
     from .main_window import MainWindow
     from .settings import Settings
 
-    window = MainWindow(Settings(fresh=fresh_settings))
+    if read_only:
+        set_read_only(True)
+    window = MainWindow(Settings.for_this_run() if fresh_settings else Settings())
     window.errors.install_excepthook()
     if screenshot:  # a reproducible picture: default size and layout, whatever was saved
         window.resize(1440, 900)
@@ -77,6 +83,7 @@ def _close_on_terminal_signals(window) -> None:
     workers and the indexing processes are stopped, and settings are saved. Python runs signal
     handlers only between bytecodes, so a timer wakes it now and then inside Qt's event loop."""
     def close(*_args) -> None:
+        window.ask_before_quit = False  # a signal to stop is the answer already
         window.close()
         QApplication.instance().quit()
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QObject
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QObject, QRect, QSize
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QSplitter, QWidget
 
 from .datasets import DatasetController
 from .models import TileListModel
-from .settings import Settings
+from .settings import THUMB_SIZES, Settings
 from .widgets.location_map import LocationMap
 from .widgets.tile_grid import TileGridView
 
-MAIN_SIZES = [300, 700, 440]  # tree, grid, map/viewer/record columns
-RIGHT_SIZES = [380, 260, 260]  # map, viewer, record panel
+MAIN_SIZES = [280, 620, 460]  # tree, grid, map/viewer/record columns (proportions: any width)
+RIGHT_SIZES = [300, 330, 270]  # map, viewer, record panel: the tile is never the smallest
+PREFERRED_SIZE = QSize(1440, 900)  # the window's size on a screen large enough for it
+SCREEN_SHARE = 0.92  # else this share of the screen's free area, room left for the title bar
 LEFT_SIZES = [600, 160]  # tree, Problems
 DARK_PALETTE = [
     (QPalette.ColorRole.Window, "#2b2b2e"), (QPalette.ColorRole.WindowText, "#e8e8e8"),
@@ -50,6 +52,22 @@ class Appearance(QObject):
             self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.NoUpdate)
             self.grid.scrollTo(index)
 
+    def step_thumb_size(self, step: int) -> int:
+        """The next larger (`step` 1) or smaller (-1) thumbnail size; the size now in use."""
+        sizes = list(THUMB_SIZES)
+        current = self.tile_model.thumb_size
+        at = min(range(len(sizes)), key=lambda i: abs(sizes[i] - current))
+        size = sizes[min(max(at + step, 0), len(sizes) - 1)]
+        if size != current:
+            self.set_thumb_size(size)
+        return size
+
+    def set_full_screen(self, on: bool) -> None:
+        if on:
+            self.window_widget.showFullScreen()
+        elif self.window_widget.isFullScreen():
+            self.window_widget.showNormal()
+
     def set_captions(self, on: bool) -> None:
         self.settings.set("view/captions", bool(on))
         self.tile_model.set_show_captions(bool(on))
@@ -71,15 +89,42 @@ class Appearance(QObject):
         self.datasets.recolor_problems()  # problem red that reads on the new background
 
     def reset_layout(self) -> None:
+        """The default proportions of the panes (for the window's size now)."""
         self.splitters["main"].setSizes(MAIN_SIZES)
         self.splitters["right"].setSizes(RIGHT_SIZES)
         self.splitters["left"].setSizes(LEFT_SIZES)
 
+    def available_area(self) -> QRect:
+        """The free area (no task bars) of the screen the window is on, in logical pixels."""
+        screen = self.window_widget.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry()
+
+    def fit_to_screen(self) -> None:
+        """The preferred size, or what the screen has room for, centred on it (a 1440x900
+        window on a 1280x800 screen, or at scale factor 2, hid the map and the status bar)."""
+        area = self.available_area()
+        size = PREFERRED_SIZE.boundedTo(QSize(int(area.width() * SCREEN_SHARE), int(area.height() * SCREEN_SHARE)))
+        self.window_widget.resize(size)
+        self.window_widget.move(area.center() - QRect(0, 0, size.width(), size.height()).center())
+
+    def clamp_to_screen(self) -> None:
+        """A window restored from a larger (or another) screen is shrunk and moved onto this one."""
+        area = self.available_area()
+        if area.contains(self.window_widget.geometry()):
+            return
+        size = self.window_widget.size().boundedTo(area.size())
+        self.window_widget.resize(size)
+        x = min(max(self.window_widget.x(), area.left()), area.right() + 1 - size.width())
+        y = min(max(self.window_widget.y(), area.top()), area.bottom() + 1 - size.height())
+        self.window_widget.move(x, y)
+
     def restore(self) -> None:
-        """Geometry, splitters, thumbnails and theme as the user left them."""
+        """Geometry (kept on this screen), splitters, thumbnails and theme as the user left them."""
+        self.fit_to_screen()
         geometry = self.settings.get("window/geometry")
         if geometry:
             self.window_widget.restoreGeometry(geometry)
+            self.clamp_to_screen()
         for name, key in self._splitter_keys():
             state = self.settings.get(key)
             if state:

@@ -10,17 +10,21 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
+
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QStatusBar
 
 from ..core.catalog import FileEntry, OpenedDataset, disk_changes, open_dataset_job, stat_files_job
-from ..core.index import IndexResult
+from ..core.index import IndexInfo, IndexResult
+from ..core.scan_images import SourceScan, iter_scan_source
 from .jobs import JobRunner
 from .models import DatasetTreeModel
 from .settings import Settings
 from .widgets.problems import ProblemsPanel
 from .workers import IndexBuilderWorker, JobWorker
 
+NO_TFRECORDS = "No TFRecords found"  # the note of an opening that found no file (and no unreadable folder)
 MAX_WATCHED_FILES = 2000  # inotify watches are a per-user resource
 WATCH_BATCH = 64  # files given to the watcher per event-loop turn
 TREE_UPDATE_MS = 100  # files indexed in the background reach the tree at most this often
@@ -35,6 +39,9 @@ class DatasetController(QObject):
     fileIndexed = Signal(int)  # a file's index was (re)built: its tiles may have changed
     filesChanged = Signal(list)  # these files went missing on disk
     indexingFinished = Signal()
+    closed = Signal()  # the files were closed (File -> Close)
+    rebuildFinished = Signal(int, int, int)  # Rebuild indexes ended: rebuilt, already valid, errors
+    imagesCounted = Signal(str, int, int)  # a folder without TFRecords: its images, its slide folders
 
     def __init__(self, settings: Settings, jobs: JobRunner, problems: ProblemsPanel,
                  status_bar: QStatusBar, parent: QObject | None = None) -> None:
@@ -48,6 +55,9 @@ class DatasetController(QObject):
         self.tree_model = DatasetTreeModel(self)
         self.open_job: JobWorker | None = None
         self.index_job: IndexBuilderWorker | None = None
+        self.rebuild_job: IndexBuilderWorker | None = None
+        self._before_rebuild: dict[int, IndexInfo | None] = {}  # file id -> its index when Rebuild started
+        self._rebuild_counts = [0, 0, 0]  # rebuilt, already valid, errors
         self.stat_job: JobWorker | None = None
         self._opening_paths: list[str] = []
         self._file_ids: dict[int, int] = {}  # id(entry) -> its index in self.entries
@@ -90,6 +100,27 @@ class DatasetController(QObject):
         job.failed.connect(self._on_open_failed)
         self.open_job = self.jobs.run(job, "Opening", report_failures=False, after_paint=True)
 
+    @property
+    def opened_paths(self) -> list[str]:
+        """The paths of the last opening, as given to `open_paths` (made absolute)."""
+        return list(self._opening_paths)
+
+    def close(self) -> None:
+        """Forget the open files: their jobs cancelled, the tree and Problems emptied, nothing watched."""
+        self.generation += 1
+        for job in (self.open_job, self.index_job, self.stat_job):
+            if job is not None:
+                job.cancel()
+        self.index_job = self.rebuild_job = None
+        self.entries, self._file_ids, self._opening_paths, self._to_watch = [], {}, [], []
+        self._tree_updates.clear()
+        self._tree_timer.stop()
+        if self.watcher.files():
+            self.watcher.removePaths(self.watcher.files())
+        self.problems.clear()
+        self.tree_model.set_entries([])
+        self.closed.emit()
+
     def first_file_to_show(self) -> int | None:
         """The first indexed file, else the first file, else None."""
         first = next((i for i, e in enumerate(self.entries) if e.state == "indexed"), None)
@@ -113,7 +144,7 @@ class DatasetController(QObject):
         if getattr(self.sender(), "generation", None) != self.generation:
             return
         self.entries = result.files
-        for path in self._opening_paths:
+        for path in self._opening_paths if self.entries else []:  # a folder with nothing to show is not recent
             self.settings.add_recent(path)
         self._file_ids = {id(entry): i for i, entry in enumerate(self.entries)}
         self._tree_updates.clear()
@@ -125,13 +156,35 @@ class DatasetController(QObject):
             self.problems.set_problems(folder, [f"{folder}: cannot read folder ({why}); its TFRecords are left out"])
         note = ""
         if not self.entries:
-            note = "Cannot read the folder (see Problems)" if result.unreadable_folders else "No .tfrecords files found"
+            note = "Cannot read the folder (see Problems)" if result.unreadable_folders else NO_TFRECORDS
         self.opened.emit(note)
         pending = [e for e in self.entries if e.state == "pending"]
         if pending:
             self.start_indexing(pending)
         self._watch_entries()
         self.loaded.emit()
+
+    def count_images(self, folder: str) -> None:
+        """Count the images of a folder that holds no TFRecord, in a worker (`imagesCounted`)."""
+        job = JobWorker(lambda token: iter_scan_source(folder, token), "Counting images", self)
+        job.generation = self.generation
+        job.folder = folder
+        job.result.connect(self._on_images_counted)
+        job.failed.connect(self._on_count_failed)
+        self.jobs.run(job, "Counting images", report_failures=False)
+
+    @Slot(object)
+    def _on_images_counted(self, scan: SourceScan) -> None:
+        job = self.sender()
+        if getattr(job, "generation", None) == self.generation:
+            self.imagesCounted.emit(job.folder, scan.images, len(scan.slides) if scan.layout == "nested" else 0)
+
+    @Slot(str, str)
+    def _on_count_failed(self, _message: str, _details: str) -> None:
+        """Not a folder of images (a file, a folder that cannot be listed): nothing to convert."""
+        job = self.sender()
+        if getattr(job, "generation", None) == self.generation:
+            self.imagesCounted.emit(job.folder, 0, 0)
 
     # --- files that change while open ------------------------------------------------------------
     def _watch_entries(self) -> None:
@@ -186,7 +239,7 @@ class DatasetController(QObject):
             self.tree_model.update_entry(status.file_id, entry)
             changed.append(entry)
         if changed:
-            self.status_bar.showMessage(f"{len(changed)} file(s) changed on disk: re-indexing", 5000)
+            self.status_bar.showMessage(f"{len(changed):,} file(s) changed on disk: re-indexing", 5000)
             self.start_indexing(changed)
         if missing:
             self.filesChanged.emit(missing)
@@ -199,14 +252,31 @@ class DatasetController(QObject):
         job.fileIndexed.connect(self._on_file_indexed)
         job.finished.connect(self._on_indexing_done)
         self.index_job = job
-        self.jobs.run(job, f"Indexing {len(entries)} file(s)", after_paint=True)
+        self.jobs.run(job, f"Indexing {len(entries):,} file(s)", after_paint=True,
+                      quit_question="Indexing is running ({done:,} of {total:,} files indexed).")
 
     def rebuild_indexes(self, file_ids: list[int]) -> None:
-        """Index these files again, whatever their index says."""
+        """Index these files again, whatever their index says; `rebuildFinished` then tells how
+        many indexes changed and how many read the same as before."""
+        self._before_rebuild = {i: self.entries[i].index if self.entries[i].state == "indexed" else None
+                                for i in file_ids}
+        self._rebuild_counts = [0, 0, 0]
         for i in file_ids:
             self.entries[i].state = "pending"
             self.tree_model.update_entry(i, self.entries[i])
         self.start_indexing([self.entries[i] for i in file_ids])
+        self.rebuild_job = self.index_job
+
+    def _count_rebuilt(self, file_id: int, result: IndexResult) -> None:
+        if file_id not in self._before_rebuild:
+            return
+        before = self._before_rebuild.pop(file_id)
+        if result.state != "indexed":
+            self._rebuild_counts[2] += 1
+        elif before is not None and _same_index(before, result):
+            self._rebuild_counts[1] += 1
+        else:
+            self._rebuild_counts[0] += 1
 
     @Slot(object, object)
     def _on_file_indexed(self, entry: FileEntry, result: IndexResult) -> None:
@@ -215,6 +285,8 @@ class DatasetController(QObject):
         file_id = self._file_ids.get(id(entry))
         if file_id is None or self.entries[file_id] is not entry:
             return
+        if self.sender() is self.rebuild_job:
+            self._count_rebuilt(file_id, result)
         entry.apply(result)
         self._tree_updates.add(file_id)
         if not self._tree_timer.isActive():
@@ -238,6 +310,9 @@ class DatasetController(QObject):
             self.index_job = None
         if getattr(job, "generation", None) == self.generation:
             self._update_tree()
+            if job is self.rebuild_job:
+                self.rebuild_job = None
+                self.rebuildFinished.emit(*self._rebuild_counts)
             self.indexingFinished.emit()
 
     # --- problems ------------------------------------------------------------------------------
@@ -257,6 +332,9 @@ class DatasetController(QObject):
                      for problem in report.problems]
             self.problems.set_problems(report.path, lines)
             file_id = file_ids.get(report.path)
+            if file_id is not None:
+                self.entries[file_id].verified = report.ok
+                self.tree_model.update_entry(file_id, self.entries[file_id], update_totals=False)
             if lines and file_id is not None and not self.entries[file_id].error:
                 self.entries[file_id].error = lines[0]  # the tree and the grid label show it too
                 self.tree_model.update_entry(file_id, self.entries[file_id], update_totals=False)
@@ -267,3 +345,12 @@ class DatasetController(QObject):
         for file_id, entry in enumerate(self.entries):
             if entry.error:
                 self.tree_model.update_entry(file_id, entry, update_totals=False)
+
+
+def _same_index(before: IndexInfo, result: IndexResult) -> bool:
+    """The rebuilt index holds what the one in use held: offsets and locations alike."""
+    if result.offsets is None or not np.array_equal(before.offsets, result.offsets):
+        return False
+    if (before.locations is None) != (result.locations is None):
+        return False
+    return before.locations is None or np.array_equal(before.locations, result.locations)

@@ -42,11 +42,16 @@ class JobRunner(QObject):
         status_bar.addPermanentWidget(self.progress)
         status_bar.addPermanentWidget(self.cancel_button)
 
-    def run(self, job: JobWorker, label: str, report_failures: bool = True, after_paint: bool = False) -> JobWorker:
+    def run(self, job: JobWorker, label: str, report_failures: bool = True, after_paint: bool = False,
+            quit_question: str = "") -> JobWorker:
         """Start a job; `after_paint` starts it once the window has painted what it shows now
-        (a job's Python work makes the GUI thread wait for the GIL, and a first paint is long)."""
+        (a job's Python work makes the GUI thread wait for the GIL, and a first paint is long).
+        A `quit_question` ("Indexing is running ({done:,} of {total:,} files indexed).") makes
+        quitting ask first; `{done}` and `{total}` are the job's last progress."""
         self._jobs.add(job)
         job.label = label
+        job.quit_question = quit_question
+        job.last_progress = (0, 0)
         job.progress.connect(self._on_progress)
         if report_failures:
             job.failed.connect(self._on_job_failed)
@@ -63,6 +68,11 @@ class JobRunner(QObject):
 
     def busy(self) -> bool:
         return bool(self._jobs)
+
+    def quit_questions(self) -> list[str]:
+        """What quitting now would stop, one sentence per running job that asks first."""
+        return [job.quit_question.format(done=job.last_progress[0], total=job.last_progress[1])
+                for job in self._jobs if job.quit_question]
 
     def cancel_all(self) -> None:
         for job in list(self._jobs):
@@ -94,7 +104,10 @@ class JobRunner(QObject):
 
     @Slot(int, int, str)
     def _on_progress(self, done: int, total: int, message: str) -> None:
-        label = getattr(self.sender(), "label", "Working")
+        job = self.sender()
+        label = getattr(job, "label", "Working")
+        if job in self._jobs:
+            job.last_progress = (done, total)
         self.progress.set_progress(done, total, label)
         shown = self.status_bar.currentMessage()
         if message and (not shown or shown == self._progress_message):  # a result or error stays shown

@@ -26,17 +26,18 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.index_pool import warm_index_pool
-from .actions import build_commands, fill_path_menu
+from ..demo import path_title
+from .actions import build_commands, fill_path_menu, shortcut_table
 from .appearance import LEFT_SIZES, MAIN_SIZES, RIGHT_SIZES, Appearance
 from .browser import Browser
-from .datasets import DatasetController
+from .datasets import NO_TFRECORDS, DatasetController
 from .errors import ErrorBridge
 from .jobs import JobRunner
 from .map_panel import MapPanel
 from .plain import plain_label, plain_title
 from .settings import THUMB_SIZES, Settings
 from .tools import Tools
-from .welcome import WelcomePage
+from .welcome import EmptyFolderPage, WelcomePage
 from .widgets.dataset_tree import DatasetTreeView
 from .widgets.metadata_panel import MetadataPanel
 from .widgets.problems import ProblemsPanel
@@ -68,6 +69,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("tfr-viewer")
         self.settings = settings or Settings()
         self._shut_down = False  # shutdown() ran: workers cancelled and waited for
+        self.ask_before_quit = dialogs  # quitting during a conversion or indexing asks first
+        self._stop_confirmed = False
 
         self.errors = ErrorBridge(self.statusBar(), self, dialogs=dialogs)
         self.status_label = plain_label("")
@@ -85,7 +88,6 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._wire()
         self.setAcceptDrops(True)
-        self.resize(1440, 900)
         self.appearance.restore()
         self.welcome.show_recent(self.settings.get("recent/paths"))
         self.stack.setCurrentWidget(self.welcome)
@@ -142,8 +144,10 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes(MAIN_SIZES)
 
         self.welcome = WelcomePage()
+        self.empty_folder = EmptyFolderPage()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.empty_folder)
         self.stack.addWidget(self.splitter)
         self.setCentralWidget(self.stack)
 
@@ -155,7 +159,15 @@ class MainWindow(QMainWindow):
             "file.recent": lambda menu: fill_path_menu(menu, self.settings.get("recent/paths"), self.open_path),
             "file.export_tiles": tools.export_selected,
             "file.export_map": tools.export_map,
+            "file.close": self.close_dataset,
             "file.quit": self.close,
+            "view.thumb_larger": lambda: self._show_thumb_size(appearance.step_thumb_size(1)),
+            "view.thumb_larger_plus": lambda: self._show_thumb_size(appearance.step_thumb_size(1)),
+            "view.thumb_smaller": lambda: self._show_thumb_size(appearance.step_thumb_size(-1)),
+            "view.full_screen": appearance.set_full_screen,
+            "view.reset_layout": appearance.reset_layout,
+            "view.slides": tools.show_slides,
+            "help.shortcuts": lambda: tools.show_shortcuts(shortcut_table()),
             **{f"view.thumb_size.{size}": (lambda checked=False, s=size: appearance.set_thumb_size(s))
                for size in THUMB_SIZES},
             "view.captions": appearance.set_captions,
@@ -166,6 +178,7 @@ class MainWindow(QMainWindow):
             "tools.convert": tools.open_convert_wizard,
             "tools.verify": tools.verify_selected,
             "tools.rebuild_indexes": tools.rebuild_indexes,
+            "tools.read_only": tools.set_read_only,
             "help.about": tools.show_about,
             "window.escape": self._on_escape,
         }
@@ -174,6 +187,10 @@ class MainWindow(QMainWindow):
             self.commands.actions[f"view.thumb_size.{size}"].setChecked(size == self.settings.get("view/thumb_size"))
         self.commands.actions["view.captions"].setChecked(self.settings.get("view/captions"))
         self.commands.actions["view.dark_theme"].setChecked(self.settings.get("view/theme") == "dark")
+        self.commands.actions["tools.read_only"].setChecked(tools.start_read_only())
+
+    def _show_thumb_size(self, size: int) -> None:
+        self.commands.actions[f"view.thumb_size.{size}"].setChecked(True)
 
     def _wire(self) -> None:
         """Connect the parts: each one's signals to the others' slots, and to the window's own."""
@@ -192,6 +209,9 @@ class MainWindow(QMainWindow):
         self.welcome.demoRequested.connect(self.tools.open_demo)
         self.welcome.convertRequested.connect(self.tools.open_convert_wizard)
         self.welcome.recentActivated.connect(self.open_path)
+        self.empty_folder.convertRequested.connect(self.tools.open_convert_wizard)
+        self.empty_folder.openFolderRequested.connect(self.tools.choose_folder)
+        self.datasets.imagesCounted.connect(self.empty_folder.show_scan)
 
     # --- opening -------------------------------------------------------------------------------
     def open_path(self, path: str | os.PathLike) -> None:
@@ -202,13 +222,27 @@ class MainWindow(QMainWindow):
         self.browser.reset()
         self.map_panel.reset()
         self.datasets.open_paths(paths)
+        self.status_label.setText("")
         self.stack.setCurrentWidget(self.splitter)
-        self.setWindowTitle(plain_title(f"tfr-viewer — {', '.join(Path(p).name or p for p in paths)}"))
+        self.setWindowTitle(plain_title(f"tfr-viewer — {', '.join(Path(path_title(p)).name or p for p in paths)}"))
+
+    def close_dataset(self) -> None:
+        """Back to the welcome page: nothing open, no work on the closed files left running."""
+        self.browser.reset()
+        self.map_panel.reset()
+        self.datasets.close()
+        self.status_label.setText("")
+        self.setWindowTitle("tfr-viewer")
+        self.welcome.show_recent(self.settings.get("recent/paths"))
+        self.stack.setCurrentWidget(self.welcome)
 
     def _on_opened(self, note: str) -> None:
         self.tree.expandAll()
-        if note:
-            self.status_label.setText(note)
+        self.status_label.setText(note)  # none when files were found: an older note goes
+        if note == NO_TFRECORDS and len(self.datasets.opened_paths) == 1:
+            self.empty_folder.show_counting(self.datasets.opened_paths[0])
+            self.stack.setCurrentWidget(self.empty_folder)
+            self.datasets.count_images(self.datasets.opened_paths[0])
         first = self.datasets.first_file_to_show()
         if first is not None:
             self.browser.select_files([first])
@@ -222,6 +256,8 @@ class MainWindow(QMainWindow):
         focus = QApplication.focusWidget()
         if focus is not None and self.viewer.isAncestorOf(focus):  # back from the tile to the grid
             self.grid.setFocus()
+        elif self.isFullScreen():
+            self.commands.actions["view.full_screen"].trigger()
         elif self.jobs.busy():
             self.jobs.cancel_all()
         elif self.browser.tile_model.is_filtered():
@@ -244,6 +280,10 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
             event.acceptProposedAction()
 
+    def _stop_and_quit(self) -> None:
+        self._stop_confirmed = True
+        self.close()
+
     def shutdown(self, wait_s: float | None = None) -> None:
         """Cancel every worker and wait for them, `wait_s` in all. A thread still busy then
         (a read the OS does not interrupt) is orphaned: it ends on its own, never destroyed
@@ -262,6 +302,12 @@ class MainWindow(QMainWindow):
             worker.stop(max(0, int(1000 * (deadline - time.monotonic()))))
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        work = self.tools.running_work() if self.ask_before_quit and not self._stop_confirmed else []
+        if work:
+            event.ignore()
+            self.tools.ask_to_stop(work, self._stop_and_quit)
+            return
+        self.tools.stop_conversion()
         self.appearance.save()
         self.shutdown()
         super().closeEvent(event)

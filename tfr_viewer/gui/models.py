@@ -168,6 +168,8 @@ class DatasetTreeModel(QStandardItemModel):
         tip = [entry.path, f"{entry.count:,} tiles" if entry.state != "pending" else "waiting for its index…"]
         if entry.state in ("indexed", "damaged"):
             tip.append(f"index: {index_where}")
+        if entry.state == "indexed" and not entry.error and not entry.verified:
+            tip.append("not verified: the index fits the file; its records' bytes were not all checked (Tools → Verify)")
         if entry.error:
             tip.append(f"problem: {entry.error}")
         name.setToolTip(plain_tooltip("\n".join(tip)))

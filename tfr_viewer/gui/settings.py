@@ -22,6 +22,7 @@ DEFAULTS: dict[str, tuple[type, Any]] = {
     "view/thumb_size": (int, 96),
     "view/captions": (bool, False),
     "view/theme": (str, "light"),
+    "files/read_only": (bool, False),
 }
 MAX_RECENT = 10
 
@@ -37,17 +38,30 @@ def settings_path() -> Path:
 
 
 class Settings:
-    """Typed access to the declared keys; `fresh=True` starts from defaults (and clears the file)."""
+    """Typed access to the declared keys; `fresh=True` starts from defaults (and clears the
+    file); `Settings.for_this_run()` starts from defaults and never touches the file."""
 
     def __init__(self, fresh: bool = False) -> None:
+        self._run_only: dict[str, Any] | None = None  # values of a run that saves nothing
         self.qsettings = QSettings(str(settings_path()), QSettings.Format.IniFormat)
         if fresh or self.qsettings.value("schema", 0, int) != SCHEMA_VERSION:
             self.qsettings.clear()
             self.qsettings.setValue("schema", SCHEMA_VERSION)
 
+    @classmethod
+    def for_this_run(cls) -> "Settings":
+        """Defaults for this run only (`--fresh-settings`): the saved settings stay as they were."""
+        settings = cls.__new__(cls)
+        settings._run_only = {}
+        settings.qsettings = None
+        return settings
+
     def get(self, key: str) -> Any:
         kind, default = DEFAULTS[key]
-        value = self.qsettings.value(key, default)
+        if self._run_only is not None:
+            value = self._run_only.get(key, default)
+        else:
+            value = self.qsettings.value(key, default)
         try:
             if kind is bool:
                 return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
@@ -64,7 +78,10 @@ class Settings:
     def set(self, key: str, value: Any) -> None:
         if key not in DEFAULTS:
             raise KeyError(f"undeclared setting {key!r}")
-        self.qsettings.setValue(key, value)
+        if self._run_only is not None:
+            self._run_only[key] = value
+        else:
+            self.qsettings.setValue(key, value)
 
     def add_recent(self, path: str) -> list[str]:
         recent = [p for p in self.get("recent/paths") if p != path]
@@ -76,4 +93,5 @@ class Settings:
         self.set("recent/paths", [p for p in self.get("recent/paths") if p != path])
 
     def sync(self) -> None:
-        self.qsettings.sync()
+        if self.qsettings is not None:
+            self.qsettings.sync()

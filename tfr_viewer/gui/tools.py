@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from .. import __version__
-from ..core.catalog import verify_files_job
+from ..core.catalog import iter_verify_files
+from ..core.progress import CancelToken, Job, Progress
+from ..core.read_only import read_only, set_read_only
 from ..core.tile_jobs import export_tiles_job
 from ..demo import demo_dataset_job
 from .browser import Browser
 from .datasets import DatasetController
 from .jobs import JobRunner
+from .plain import plain_message_box
 from .widgets.location_map import LocationMap
 from .workers import JobWorker
 
@@ -32,6 +35,8 @@ class Tools(QObject):
         self.dialog_parent = window  # dialogs open over the window
         self.datasets, self.browser, self.map, self.jobs = datasets, browser, location_map, jobs
         self.wizard: QWidget | None = None
+        self.slides: QWidget | None = None  # the View -> Slides table, while open
+        datasets.rebuildFinished.connect(self._on_rebuilt)
 
     # --- opening -------------------------------------------------------------------------------
     def choose_file(self) -> None:
@@ -53,14 +58,14 @@ class Tools(QObject):
     def _on_demo_ready(self, folder: object) -> None:
         self.openRequested.emit(str(folder))
 
-    def open_convert_wizard(self) -> None:
+    def open_convert_wizard(self, source: str | None = None) -> None:
         try:
             from .wizard import ConvertWizard
         except ImportError:
             QMessageBox.information(self.dialog_parent, "tfr-viewer", "The conversion wizard is not available in this build.\n"
                                     "Use the command line: tfr-viewer convert SRC DEST")
             return
-        self.wizard = ConvertWizard(self.dialog_parent, open_in_viewer=self.openRequested.emit)
+        self.wizard = ConvertWizard(self.dialog_parent, source=source or None, open_in_viewer=self.openRequested.emit)
         self.wizard.show()
 
     # --- export --------------------------------------------------------------------------------
@@ -103,19 +108,108 @@ class Tools(QObject):
         chosen = [entries[i] for i in self.browser.selected_files] or list(entries)
         if not chosen:
             return
-        worker = JobWorker(verify_files_job([e.path for e in chosen]), "Verifying", self)
+        worker = JobWorker(verify_overall_job([e.path for e in chosen], [e.size for e in chosen]), "Verifying", self)
         worker.result.connect(self._on_verified)
-        self.jobs.run(worker, f"Verifying {len(chosen)} file(s)")
+        self.jobs.run(worker, f"Verifying {len(chosen):,} file(s)")
 
     @Slot(object)
     def _on_verified(self, reports: list) -> None:
         self.datasets.show_verify_reports(reports)
         self.browser.update_status()
         good = sum(1 for r in reports if r.ok)
-        self.jobs.status_bar.showMessage(f"Verify: {good} of {len(reports)} file(s) OK", 10000)
+        self.jobs.status_bar.showMessage(f"Verify: {good:,} of {len(reports):,} file(s) OK", 10000)
 
     def rebuild_indexes(self) -> None:
         self.datasets.rebuild_indexes(self.browser.selected_files or list(range(len(self.datasets.entries))))
+
+    @Slot(int, int, int)
+    def _on_rebuilt(self, rebuilt: int, valid: int, errors: int) -> None:
+        text = f"Rebuilt {rebuilt:,}, {valid:,} {'was' if valid == 1 else 'were'} already valid"
+        if errors:
+            text += f"; {errors:,} could not be indexed (see Problems)"
+        self.jobs.status_bar.showMessage(text, 15000)
+
+    # --- slides ------------------------------------------------------------------------------
+    def show_slides(self) -> None:
+        """The per-slide table; tile sizes and formats are read in a worker and filled in."""
+        from .slides_table import SlidesDialog, first_tiles_job
+
+        if self.slides is not None:
+            self.slides.close()
+        self.slides = SlidesDialog(self.datasets.entries, self.browser.select_files, self.dialog_parent)
+        self.slides.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.slides.destroyed.connect(self._forget_slides)
+        self.datasets.fileIndexed.connect(self.slides.file_changed)
+        for ended in (self.datasets.opened, self.datasets.closed):  # its rows are the files of this opening
+            ended.connect(self.slides.close)
+        worker = JobWorker(first_tiles_job(self.datasets.entries), "Reading tile sizes", self)
+        worker.generation = self.datasets.generation
+        worker.result.connect(self._on_first_tiles)
+        self.jobs.run(worker, "Reading tile sizes")
+        self.slides.show()
+
+    @Slot(object)
+    def _on_first_tiles(self, found: dict) -> None:
+        if self.slides is not None and getattr(self.sender(), "generation", None) == self.datasets.generation:
+            self.slides.model.set_first_tiles(found)
+
+    @Slot()
+    def _forget_slides(self) -> None:
+        self.slides = None
+
+    # --- read-only mode ------------------------------------------------------------------------
+    def start_read_only(self) -> bool:
+        """Read-only mode from the saved setting (or `--read-only`): whether it is on."""
+        if self.datasets.settings.get("files/read_only"):
+            set_read_only(True)
+        return read_only()
+
+    def set_read_only(self, on: bool) -> None:
+        """Indexes and manifests of files opened or indexed from now on go to the per-user cache only."""
+        set_read_only(bool(on))
+        self.datasets.settings.set("files/read_only", bool(on))
+        self.jobs.status_bar.showMessage(
+            "Read-only mode: nothing is written beside the files" if on else "Read-only mode off", 8000)
+
+    # --- quitting ------------------------------------------------------------------------------
+    def running_work(self) -> list[str]:
+        """What quitting now would stop (a conversion, indexing), one sentence each."""
+        questions = []
+        run_page = getattr(self.wizard, "run_page", None)
+        if run_page is not None and run_page.job is not None:
+            done, total = run_page.overall.value(), run_page.overall.maximum()
+            counted = f" ({done:,} of {total:,} images written)" if total > 1 else ""
+            questions.append(f"A conversion is running{counted}.")
+        return questions + self.jobs.quit_questions()
+
+    def ask_to_stop(self, work: list[str], stop_and_quit: Callable[[], None]) -> QMessageBox:
+        """Ask before quitting; Stop and quit calls `stop_and_quit`, Cancel keeps everything
+        running. Window-modal and not blocking: the work goes on while the question is shown."""
+        box = plain_message_box(QMessageBox.Icon.Question, "Quit tfr-viewer?",
+                                " ".join(work) + (" Stop it and quit?" if len(work) == 1 else " Stop them and quit?"),
+                                self.dialog_parent)
+        box.setObjectName("quitQuestion")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        stop = box.addButton("&Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.finished.connect(lambda _result: stop_and_quit() if box.clickedButton() is stop else None)
+        box.open()
+        return box
+
+    def stop_conversion(self) -> None:
+        """Cancel a running conversion (its partial file is removed) and close the wizard."""
+        if self.wizard is not None:
+            self.wizard.reject()
+
+    def show_shortcuts(self, rows: list[tuple[str, str]]) -> None:
+        """Help -> Keyboard shortcuts: `rows` of (command, key) from the command table."""
+        from .shortcuts_dialog import ShortcutsDialog
+
+        dialog = ShortcutsDialog(rows, self.dialog_parent)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
 
     def show_about(self) -> None:
         import google.protobuf
@@ -130,3 +224,32 @@ class Tools(QObject):
             f"<p>Python {platform.python_version()} · Qt {qVersion()} · PySide6 {PySide6.__version__} · "
             f"pyqtgraph {pyqtgraph.__version__} · numpy {np.__version__} · protobuf {google.protobuf.__version__}</p>",
         )
+
+
+def _size_text(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,} bytes"
+
+
+def verify_overall_job(paths: list[str], sizes: list[int]) -> Callable[[CancelToken], Job[list]]:
+    """`iter_verify_files` whose progress is the whole run's (bytes of all files), not each
+    file's own 0-100 %; the message counts files and bytes."""
+    total = sum(sizes)
+    before = {path: sum(sizes[:i]) for i, path in reversed(list(enumerate(paths)))}  # first place of a path
+    position = {path: i for i, path in reversed(list(enumerate(paths)))}
+
+    def job(token: CancelToken) -> Job[list]:
+        inner = iter_verify_files(paths, token)
+        try:
+            report = next(inner)
+            while True:
+                if report.message in position:
+                    i = position[report.message]
+                    done = before[report.message] + min(report.done, sizes[i])
+                    yield Progress(done, total, f"file {i + 1:,} of {len(paths):,} · {_size_text(done)} of {_size_text(total)}")
+                report = inner.send(None)
+        except StopIteration as end:
+            return end.value
+    return job

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..names import NAMES_RULE, name_mismatch
 from ..plain import plain_tooltip
 
 MAX_SHOWN_VALUES = 8
@@ -53,7 +54,7 @@ def describe_value(field: dict[str, Any]) -> str:
     else:
         shown = ", ".join(str(v) for v in values[:MAX_SHOWN_VALUES])
     if len(values) > MAX_SHOWN_VALUES:
-        shown += f", … ({len(values)} values)"
+        shown += f", … ({len(values):,} values)"
     return _shorten(shown)
 
 
@@ -117,9 +118,13 @@ class MetadataPanel(QWidget):
             f"{details['path']}\nrecord {details['index']} · byte offset {details['offset']:,}"
             f" · record length {details['length']:,} bytes"
         )
+        mismatch = name_mismatch(details)
+        if mismatch:
+            self._header_text += f"\nNames differ: {mismatch}"
         if details.get("image_error"):
             self._header_text += f"\n⚠ {details['image_error']}"
         self.header.setText(self._header_text)
+        self.header.setToolTip(plain_tooltip(f"Names differ: {mismatch}. {NAMES_RULE}") if mismatch else "")
         self._rows = []
         for field in details.get("fields", []):
             values = field.get("values", [])
@@ -156,6 +161,7 @@ class MetadataPanel(QWidget):
         self._header_text = ""
         self.table.setRowCount(0)
         self.header.setText("No tile selected")
+        self.header.setToolTip("")
         self.copy_button.setEnabled(False)
 
     def text(self) -> str:

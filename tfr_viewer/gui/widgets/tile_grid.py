@@ -83,7 +83,21 @@ class TileGridView(QListView):
     def set_thumb_size(self, size: int, captions: bool) -> None:
         self.setIconSize(QSize(size, size))
         caption_height = 2 * self.fontMetrics().height() + 4 if captions else 0
-        self.setGridSize(QSize(size + 8, size + 8 + caption_height))
+        self._cell = QSize(size + 8, size + 8 + caption_height)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """As many columns as cells of the thumbnail's size fit, widened to fill the width: no
+        empty gutter on the right, whatever the window's width."""
+        width = self.viewport().width()
+        columns = max(1, width // self._cell.width())
+        grid = QSize(max(self._cell.width(), width // columns), self._cell.height())
+        if grid != self.gridSize():
+            self.setGridSize(grid)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.fit_columns()
 
     def set_current_row_quietly(self, row: int) -> None:
         """Make `row` current without scrolling to it (scrolling forces the whole layout now)."""
