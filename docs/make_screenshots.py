@@ -127,6 +127,7 @@ def mosaic_command_picture(demo: Path) -> None:
     if cli.main(["mosaic", str(slide), str(OUT / "cli_mosaic.png"), "--width", "600"]) != 0:
         raise SystemExit("tfr-viewer mosaic failed on the demo slide")
 
+
 def visible_settled(app: QApplication, window: MainWindow) -> None:
     """No job running and every thumbnail the grid shows painted (a small window shows few)."""
     model = window.browser.tile_model
