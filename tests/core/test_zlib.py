@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import struct
 import zlib
 from pathlib import Path
 
