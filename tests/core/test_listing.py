@@ -105,3 +105,10 @@ def test_a_first_header_with_an_impossible_length_is_not_a_tfrecord(tmp_path: Pa
     length = struct.pack("<Q", 1 << 40)
     path.write_bytes(length + struct.pack("<I", 0) + b"\0" * 100)
     assert "not a TFRecord file" in verify(path).problems[0].reason
+
+
+def test_without_crc_checks_a_text_file_is_still_not_a_tfrecord(tmp_path: Path) -> None:
+    path = tmp_path / "notes.tfrecords"
+    path.write_text("hello world, this is text\n")
+    with pytest.raises(sf.TFRecordError, match="not a TFRecord file"):
+        list(sf.tfrecord_loader(str(path), verify_crc=False))

@@ -125,3 +125,10 @@ def test_options_are_checked(tmp_path: Path) -> None:
     raw = tmp_path / "h.raw"
     raw.write_bytes(gzip.decompress((tmp_path / "h.tfrecords").read_bytes()))
     assert read_frames_py(raw) == [b"packed"]
+
+
+def test_str_records_are_written_as_utf8(tmp_path: Path) -> None:
+    out = tmp_path / "s.tfrecords"
+    with sf.io.TFRecordWriter(out) as writer:
+        writer.write("héllo")
+    assert read_frames_py(out) == ["héllo".encode()]

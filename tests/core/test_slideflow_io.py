@@ -120,3 +120,21 @@ def test_dataset_build_index_is_rebuild_index_and_can_build_only_what_is_missing
     assert dataset.build_index() == []  # force=True by default, as Slideflow
     assert len(np.load(tmp_path / "a.index.npz")["arr_0"]) == 3
     assert sf.io.tfrecord2idx.load_index(str(b)).shape == (5, 2)
+
+
+def test_a_parser_is_made_from_the_first_record_alone(tmp_path: Path) -> None:
+    """Slideflow reads one record to learn the fields: a file damaged further on still gives a
+    parser (its records read until the damage), and no index is written to make one."""
+    path = _tiles(tmp_path / "a.tfrecords", 3)
+    path.write_bytes(path.read_bytes() + b"\x01\x02\x03")  # a cut header after the last record
+    parser = sf.io.get_tfrecord_parser(str(path), ["slide", "loc_x"], decode_images=False)
+    assert not (tmp_path / "a.index.npz").exists()
+    records = []
+    with pytest.raises(sf.TFRecordError, match="truncated record header"):
+        for record in sf.tfrecord_loader(str(path)):
+            records.append(parser(record))
+    assert records == [["slide_a", 0], ["slide_a", 64], ["slide_a", 128]]
+    empty = tmp_path / "empty.tfrecords"
+    empty.write_bytes(b"")
+    with pytest.raises(sf.TFRecordError, match="empty file"):
+        sf.io.get_tfrecord_parser(str(empty))

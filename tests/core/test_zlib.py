@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import struct
 import zlib
 from pathlib import Path
 
@@ -129,3 +128,14 @@ def test_index_and_verify_commands_on_a_zlib_file(tmp_path: Path, capsys) -> Non
                      "note": "zlib-compressed: read sequentially, no index written"}
     assert cli.main(["verify", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["files"][0]["records_ok"] == N
+
+
+def test_a_zlib_bomb_is_refused_before_taking_the_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tfr_viewer.core import source
+
+    monkeypatch.setattr(source, "MIN_GZIP_ALLOWANCE", 1 << 20)
+    path = tmp_path / "bomb.tfrecords"
+    path.write_bytes(_deflated(b"\0" * (20 << 20), 9))  # 20 MiB of zeros in ~20 KB
+    with pytest.raises(sf.TFRecordError, match="zlib stream inflates to more than"):
+        sf.TFRecord(str(path))
+    assert "decompression bomb" in verify(path).problems[0].reason

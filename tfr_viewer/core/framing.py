@@ -106,6 +106,10 @@ def _check_header(
         raise TFRecordError("length CRC mismatch (corrupt record header)", path, index, offset)
     available = size - offset - FRAMING_SIZE
     if length > available:
+        if offset == 0 and not verify_crc and masked_crc32c(header[pos : pos + 8]) != length_crc:
+            raise TFRecordError(  # the CRC left unchecked says what the impossible length means
+                "not a TFRecord file (its first record header is no TFRecord header)", path, index, offset
+            )
         raise TFRecordError(
             f"record length {length} exceeds the {max(available, 0)} bytes left in the file "
             f"(truncated or corrupt){cut}",

@@ -18,7 +18,9 @@ from .errors import TFRecordError
 from .export import ExportReport, iter_export_tiles
 from .images import decode_image
 from .progress import run_job
-from .records import make_example, parse_example, to_public
+from .framing import iter_frames
+from .records import field_order, make_example, parse_example, to_public
+from .source import open_source
 from .tfrecord import TFRecord
 
 OPTIONAL_FEATURES = ("loc_x", "loc_y")  # missing in a record: None, as Slideflow's parser gives
@@ -55,8 +57,7 @@ def get_tfrecord_parser(
         raise ValueError("normalizer, augment and standardize are not provided by tfr-viewer (Slideflow only)")
     del to_numpy  # accepted for Slideflow's signature: values are numpy or Python already
     path = os.fsdecode(os.fspath(tfrecord_path))
-    with TFRecord(path, create_index=False) as tfr:
-        fields = tfr.fields
+    fields = _first_record_fields(path)
     if features_to_return is None:
         wanted: list[str] | dict[str, str] = {name: name for name in fields}
     elif isinstance(features_to_return, Mapping):
@@ -88,6 +89,15 @@ def get_tfrecord_parser(
         return [feature(values, name) for name in wanted]
 
     return parser
+
+
+def _first_record_fields(path: str) -> list[str]:
+    """The feature names of the first record (what Slideflow's `detect_tfrecord_format` reads):
+    one record, not a scan of the whole file."""
+    with open_source(path) as f:
+        for _, _, payload in iter_frames(f, path):
+            return field_order(payload, path, 0)
+    raise TFRecordError("empty file: holds no records", path)
 
 
 def _as_record(record: Any, order: list[str]) -> dict[str, Any]:

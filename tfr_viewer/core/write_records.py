@@ -53,11 +53,12 @@ class TFRecordWriter:
         self._compressed = None if compression is None else CompressedOutput(self._file, compression)
         self._closed = False
 
-    def write(self, record: bytes | bytearray | memoryview) -> None:
-        """Append one record (a serialized Example, or any payload bytes)."""
+    def write(self, record: bytes | bytearray | memoryview | str) -> None:
+        """Append one record (a serialized Example, or any payload bytes; str as UTF-8, as
+        TensorFlow's writer takes it)."""
         if self._closed:
             raise ValueError(f"write to a closed TFRecordWriter ({self.path})")
-        framed = frame_record(bytes(record))
+        framed = frame_record(record.encode("utf-8") if isinstance(record, str) else bytes(record))
         (self._compressed or self._file).write(framed)
 
     def flush(self) -> None:

@@ -136,7 +136,8 @@ class MetadataPanel(QWidget):
             self._rows.append((f"… and {more:,} more fields", "", "", ""))
         lists = details.get("feature_lists") or []
         if lists:
-            self._header_text += f"\nSequenceExample: {len(details.get('fields', []))} context feature(s), {len(lists)} feature list(s)"
+            context = len(details.get("fields", [])) + more
+            self._header_text += f"\nSequenceExample: {context:,} context feature(s), {len(lists):,} feature list(s)"
             self.header.setText(self._header_text)
         for feature_list in lists:
             kind = {"bytes": "bytes", "int": "int64", "float": "float"}.get(feature_list.get("kind", ""), "empty")
