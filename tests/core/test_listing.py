@@ -61,6 +61,16 @@ def test_discovery_lists_every_spelling_and_reads_each(tmp_path: Path) -> None:
         assert len(tfr) == i + 1 and tfr[0]["slide"] == f"s{i}"
 
 
+def test_a_compressed_file_names_its_slide_without_either_extension(tmp_path: Path) -> None:
+    """`a.tfrecords.gz` is slide `a` in the catalog, as `a.tfrecords` is: one name in the filter,
+    the tree and `Dataset.slides()`."""
+    root = _folder(tmp_path / "d")
+    slides = {Path(e.path).name: e.slide for e in discover([str(root)]).files}
+    for name, slide in slides.items():
+        assert "." not in slide, (name, slide)
+    assert sorted(Dataset(str(root)).slides()) == sorted(slides.values())
+
+
 def test_the_cli_lists_every_spelling(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     root = _folder(tmp_path / "d")
     assert cli.main(["summary", str(root), "--json"]) == 0

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, ContextManager, Iterable, NamedTuple, Sequence, TypeVar
 
 from . import local_storage
+from .naming import COMPRESSED_EXTENSIONS
 
 T = TypeVar("T")
 
@@ -227,8 +228,12 @@ def base_name(path: str) -> str:
 
 
 def stem(path: str) -> str:
-    """The file's name without its extension: a slide's name."""
-    return posixpath.splitext(base_name(path))[0] if is_url(path) else Path(path).stem
+    """The file's name without its extension (and without `.gz`/`.zlib` after it): a slide's
+    name, the same for `slide.tfrecords` and `slide.tfrecords.gz`."""
+    name = base_name(path) if is_url(path) else Path(path).name
+    if name.lower().endswith(COMPRESSED_EXTENSIONS):
+        name = posixpath.splitext(name)[0]
+    return posixpath.splitext(name)[0]
 
 
 _FACTORIES: dict[str, Callable[[str], Storage]] = {}
