@@ -73,6 +73,26 @@ def slide_file(tiles: int, px: int) -> Path:
     return path
 
 
+def warm_page_cache(path: Path) -> None:
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM (Linux; `ru_maxrss` would carry the peak of
+    the process that started this one across exec), else `ru_maxrss`."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale / 1024
+
+
 def best_time(fn: Callable[[], object], repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -89,7 +109,7 @@ def overview_vs_thumbnails(args: argparse.Namespace) -> dict:
     from tfr_viewer.core.overview import default_threads, tile_image_bytes
 
     path = slide_file(args.tiles, args.px)
-    path.read_bytes()  # warm the page cache: both sides read from memory
+    warm_page_cache(path)  # both sides read from memory
     load_decoders()
     tfr = TFRecord(path, create_index=False)
     locations = tfr.locations_array
@@ -143,15 +163,15 @@ def peak_rss(args: argparse.Namespace) -> dict:
 
 
 def _rss_child(path: str) -> None:
-    """Run in a fresh process: the build's peak RSS in MB (`ru_maxrss` is KiB on Linux)."""
+    """Run in a fresh process: its peak RSS in MB before and after the build."""
     from tfr_viewer.core.mosaic import build_overview
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = peak_rss_mb()
     start = time.perf_counter()
     locations = TFRecord(path, create_index=False).locations_array
     overview = build_overview(path, locations)
     seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    after = peak_rss_mb()
     print(before, after, seconds, f"{overview.width}x{overview.height}")
 
 

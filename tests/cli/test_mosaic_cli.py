@@ -203,3 +203,14 @@ def test_failed_write_leaves_no_partial_png(tmp_path, data_dir, capsys, monkeypa
     monkeypatch.setattr(Image.Image, "save", real_save)
     assert cli.main(["mosaic", str(slide), str(out), "--width", "300"]) == 0
     assert Image.open(out).width == 300
+
+
+def test_mosaic_help_from_the_real_entry_point() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tfr_viewer", "mosaic", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0
+    assert "--width" in result.stdout and "--color-by" in result.stdout and "OUT.png" in result.stdout
