@@ -83,7 +83,7 @@ def read_annotations(path: str | os.PathLike) -> Annotations:
     try:
         with io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as f:
             reader = csv.reader(f)
-            header = [h.strip() for h in next(reader, [])]
+            header = [label_text(h.strip().encode()) for h in next(reader, [])]
             if "slide" not in header:
                 raise AnnotationsError(f"annotations file {path} has no 'slide' column (columns: "
                                        f"{', '.join(label_text(h.encode()) for h in header[:10]) or 'none'})")
