@@ -11,23 +11,23 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QLocale, Qt, Signal
-from PySide6.QtGui import QDoubleValidator
+from PySide6.QtGui import QAction, QDoubleValidator
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ..plain import plain_label
+from ..plain import plain_label, plain_menu_text
 
 SECTION_WIDTH = 230
 SECTION_HEIGHT = 150
@@ -41,7 +41,7 @@ class FilterSection(QGroupBox):
     removeRequested = Signal(str)
 
     def __init__(self, name: str, kind: str, parent: QWidget | None = None) -> None:
-        super().__init__(name, parent)
+        super().__init__(plain_menu_text(name), parent)  # a title's '&' would be a shortcut
         self.name, self.kind = name, kind
         self.setObjectName(f"filter:{name}")
         self.setFixedSize(SECTION_WIDTH, SECTION_HEIGHT)
@@ -124,10 +124,11 @@ class FilterPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("filterPanel")
-        self.field_choice = QComboBox()
+        self.field_menu = QMenu(self)
+        self.field_choice = QPushButton("Add filter")
         self.field_choice.setObjectName("filterField")
         self.field_choice.setToolTip("Filter the tiles by a field of the records or of the annotations")
-        self.field_choice.activated.connect(self._on_field_chosen)
+        self.field_choice.setMenu(self.field_menu)
         self.broken = QCheckBox("Only broken tiles")
         self.broken.setObjectName("brokenOnly")
         self.broken.toggled.connect(self.filtersChanged)
@@ -158,11 +159,13 @@ class FilterPanel(QWidget):
     def set_fields(self, fields: list[tuple[str, str, str]]) -> None:
         """(name, kind, source) of the fields that can be filtered by."""
         self._kinds = {name: kind for name, kind, _ in fields}
-        self.field_choice.clear()
-        self.field_choice.addItem("by field…" if fields else "no fields", None)
+        self.field_menu.clear()
         for name, kind, source in fields:
             where = " (annotations)" if source == "annotation" else ""
-            self.field_choice.addItem(f"{name}{where} · {'classes' if kind == 'categorical' else 'range'}", name)
+            action = self.field_menu.addAction(plain_menu_text(f"{name}{where} · {'classes' if kind == 'categorical' else 'range'}"))
+            action.setData(name)
+            action.triggered.connect(lambda _checked=False, n=name: self.add_filter(n))
+        self.field_choice.setEnabled(bool(fields))
         for name in [n for n, s in self.sections.items() if self._kinds.get(n) != s.kind]:
             self._drop(name)  # gone, or now of another kind
 
@@ -205,8 +208,6 @@ class FilterPanel(QWidget):
     def set_broken_only(self, on: bool) -> None:
         self.broken.setChecked(on)
 
-    def _on_field_chosen(self, index: int) -> None:
-        name = self.field_choice.itemData(index)
-        self.field_choice.setCurrentIndex(0)
-        if name is not None:
-            self.add_filter(name)
+    def field_action(self, name: str) -> QAction | None:
+        """The menu entry that adds a filter on this field."""
+        return next((a for a in self.field_menu.actions() if a.data() == name), None)
