@@ -33,7 +33,7 @@ def write_labelled(path: Path, n: int, label_of=lambda i: LABELS[(i * 7) % 3 if 
     records = []
     with open(path, "wb") as f:
         for i in range(n):
-            fields = {"image_raw": make_jpeg(8, 8, seed=i), "slide": path.stem, "loc_x": 10 * i, "loc_y": 0,
+            fields = {"image_raw": make_jpeg(8, 8, seed=i), "slide": path.stem, "loc_x": 10 * i, "loc_y": 2000,
                       "label": label_of(i), "tissue": i % 4, "score": i / 10.0, "big": i * 1000}
             records.append(fields)
             f.write(frame_record(make_example(fields)))
@@ -54,6 +54,7 @@ def test_fields_are_discovered_with_kinds_decided_from_the_values(tmp_path):
     assert fields["label"] == "categorical" and fields["slide"] == "categorical"
     assert fields["tissue"] == "categorical"  # 4 distinct integers
     assert fields["score"] == "numeric" and fields["big"] == "numeric"  # floats; 80 distinct ints
+    assert fields["loc_x"] == "numeric" and fields["loc_y"] == "numeric"  # coordinates, even one row's
     assert CATEGORICAL_MAX_INTS < 80
 
 

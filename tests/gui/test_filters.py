@@ -195,3 +195,44 @@ def test_show_only_broken_tiles(qtbot, window, tmp_path):
     assert window.grid_label.text() == "Showing 2 of 40 tiles (broken tiles)"
     window.commands.actions["view.broken_only"].trigger()
     assert len(shown_rows(window)) == 40
+
+
+def test_values_are_kept_per_selection_and_stale_answers_dropped(qtbot, window, tmp_path):
+    folder = tmp_path / "slides"
+    folder.mkdir()
+    a = write_labelled(folder / "a.tfrecords", 40)
+    write_labelled(folder / "b.tfrecords", 25)
+    open_and_wait(qtbot, window, folder)
+    store = window.fields
+    answers = []
+    store.valuesReady.connect(lambda name, values: answers.append((name, values.size)))
+    store.request("label")
+    window.browser.select_files([1])  # before the answer for file a comes: it must be dropped
+    qtbot.waitUntil(lambda: store.field("label") is not None and not window.jobs.busy(), timeout=10_000)
+    assert answers == []
+    with qtbot.waitSignal(store.valuesReady, timeout=10_000):
+        store.request("label")
+    assert answers == [("label", 25)]
+    store.request("label")  # known: answered at once, nothing read
+    assert answers == [("label", 25)] * 2 and not window.jobs.busy()
+    window.browser.select_files([0])
+    qtbot.waitUntil(lambda: store.field("label") is not None and not window.jobs.busy(), timeout=10_000)
+    assert store.values("label") is None
+    with qtbot.waitSignal(store.valuesReady, timeout=10_000):
+        store.request("label")
+    assert [store.values("label").names[c] for c in store.values("label").codes] == [r["label"] for r in a]
+
+
+def test_labels_from_files_show_as_plain_text(qtbot, window, tmp_path):
+    path = tmp_path / "s1.tfrecords"
+    with open(path, "wb") as f:
+        for i in range(6):
+            label = "<b>bold</b>&amp;" if i % 2 else "<img src=x>"
+            f.write(frame_record(make_example({"image_raw": make_jpeg(8, 8, seed=i), "slide": "s1", "label": label})))
+    create_index(path)
+    open_and_wait(qtbot, window, path)
+    section = choose_field(qtbot, window, "label")
+    assert [section.classes.item(i).text() for i in range(2)] == ["<b>bold</b>&amp; (3)", "<img src=x> (3)"]
+    toggle_class(section, "<img src=x>")
+    assert window.grid_label.text() == "Showing 3 of 6 tiles (label = <b>bold</b>&amp;)"
+    assert window.grid_label.textFormat() == Qt.TextFormat.PlainText

@@ -2,7 +2,8 @@
 filtering.
 
 A field is categorical when its values are text (bytes/string fields such as `label` or
-`tissue`) or integers with few distinct values; other single-valued numbers are numeric. The
+`tissue`) or few distinct small integers (class numbers, not coordinates); other single-valued
+numbers are numeric. The
 kind is decided from the values read, never from the field's name. Values from files are bounded:
 text is cut to `MAX_LABEL_CHARS`, a field keeps at most `MAX_CLASSES` classes (the rarest fold
 into `OTHER`), and a bytes value longer than `MAX_TEXT_BYTES` is data (an image), not a label.
@@ -24,7 +25,8 @@ from .progress import CancelToken, Job, Progress
 MAX_LABEL_CHARS = 80  # a label longer than this is cut (and shown cut)
 MAX_TEXT_BYTES = 1024  # a bytes value longer than this is data, not a label
 MAX_CLASSES = 100  # classes kept per field; the rarest ones are counted together as OTHER
-CATEGORICAL_MAX_INTS = 50  # an integer field with at most this many distinct values is categorical
+CATEGORICAL_MAX_INTS = 50  # an integer field with at most this many distinct values is categorical,
+CATEGORICAL_INT_RANGE = 1000  # all within +- this: class numbers are small, coordinates are not
 SAMPLE_RECORDS = 200  # records read to discover the fields of the shown files
 CANCEL_EVERY = 512  # records read between checks of the cancel token
 NOT_LABELS = frozenset({"image_raw"})
@@ -100,7 +102,8 @@ def field_kind(values: Iterable[Value]) -> str | None:
         return None
     if any(isinstance(v, str) for v in present):
         return "categorical"
-    if all(isinstance(v, int) for v in present) and len(set(present)) <= CATEGORICAL_MAX_INTS:
+    if (all(isinstance(v, int) and abs(v) <= CATEGORICAL_INT_RANGE for v in present)
+            and len(set(present)) <= CATEGORICAL_MAX_INTS):
         return "categorical"
     return "numeric"
 

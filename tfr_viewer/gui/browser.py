@@ -134,6 +134,7 @@ class Browser(QObject):
 
     def show_files(self, file_ids: list[int]) -> None:
         self.selected_files = file_ids
+        had_subset = self.subset() is not None
         self._region = self._field_rows = None  # the filters answer again for the new tiles
         self._field_note = ""
         self.tile_model.set_tiles(self.datasets.entries, file_ids)
@@ -143,6 +144,8 @@ class Browser(QObject):
         self.update_status()
         if len(self.tile_model.file_of):
             self.grid.set_current_row_quietly(0)
+        if had_subset:
+            self.subsetChanged.emit(None)
         self.filesShown.emit()
 
     @Slot(int)

@@ -86,6 +86,9 @@ class FieldStore(QObject):
             return
         if values.problems:  # the readable tiles have values; the file's others are missing
             lines = [message for _, _, message in values.problems]
+            for path, record, message in values.problems:
+                if record is not None:
+                    self.datasets.problems.add_tile_problem(path, record, message)
             self.jobs.errors.report(f"{len(lines)} file(s) could not be read whole for {values.name}: {lines[0]}",
                                     "\n".join(lines), dialog=False)
         info = self.field(values.name)
