@@ -69,7 +69,7 @@ class FilterSection(QGroupBox):
                 box.setValidator(validator)
                 box.setPlaceholderText("any")
                 box.editingFinished.connect(self.changed)
-                form.addRow(text, box)
+                form.addRow(plain_label(text), box)
             layout.addLayout(form)
             layout.addStretch(1)
 
