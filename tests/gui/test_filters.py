@@ -116,8 +116,10 @@ def test_numeric_range_filter(qtbot, window, tmp_path):
     expected = [i for i, r in enumerate(written) if 3 <= r["score"] <= 5.5]
     assert shown_rows(window).tolist() == expected
     assert window.grid_label.text() == f"Showing {len(expected)} of 70 tiles (3 ≤ score ≤ 5.5)"
+    assert window.filter_panel.clear_button.isEnabled()
     QTest.mouseClick(window.filter_panel.clear_button, Qt.MouseButton.LeftButton)
     assert len(shown_rows(window)) == 70
+    assert not window.filter_panel.sections and not window.filter_panel.clear_button.isEnabled()
 
 
 def test_filter_by_an_annotations_column(qtbot, window, tmp_path):
