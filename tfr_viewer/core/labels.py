@@ -30,6 +30,7 @@ CATEGORICAL_MAX_INTS = 50  # an integer field with at most this many distinct va
 CATEGORICAL_INT_RANGE = 1000  # all within +- this: class numbers are small, coordinates are not
 SAMPLE_RECORDS = 200  # records read to discover the fields of the shown files
 SAMPLE_FILES = 8  # from at most this many of them
+MAX_FIELDS = 100  # fields offered per selection; a record with thousands is sampled once
 CANCEL_EVERY = 512  # records read between checks of the cancel token
 NOT_LABELS = frozenset({"image_raw"})
 OTHER = "(other)"
@@ -168,13 +169,16 @@ def iter_discover_fields(entries: list[FileEntry], file_ids: list[int], cancel: 
         try:
             with TFRecord(entry.path, create_index=False, index=entry.index) as tfr:
                 for i in spread:
-                    for name, values in tfr.read_raw(int(i)).items():
-                        if name in NOT_LABELS:
+                    record = tfr.read_raw(int(i))
+                    for name, values in record.items():
+                        if name in NOT_LABELS or (name not in samples and len(order) >= MAX_FIELDS):
                             continue
                         if name not in samples:
                             samples[name] = []
                             order.append(name)
                         samples[name].append(raw_value(values))
+                    if len(record) > MAX_FIELDS:
+                        break  # a record this wide costs a parse each: one is enough to list fields
         except (TFRecordError, OSError):
             pass
         cancel.raise_if_cancelled()

@@ -131,7 +131,7 @@ class FieldStore(QObject):
         worker.generation = self._generation
         worker.result.connect(self._on_fields_found)
         self._discovery = worker
-        self.jobs.run(worker, "Finding fields")
+        self.jobs.run(worker, "Finding fields", after_paint=True)  # the new tiles are painted first
 
     @Slot(object)
     def _on_fields_found(self, fields: list[FieldInfo]) -> None:
