@@ -183,7 +183,8 @@ def iter_discover_fields(entries: list[FileEntry], file_ids: list[int], cancel: 
             pass
         cancel.raise_if_cancelled()
         yield Progress(n + 1, len(chosen), entry.path)
-    return [FieldInfo(name, kind, "record") for name in order if (kind := field_kind(samples[name]))]
+    return [FieldInfo(name, kind, "record") for name in sorted(order, key=natural_key)
+            if (kind := field_kind(samples[name]))]
 
 
 def iter_read_field_values(
