@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
     args = gui_parser().parse_args(args_list)
-    for path in args.paths:
+    for path in args.paths + ([args.annotations] if args.annotations else []):
         if not os.path.exists(path):
             return _fail(f"no such file or folder: {path}")
     from .gui.app import run_gui
@@ -55,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         screenshot=args.screenshot,
         quit_after_load=args.quit_after_load,
         read_only=args.read_only,
+        annotations=args.annotations,
     )
 
 

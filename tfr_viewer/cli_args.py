@@ -28,6 +28,8 @@ def gui_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", help="TFRecord files or folders to open")
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     parser.add_argument("--demo", action="store_true", help="open a generated sample dataset")
+    parser.add_argument("--annotations", metavar="CSV",
+                        help="annotations CSV with a slide column: its columns colour and filter the tiles")
     parser.add_argument("--fresh-settings", action="store_true",
                         help="start with default settings for this run (the saved ones are kept)")
     parser.add_argument("--read-only", action="store_true",

@@ -39,10 +39,11 @@ def run_gui(
     screenshot: str | None = None,
     quit_after_load: bool = False,
     read_only: bool = False,
+    annotations: str | None = None,
 ) -> int:
-    """Open the window (on `paths`, or the demo dataset) and run the event loop.
-    `fresh_settings`: defaults for this run, the saved ones kept; `read_only`: nothing written
-    beside the user's files."""
+    """Open the window (on `paths`, or the demo dataset, with an annotations CSV) and run the
+    event loop. `fresh_settings`: defaults for this run, the saved ones kept; `read_only`: nothing
+    written beside the user's files."""
     app = make_app()
     from ..core.read_only import set_read_only
     from .main_window import MainWindow
@@ -58,11 +59,8 @@ def run_gui(
     window.show()
     if screenshot or quit_after_load:
         _finish_after_load(window, screenshot, quit_after_load)
-    if demo:
-        window.tools.open_demo()
-    elif paths:
-        window.open_paths(paths)
-    elif screenshot or quit_after_load:
+    open_at_start(window, paths, demo, annotations)
+    if not (demo or paths) and (screenshot or quit_after_load):
         QTimer.singleShot(500, window.loaded.emit)
     _close_on_terminal_signals(window)
     status = app.exec()
@@ -76,6 +74,16 @@ def run_gui(
         sys.stderr.flush()
         os._exit(status)
     return status
+
+
+def open_at_start(window, paths: list[str], demo: bool = False, annotations: str | None = None) -> None:
+    """What the command line asked the window to open: the demo or the paths, and annotations."""
+    if demo:
+        window.tools.open_demo()
+    elif paths:
+        window.open_paths(paths)
+    if annotations:
+        window.fields.load_annotations(annotations)
 
 
 def _close_on_terminal_signals(window) -> None:

@@ -330,7 +330,7 @@ class DatasetController(QObject):
         for report in reports:
             lines = [f"{report.path}, record {problem.index}, byte offset {problem.offset}: {problem.reason}"
                      for problem in report.problems]
-            self.problems.set_problems(report.path, lines)
+            self.problems.set_problems(report.path, lines, [problem.index for problem in report.problems])
             file_id = file_ids.get(report.path)
             if file_id is not None:
                 self.entries[file_id].verified = report.ok
