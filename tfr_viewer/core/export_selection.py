@@ -16,6 +16,7 @@ import numpy as np
 
 from .catalog import FileEntry
 from .export import ExportReport, iter_export_tiles
+from .images import decode_image
 from .progress import CancelToken, Job, Progress
 from .storage import storage_for
 from .tfrecord import TFRecord
@@ -134,3 +135,18 @@ def _offset(job: Job[ExportReport], before: int, total: int) -> Job[ExportReport
         except StopIteration as stop:
             return stop.value
         yield Progress(before + step.done, total, step.message)
+
+
+def tile_pixels_job(entry: FileEntry, record: int) -> Callable[[CancelToken], Job[np.ndarray]]:
+    """Job factory: one tile decoded to (H, W, 3) uint8 RGB pixels (to copy it as an image);
+    a record whose image does not decode raises TFRecordError naming the file and record."""
+
+    def job(token: CancelToken) -> Generator[Progress, None, np.ndarray]:
+        yield Progress(0, 1, entry.path)
+        token.raise_if_cancelled()
+        with TFRecord(entry.path, create_index=False, index=entry.index) as tfr:
+            pixels = decode_image(tfr[record]["image_raw"])
+        yield Progress(1, 1, entry.path)
+        return np.ascontiguousarray(pixels)
+
+    return job

@@ -53,6 +53,8 @@ COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("file.export_map", "Export &map as PNG…", "&File"),
     Separator("&File"),
     Command("file.quit", "&Quit", "&File", QKeySequence.StandardKey.Quit),
+    Command("edit.copy_image", "&Copy image", "&Edit", QKeySequence.StandardKey.Copy),
+    Command("edit.random_sample", "Random &sample of the selection…", "&Edit"),
     *(Command(f"view.thumb_size.{size}", f"{size} px", "&View/&Thumbnail size", checkable=True, group="thumb_size")
       for size in THUMB_SIZES),
     Command("view.captions", "Show &captions", "&View", checkable=True),

@@ -34,9 +34,9 @@ EXISTING_CHOICES = [("Keep both (the new tile gets another name)", "keep"), ("Sk
                     ("Overwrite the existing file", "overwrite")]
 
 
-def selected_keys_array(selection: QItemSelectionModel, model: TileListModel) -> np.ndarray:
-    """(file id, record) of the selected tiles in grid order, as an (n, 2) array built from
-    the selection's row ranges (one range after select-all), not from one index per tile."""
+def selected_rows(selection: QItemSelectionModel, model: TileListModel) -> np.ndarray:
+    """Grid rows of the selected tiles in order, from the selection's row ranges (one range
+    after select-all), not from one index per tile."""
     merged: list[list[int]] = []  # sorted, overlaps joined: each row once (np.unique is slow here)
     for top, bottom in sorted((r.top(), r.bottom()) for r in selection.selection()):
         if merged and top <= merged[-1][1] + 1:
@@ -44,10 +44,14 @@ def selected_keys_array(selection: QItemSelectionModel, model: TileListModel) ->
         else:
             merged.append([top, bottom])
     if not merged:
-        return np.zeros((0, 2), np.int64)
+        return np.zeros(0, np.int64)
     rows = np.concatenate([np.arange(top, bottom + 1) for top, bottom in merged])
-    rows = rows[rows < len(model.rows)]
-    all_rows = model.rows[rows]
+    return rows[rows < len(model.rows)]
+
+
+def selected_keys_array(selection: QItemSelectionModel, model: TileListModel) -> np.ndarray:
+    """(file id, record) of the selected tiles in grid order, as an (n, 2) array."""
+    all_rows = model.rows[selected_rows(selection, model)]
     return np.column_stack([model.file_of[all_rows].astype(np.int64), model.record_of[all_rows]])
 
 

@@ -29,6 +29,7 @@ from ..core.index_pool import warm_index_pool
 from .actions import build_commands, fill_path_menu
 from .appearance import LEFT_SIZES, MAIN_SIZES, RIGHT_SIZES, Appearance
 from .browser import Browser
+from .context_menus import ContextMenus
 from .datasets import DatasetController
 from .errors import ErrorBridge
 from .jobs import JobRunner
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.map_panel = MapPanel(self.browser, self.datasets, self.jobs)
         self._build_layout()
         self.tools = Tools(self, self.datasets, self.browser, self.map_panel.map, self.jobs)
+        self.context_menus = ContextMenus(self, self.datasets, self.browser, self.tools, self.map_panel, self.jobs)
         self.appearance = Appearance(
             self.settings, self, {"main": self.splitter, "right": self.right_splitter, "left": self.left_splitter},
             self.grid, self.browser.tile_model, self.map_panel.map, self.datasets)
@@ -156,6 +158,8 @@ class MainWindow(QMainWindow):
             "file.export_tiles": tools.export_selected,
             "file.export_map": tools.export_map,
             "file.quit": self.close,
+            "edit.copy_image": self.context_menus.copy_image,
+            "edit.random_sample": self.context_menus.random_sample,
             **{f"view.thumb_size.{size}": (lambda checked=False, s=size: appearance.set_thumb_size(s))
                for size in THUMB_SIZES},
             "view.captions": appearance.set_captions,
