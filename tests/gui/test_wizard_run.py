@@ -81,6 +81,7 @@ def test_cancel_lists_the_kept_files_and_deletes_only_them(qtbot, wizard, tmp_pa
         qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
     if page.outcome != "cancelled":
         pytest.skip("the run finished before the cancel reached it")
+    assert page.current.text().startswith("Cancelled while writing B: its partial file was removed")
     assert [page.kept.item(i).text() for i in range(page.kept.count())] == [str(dest / "A.tfrecords")]
     assert page.kept.isVisible() and page.delete_kept.isVisible()
     assert len(sf.TFRecord(dest / "A.tfrecords")) == 70  # complete, kept

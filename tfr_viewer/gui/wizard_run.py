@@ -116,6 +116,7 @@ class RunPage(QWizardPage):
         self.outcome = ""
         self.confirm_box: QMessageBox | None = None
         self._slide_names: list[str] = []
+        self._writing = ""  # the slide the last progress named
         self._started = 0.0
         self._show_kept([])
 
@@ -125,6 +126,7 @@ class RunPage(QWizardPage):
         self.errors.clear()
         self._show_kept([])
         self.current.setText("Starting…")
+        self._writing = ""
         self.rate.setText("")
         self._started = time.monotonic()
         scan = self.owner.source_page.scan
@@ -157,6 +159,7 @@ class RunPage(QWizardPage):
         elapsed = max(time.monotonic() - self._started, 1e-6)
         rate = done / elapsed
         left = (total - done) / rate if rate else 0
+        self._writing = slide
         self.current.setText(progress_text(done, total, slide, self._slide_names, int(skipped or 0)))
         self.rate.setText(f"{rate:,.0f} images/s · about {left:,.0f} s left")
 
@@ -187,7 +190,8 @@ class RunPage(QWizardPage):
             self.overall.setValue(0)
             self.current.setText("Failed: see the problems below. No partial TFRecord was left behind.")
         elif self.outcome == "cancelled":
-            self.current.setText("Cancelled: no partial TFRecord was left behind.")
+            during = f" while writing {self._writing}" if self._writing else ""
+            self.current.setText(f"Cancelled{during}: its partial file was removed; no partial TFRecord is left behind.")
             self.rate.setText("")
             self._show_kept(self.kept_paths())
         self.job = None
