@@ -117,7 +117,7 @@ def test_random_sample_of_the_selection_is_seeded(qtbot, window, folder: Path) -
     window.browser.select_files([0, 1])
     qtbot.waitUntil(lambda: window.browser.tile_model.rowCount() == 85)
     window.grid.selectAll()
-    window.commands.actions["edit.random_sample"].trigger()
+    window.commands.actions["tools.random_sample"].trigger()
     dialog = window.context_menus.sample_dialog
     assert dialog.isVisible() and dialog.count.maximum() == 85
     dialog.count.setValue(10)

@@ -53,8 +53,6 @@ COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("file.export_map", "Export &map as PNG…", "&File"),
     Separator("&File"),
     Command("file.quit", "&Quit", "&File", QKeySequence.StandardKey.Quit),
-    Command("edit.copy_image", "&Copy image", "&Edit", QKeySequence.StandardKey.Copy),
-    Command("edit.random_sample", "Random &sample of the selection…", "&Edit"),
     *(Command(f"view.thumb_size.{size}", f"{size} px", "&View/&Thumbnail size", checkable=True, group="thumb_size")
       for size in THUMB_SIZES),
     Command("view.captions", "Show &captions", "&View", checkable=True),
@@ -65,6 +63,8 @@ COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("tools.convert", "&Convert images to TFRecords…", "&Tools"),
     Command("tools.verify", "&Verify selected files", "&Tools"),
     Command("tools.rebuild_indexes", "&Rebuild indexes", "&Tools"),
+    Command("tools.copy_image", "Copy tile &image", "&Tools", QKeySequence.StandardKey.Copy),
+    Command("tools.random_sample", "Random s&ample of the selection…", "&Tools"),
     Command("help.about", "&About tfr-viewer", "&Help"),
     Command("window.escape", "Back to the grid, else cancel background work, else show all tiles", None, "Esc"),
 )

@@ -158,8 +158,6 @@ class MainWindow(QMainWindow):
             "file.export_tiles": tools.export_selected,
             "file.export_map": tools.export_map,
             "file.quit": self.close,
-            "edit.copy_image": self.context_menus.copy_image,
-            "edit.random_sample": self.context_menus.random_sample,
             **{f"view.thumb_size.{size}": (lambda checked=False, s=size: appearance.set_thumb_size(s))
                for size in THUMB_SIZES},
             "view.captions": appearance.set_captions,
@@ -170,6 +168,8 @@ class MainWindow(QMainWindow):
             "tools.convert": tools.open_convert_wizard,
             "tools.verify": tools.verify_selected,
             "tools.rebuild_indexes": tools.rebuild_indexes,
+            "tools.copy_image": self.context_menus.copy_image,
+            "tools.random_sample": self.context_menus.random_sample,
             "help.about": tools.show_about,
             "window.escape": self._on_escape,
         }
