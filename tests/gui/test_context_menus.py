@@ -141,3 +141,31 @@ def test_sample_rows_are_distinct_members(n: int) -> None:
     rows = sample_rows(source, n, 0)
     assert len(rows) == n and len(set(rows.tolist())) == n and set(rows.tolist()) <= set(source.tolist())
     assert list(rows) == sorted(rows)
+
+
+def test_copying_a_tile_that_does_not_decode_names_file_and_record(qtbot, window, tmp_path: Path) -> None:
+    from tfr_viewer.core.framing import frame_record
+    from tfr_viewer.core.index import create_index
+    from tfr_viewer.core.records import make_example
+
+    from ..helpers import make_jpeg
+
+    root = tmp_path / "bad"
+    root.mkdir()
+    with open(root / "x.tfrecords", "wb") as f:
+        for i, image in enumerate([make_jpeg(32, 32, seed=1), b"\xff\xd8\xff not a whole jpeg"]):
+            f.write(frame_record(make_example({"image_raw": image, "slide": "x", "loc_x": i, "loc_y": 0})))
+    create_index(root / "x.tfrecords")  # no indexing after the opening to reset the grid's current tile
+    open_and_wait(qtbot, window, root)
+    with qtbot.waitSignal(window.recordShown, timeout=10_000):
+        window.grid.setCurrentIndex(window.browser.tile_model.index(1))
+    QGuiApplication.clipboard().setText("before")
+    window.context_menus.copy_image()
+    qtbot.waitUntil(lambda: len(window.errors.history) > 0, timeout=10_000)
+    assert window.errors.history[-1] == f"{root / 'x.tfrecords'}, record 1: image bytes do not decode (no marker found)"
+    assert QGuiApplication.clipboard().text() == "before"  # nothing half-copied
+    with qtbot.waitSignal(window.recordShown, timeout=10_000):
+        window.grid.setCurrentIndex(window.browser.tile_model.index(0))
+    window.context_menus.copy_image()  # the next copy works
+    qtbot.waitUntil(lambda: QGuiApplication.clipboard().image().width() == 32, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=10_000)

@@ -15,6 +15,7 @@ from typing import Callable, Generator
 import numpy as np
 
 from .catalog import FileEntry
+from .errors import TFRecordError
 from .export import ExportReport, iter_export_tiles
 from .images import decode_image
 from .progress import CancelToken, Job, Progress
@@ -145,7 +146,11 @@ def tile_pixels_job(entry: FileEntry, record: int) -> Callable[[CancelToken], Jo
         yield Progress(0, 1, entry.path)
         token.raise_if_cancelled()
         with TFRecord(entry.path, create_index=False, index=entry.index) as tfr:
-            pixels = decode_image(tfr[record]["image_raw"])
+            data = tfr[record]["image_raw"]
+        try:
+            pixels = decode_image(data)
+        except TFRecordError as exc:  # the image's own error knows no file: name it
+            raise TFRecordError(exc.reason, entry.path, record) from None
         yield Progress(1, 1, entry.path)
         return np.ascontiguousarray(pixels)
 
