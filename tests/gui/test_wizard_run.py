@@ -151,3 +151,19 @@ def test_scanning_shows_a_running_count(qtbot, wizard, tmp_path: Path) -> None:
     running = [t for t in seen if "files so far" in t]
     assert [re.search(r": ([\d,]+) files", t).group(1) for t in running] == ["1,000", "2,000"]
     assert "2,500 images" in page.summary.text()
+
+
+def test_a_failed_run_lists_what_it_completed_before_failing(qtbot, wizard, tmp_path: Path) -> None:
+    _nested(tmp_path / "src", {"A": 5, "B": 5})
+    dest = tmp_path / "out"
+    (dest / "B.tfrecords").mkdir(parents=True)  # a folder where B's file would go: B cannot be written
+    (dest / "B.tfrecords" / "keep.txt").write_text("x")
+    _to_run(qtbot, wizard, tmp_path / "src", dest, existing=2)  # overwrite
+    page = wizard.run_page
+    with qtbot.waitSignal(page.finished, timeout=60_000):
+        _click(qtbot, wizard, QWizard.WizardButton.CommitButton)
+    assert page.outcome == "failed" and page.errors.count() == 1
+    assert page.kept_label.text() == "1 complete TFRecord(s) were written before the failure and kept:"
+    assert [page.kept.item(i).text() for i in range(page.kept.count())] == [str(dest / "A.tfrecords")]
+    assert len(sf.TFRecord(dest / "A.tfrecords")) == 5
+    assert (dest / "B.tfrecords" / "keep.txt").read_text() == "x"

@@ -189,6 +189,7 @@ class RunPage(QWizardPage):
         elif self.outcome == "failed":
             self.overall.setValue(0)
             self.current.setText("Failed: see the problems below. No partial TFRecord was left behind.")
+            self._show_kept(self.kept_paths())
         elif self.outcome == "cancelled":
             during = f" while writing {self._writing}" if self._writing else ""
             self.current.setText(f"Cancelled{during}: its partial file was removed; no partial TFRecord is left behind.")
@@ -200,8 +201,9 @@ class RunPage(QWizardPage):
 
     # --- what a cancelled run kept ---------------------------------------------------------------
     def kept_paths(self) -> list[str]:
-        """The complete TFRecords a cancelled run wrote (the writer's report, read after its end)."""
-        return [w.path for w in self.live.written] if self.live is not None and self.outcome == "cancelled" else []
+        """The complete TFRecords a cancelled or failed run wrote (the writer's report, read after its end)."""
+        ended_early = self.outcome in ("cancelled", "failed")
+        return [w.path for w in self.live.written] if self.live is not None and ended_early else []
 
     def _show_kept(self, paths: list[str]) -> None:
         self.kept.clear()
@@ -209,7 +211,8 @@ class RunPage(QWizardPage):
         for widget in (self.kept_label, self.kept, self.open_kept, self.delete_kept):
             widget.setVisible(bool(paths))
         if paths:
-            self.kept_label.setText(f"{len(paths)} complete TFRecord(s) were written before the cancel and kept:")
+            cause = "the cancel" if self.outcome == "cancelled" else "the failure"
+            self.kept_label.setText(f"{len(paths)} complete TFRecord(s) were written before {cause} and kept:")
 
     def open_kept_files(self) -> None:
         self.owner.open_destination()
