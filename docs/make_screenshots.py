@@ -18,6 +18,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from PySide6.QtGui import QPixmap  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from tfr_viewer.demo import ensure_demo_dataset  # noqa: E402
@@ -219,6 +220,73 @@ def label_filter_picture(app: QApplication, folder: Path) -> None:
     window.close()
 
 
+def with_popup(window, menu) -> QPixmap:
+    """The window's picture with a popped-up menu painted where it shows (a menu is a window of
+    its own: `grab()` of the main window leaves it out)."""
+    from PySide6.QtGui import QPainter  # the pictures module needs it only here
+
+    picture = window.grab()
+    painter = QPainter(picture)
+    painter.drawPixmap(window.mapFromGlobal(menu.pos()), menu.grab())
+    painter.end()
+    return picture
+
+
+def menu_and_dialog_pictures(app: QApplication, demo: Path, tmp: Path) -> None:
+    """Right-click menus on a tile and a file, the export dialog, and the wizard after a cancel."""
+    window = opened_window(app, str(demo))
+    grid, tree = window.grid, window.tree
+    window.grid.selectAll()
+    index = window.browser.tile_model.index(9)
+    shown: list[bool] = []
+    window.recordShown.connect(lambda: shown.append(True))
+    window.context_menus._on_grid_menu(grid.visualRect(index).center())
+    wait_until(app, lambda: shown, "the tile to show")
+    settled(app, window)
+    with_popup(window, window.context_menus.menu).save(str(OUT / "context_menu_tile.png"))
+    window.context_menus.menu.close()
+    window.tools.export_selected().csv.setChecked(True)
+    app.processEvents()
+    window.tools.export_dialog.grab().save(str(OUT / "export_dialog.png"))
+    window.tools.export_dialog.reject()
+    file_index = window.browser.tree_index(2)
+    window.context_menus._on_tree_menu(tree.visualRect(file_index).center())
+    app.processEvents()
+    settled(app, window)
+    with_popup(window, window.context_menus.menu).save(str(OUT / "context_menu_file.png"))
+    window.context_menus.menu.close()
+    window.close()
+
+    source = tmp / "two_slides"
+    tile_images(source / "slide_A", demo, 60)
+    big = source / "slide_B"
+    tile_images(big, demo, 120)
+    for copy in range(1, 30):  # a slide long enough to cancel in the middle of
+        for name in [p.name for p in big.glob("slide_03_*.jpg") if "-c" not in p.name][:120]:
+            stem, ext = name.rsplit(".", 1)
+            shutil.copy(big / name, big / f"{stem.replace('slide_03', f'slide_03-c{copy}')}.{ext}")
+    wizard = ConvertWizard()
+    wizard.resize(820, 620)
+    wizard.show()
+    scanned: list[bool] = []
+    wizard.source_page.scanned.connect(lambda *_: scanned.append(True))
+    wizard.source_page.set_source(str(source))
+    wait_until(app, lambda: scanned and not wizard._jobs, "the scan")
+    wizard.next()
+    wizard.next()
+    wizard.destination_page.path.setText(str(tmp / "two_slides_tfrecords"))
+    finished: list[bool] = []
+    wizard.run_page.finished.connect(lambda *_: finished.append(True))
+    wizard.next()
+    wait_until(app, lambda: "now slide_B" in wizard.run_page.current.text(), "the second slide")
+    wizard.run_page.cancel()
+    wait_until(app, lambda: finished, "the cancel")
+    app.processEvents()
+    wizard.grab().save(str(OUT / "wizard_cancelled.png"))
+    wizard.shutdown()
+    wizard.close()
+
+
 def main() -> int:
     app = make_app(sys.argv[:1])
     demo = ensure_demo_dataset()
@@ -254,6 +322,7 @@ def main() -> int:
         tile_images(source, demo, 120)
         wizard_pictures(app, source, tmp / "converted")
         window_states_pictures(app, demo, tmp)
+        menu_and_dialog_pictures(app, demo, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     mosaic_command_picture(demo)

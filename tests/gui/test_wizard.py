@@ -177,7 +177,7 @@ def test_no_way_back_once_converting(qtbot, wizard, tmp_path: Path) -> None:
     dest = tmp_path / "out"
     _to_run(qtbot, wizard, tmp_path / "many", dest)
     assert wizard.destination_page.isCommitPage()
-    assert wizard.button(QWizard.WizardButton.CommitButton).text() == "Convert"
+    assert wizard.button(QWizard.WizardButton.CommitButton).text() == "&Convert"
     wizard.next()
     assert wizard.currentPage() is wizard.run_page
     run = wizard.run_page.job

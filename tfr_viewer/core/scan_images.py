@@ -58,14 +58,20 @@ class SourceScan:
         return names[:n]
 
 
-def _scan_folder(folder: Path, slide: SlideScan, skipped: list[SkippedFile], cancel: CancelToken | None) -> int:
+SCAN_PROGRESS_EVERY = 1000  # files between running counts (a folder of 100,000 takes a while)
+
+
+def _scan_folder(folder: Path, slide: SlideScan, skipped: list[SkippedFile], cancel: CancelToken | None,
+                 counted: int = 0) -> Job[int]:
+    """Judge each entry of `folder`; yields a running count of files looked at (from `counted`)
+    and returns the count after this folder."""
     seen = 0
     storage = storage_for(folder)
     try:
         entries = natural_listing(folder)
     except OSError as exc:
         skipped.append(SkippedFile(str(folder), f"unreadable folder ({exc.strerror or exc})"))
-        return 0
+        return counted
     for entry in entries:
         reason = entry_skip_reason(entry)  # the writer's own test, so the preview tells the truth
         if reason is not None:
@@ -75,6 +81,8 @@ def _scan_folder(folder: Path, slide: SlideScan, skipped: list[SkippedFile], can
         seen += 1
         if cancel is not None and seen % 256 == 0:
             cancel.raise_if_cancelled()
+        if seen % SCAN_PROGRESS_EVERY == 0:
+            yield Progress(counted + seen, 0, folder.name)
         suffix = Path(entry.name).suffix.lower()
         try:
             size = storage.stat(entry.path).size
@@ -100,24 +108,26 @@ def _scan_folder(folder: Path, slide: SlideScan, skipped: list[SkippedFile], can
         slide.formats[fmt.lower()] += 1
         if len(slide.sample_names) < 8:
             slide.sample_names.append(entry.name)
-    return seen
+    return counted + seen
 
 
 def iter_scan_source(root: str | os.PathLike, cancel: CancelToken | None = None) -> Job[SourceScan]:
     """Scan `root`: sub-folders with images -> nested layout (loose files are skipped);
-    otherwise the images directly inside -> single layout."""
+    otherwise the images directly inside -> single layout. Progress: folders done of all, and
+    between them a running count of files looked at (`total` 0)."""
     root = Path(root)
     entries = folder_entries(root)
     folders = [Path(e.path) for e in entries if e.kind == "dir"]
     yield Progress(0, max(len(folders), 1), str(root))
     nested = SourceScan(str(root), "nested")
+    counted = 0
     for i, folder in enumerate(folders):
         not_text = slide_name_skip(folder)
         if not_text is not None:
             nested.skipped.append(not_text)
             continue
         slide = SlideScan(folder.name, str(folder))
-        _scan_folder(folder, slide, nested.skipped, cancel)
+        counted = yield from _scan_folder(folder, slide, nested.skipped, cancel, counted)
         if slide.images:
             nested.slides.append(slide)
         else:
@@ -128,7 +138,7 @@ def iter_scan_source(root: str | os.PathLike, cancel: CancelToken | None = None)
         return nested
     scan = SourceScan(str(root), "single")
     slide = SlideScan(root.name, str(root))
-    _scan_folder(root, slide, scan.skipped, cancel)
+    yield from _scan_folder(root, slide, scan.skipped, cancel, counted)
     if slide.images:
         scan.slides.append(slide)
     else:

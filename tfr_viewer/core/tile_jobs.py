@@ -1,19 +1,17 @@
 """Jobs over the tiles of catalog files, as the window runs them: the values of one field for
-the map's colours, and the export of chosen tiles. Tiles are addressed as (file id, record)
-pairs, file ids being positions in the catalog's list of files."""
+the map's colours (the export of chosen tiles is `export_selection`). File ids are positions in
+the catalog's list of files."""
 
 from __future__ import annotations
 
-from typing import Callable, Generator
+from typing import Callable
 
 import numpy as np
 
 from .catalog import FileEntry
 from .errors import TFRecordError
-from .export import ExportReport, iter_export_tiles
 from .loaders import tfrecord_loader
 from .progress import CancelToken, Job, Progress
-from .tfrecord import TFRecord
 
 CANCEL_EVERY = 512  # records read between checks of the cancel token
 
@@ -49,25 +47,3 @@ def read_field_job(
 ) -> Callable[[CancelToken], Job[tuple[np.ndarray, list[str]]]]:
     """`iter_read_field` as a job factory for a worker."""
     return lambda token: iter_read_field(entries, file_ids, name, token)
-
-
-def export_tiles_job(
-    entries: list[FileEntry], keys: list[tuple[int, int]], folder: str
-) -> Callable[[CancelToken], Job[ExportReport]]:
-    """Job factory: write the chosen tiles as image files (see `core.export`); the job returns
-    an `ExportReport` whose skipped records name their file."""
-    by_file: dict[int, list[int]] = {}
-    for file_id, record in keys:
-        by_file.setdefault(file_id, []).append(record)
-
-    def job(token: CancelToken) -> Generator[Progress, None, ExportReport]:
-        report = ExportReport()
-        for file_id, records in by_file.items():
-            entry = entries[file_id]
-            with TFRecord(entry.path, create_index=False, index=entry.index) as tfr:
-                part = yield from iter_export_tiles(tfr, folder, records, None, token)
-            report.written += part.written
-            report.skipped += [(i, f"{entry.path}, record {i}: {reason}") for i, reason in part.skipped]
-        return report
-
-    return job

@@ -249,13 +249,16 @@ def iter_write_tfrecords_single(
     workers: int = 1,
     compress: str | None = None,
     cancel: CancelToken | None = None,
+    report: WriteReport | None = None,
 ) -> Job[WriteReport]:
-    """Job form of `write_tfrecords_single`."""
+    """Job form of `write_tfrecords_single`. A `report` given is filled as the run goes (the
+    window counts skipped files live and lists what a cancelled run completed)."""
     _check_options(locations, reencode, workers, compress)
     _check_slide(slide)
     dest = Path(dest_dir) / tfrecord_filename(filename)
     images, skipped = list_images(src_dir)
-    report = WriteReport(skipped=skipped)
+    report = report if report is not None else WriteReport()
+    report.skipped.extend(skipped)
     if _exists(dest) and not overwrite:
         raise OutputsExist([str(dest)])
     _make_dir(Path(dest_dir))
@@ -280,12 +283,14 @@ def iter_write_tfrecords_multi(
     compress: str | None = None,
     cancel: CancelToken | None = None,
     slides: Iterable[str] | None = None,
+    report: WriteReport | None = None,
 ) -> Job[WriteReport]:
     """Job form of `write_tfrecords_multi`: one TFRecord per sub-folder, slide = folder name.
 
     `existing`: 'error' (default; nothing is written when any destination exists), 'skip'
     (report and leave it) or 'overwrite' (also what `overwrite=True` means). `slides` limits
-    the conversion to these folder names. One process pool serves every folder.
+    the conversion to these folder names. One process pool serves every folder. A `report`
+    given is filled as the run goes.
     """
     _check_options(locations, reencode, workers, compress)
     policy = existing or ("overwrite" if overwrite else "error")
@@ -296,7 +301,8 @@ def iter_write_tfrecords_multi(
     if slides is not None:
         wanted = set(slides)
         folders = [f for f in folders if f.name in wanted]
-    report = WriteReport(skipped=loose)
+    report = report if report is not None else WriteReport()
+    report.skipped.extend(loose)
     groups: list[Group] = []
     clashes = []
     claimed: dict[str, Path] = {}  # output name (case-folded: one file where case is ignored) -> folder

@@ -76,6 +76,8 @@ COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("tools.convert", "&Convert images to TFRecords…", "&Tools"),
     Command("tools.verify", "&Verify selected files", "&Tools"),
     Command("tools.rebuild_indexes", "&Rebuild indexes", "&Tools"),
+    Command("tools.copy_image", "Copy tile &image", "&Tools", QKeySequence.StandardKey.Copy),
+    Command("tools.random_sample", "Random s&ample of the selection…", "&Tools"),
     Separator("&Tools"),
     Command("tools.read_only", "Read-only &mode (indexes to the user cache)", "&Tools", checkable=True),
     Command("help.shortcuts", "&Keyboard shortcuts", "&Help", "F1"),

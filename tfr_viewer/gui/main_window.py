@@ -30,6 +30,7 @@ from ..demo import path_title
 from .actions import build_commands, fill_path_menu, shortcut_table
 from .appearance import LEFT_SIZES, MAIN_SIZES, RIGHT_SIZES, Appearance
 from .browser import Browser
+from .context_menus import ContextMenus
 from .datasets import NO_TFRECORDS, DatasetController
 from .errors import ErrorBridge
 from .fields import FieldStore
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self.map_panel = MapPanel(self.browser, self.datasets, self.jobs)
         self._build_layout()
         self.tools = Tools(self, self.datasets, self.browser, self.map_panel.map, self.jobs)
+        self.context_menus = ContextMenus(self, self.datasets, self.browser, self.tools, self.map_panel, self.jobs)
         self.appearance = Appearance(
             self.settings, self, {"main": self.splitter, "right": self.right_splitter, "left": self.left_splitter},
             self.grid, self.browser.tile_model, self.map_panel.map, self.datasets)
@@ -191,6 +193,8 @@ class MainWindow(QMainWindow):
             "tools.verify": tools.verify_selected,
             "tools.rebuild_indexes": tools.rebuild_indexes,
             "tools.read_only": tools.set_read_only,
+            "tools.copy_image": self.context_menus.copy_image,
+            "tools.random_sample": self.context_menus.random_sample,
             "help.about": tools.show_about,
             "window.escape": self._on_escape,
         }

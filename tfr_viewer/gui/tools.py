@@ -14,10 +14,11 @@ from .. import __version__
 from ..core.catalog import iter_verify_files
 from ..core.progress import CancelToken, Job, Progress
 from ..core.read_only import read_only, set_read_only
-from ..core.tile_jobs import export_tiles_job
+from ..core.export_selection import estimate_export, export_selection_job
 from ..demo import demo_dataset_job
 from .browser import Browser
 from .datasets import DatasetController
+from .export_dialog import ExportDialog, selected_keys_array
 from .jobs import JobRunner
 from .plain import plain_message_box
 from .widgets.location_map import LocationMap
@@ -37,6 +38,8 @@ class Tools(QObject):
         self.wizard: QWidget | None = None
         self.slides: QWidget | None = None  # the View -> Slides table, while open
         datasets.rebuildFinished.connect(self._on_rebuilt)
+        self.export_dialog: ExportDialog | None = None
+        self.export_folder = ""  # the last export's folder, proposed again
 
     # --- opening -------------------------------------------------------------------------------
     def choose_file(self) -> None:
@@ -69,23 +72,38 @@ class Tools(QObject):
         self.wizard.show()
 
     # --- export --------------------------------------------------------------------------------
-    def export_selected(self) -> None:
-        keys = self.browser.selected_keys()
-        if not keys:
+    def export_selected(self) -> ExportDialog | None:
+        """Ask where and how (saying what will be written), then export in the background."""
+        keys = selected_keys_array(self.browser.grid.selectionModel(), self.browser.tile_model)
+        if not len(keys):
             QMessageBox.information(self.dialog_parent, "tfr-viewer", "Select tiles in the grid first.")
-            return
-        folder = QFileDialog.getExistingDirectory(self.dialog_parent, "Export tiles to folder")
-        if folder:
-            self.export_tiles(keys, folder)
+            return None
+        entries = self.datasets.entries
+        folder = self.export_folder or str(Path(entries[int(keys[0, 0])].path).parent / "exported_tiles")
+        dialog = ExportDialog(estimate_export(entries, keys), folder, self.dialog_parent)
+        dialog.accepted.connect(lambda: self._export_chosen(dialog, keys))
+        dialog.finished.connect(dialog.deleteLater)
+        self.export_dialog = dialog
+        dialog.open()
+        return dialog
 
-    def export_tiles(self, keys: list[tuple[int, int]], folder: str) -> JobWorker:
-        worker = JobWorker(export_tiles_job(self.datasets.entries, keys, folder), "Exporting", self)
+    def _export_chosen(self, dialog: ExportDialog, keys: np.ndarray) -> None:
+        options = dialog.options()
+        self.export_folder = options["folder"]
+        self.export_tiles(keys, **options)
+
+    def export_tiles(self, keys: np.ndarray | list[tuple[int, int]], folder: str, fmt: str | None = None,
+                     existing: str = "keep", write_csv: bool = False) -> JobWorker:
+        """Export (file id, record) tiles to `folder`; see `core.export_selection`."""
+        job = export_selection_job(self.datasets.entries, keys, folder, fmt, existing, write_csv)
+        worker = JobWorker(job, "Exporting", self)
+        worker.folder = folder
         worker.result.connect(self._on_exported)
         return self.jobs.run(worker, "Exporting tiles")
 
     @Slot(object)
     def _on_exported(self, report: Any) -> None:
-        folder = Path(report.written[0]).parent if report.written else ""
+        folder = getattr(self.sender(), "folder", "")
         if report.skipped:
             self.jobs.errors.report(
                 f"{len(report.skipped)} tile(s) not exported: their image is missing or does not decode",
@@ -93,6 +111,7 @@ class Tools(QObject):
             )
         self.jobs.status_bar.showMessage(
             f"Exported {len(report.written)} tile(s) to {folder}"
+            + (f"; {len(report.existing)} already there, left as they were" if report.existing else "")
             + (f"; {len(report.skipped)} skipped" if report.skipped else ""), 10000)
 
     def export_map(self) -> None:

@@ -1,23 +1,20 @@
 """Tools → Convert images to TFRecords: a QWizard over the core writer (one code path with the CLI).
 
-Pages: source (scanned on a worker), options, destination (in `wizard_pages`), then run
-(progress, cancel) and result, here.
+Pages: source (scanned on a worker), options, destination (in `wizard_pages`), run (progress,
+cancel, in `wizard_run`) and result, here.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import time
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QListWidget,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -29,102 +26,8 @@ from ..core.write_report import WriteReport
 from ..core.writer import iter_write_tfrecords_multi, iter_write_tfrecords_single
 from .plain import plain_label
 from .wizard_pages import DestinationPage, OptionsPage, SourcePage, fill_table, table_widget
-from .workers import JobWorker, TFRecordWriterJob
-
-
-class RunPage(QWizardPage):
-    finished = Signal()
-
-    def __init__(self, wizard: "ConvertWizard") -> None:
-        super().__init__()
-        self.owner = wizard
-        self.setTitle("Converting")
-        self.setSubTitle("The window stays usable; Cancel removes any partial file.")
-        self.current = plain_label("")
-        self.overall = QProgressBar()
-        self.rate = plain_label("")
-        self.cancel_button = QPushButton("Cancel conversion")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.errors = QListWidget()
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.current)
-        layout.addWidget(self.overall)
-        layout.addWidget(self.rate)
-        layout.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(plain_label("Problems:"))
-        layout.addWidget(self.errors, 1)
-        self.job: TFRecordWriterJob | None = None
-        self.report: WriteReport | None = None
-        self.outcome = ""
-        self._started = 0.0
-
-    def initializePage(self) -> None:  # noqa: N802
-        self.report = None
-        self.outcome = ""
-        self.errors.clear()
-        self.current.setText("Starting…")
-        self.rate.setText("")
-        self._started = time.monotonic()
-        job = TFRecordWriterJob(self.owner.make_job(), self)
-        job.progress.connect(self._on_progress)
-        job.result.connect(self._on_result)
-        job.failed.connect(self._on_failed)
-        job.cancelled.connect(self._on_cancelled)
-        job.finished.connect(self._on_finished)
-        self.job = job
-        self.owner.track(job)
-        self.cancel_button.setEnabled(True)
-        self.overall.setRange(0, 0)
-        job.start()
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.current.setText("Cancelling…")
-
-    @Slot(int, int, str)
-    def _on_progress(self, done: int, total: int, slide: str) -> None:
-        self.overall.setRange(0, max(total, 1))
-        self.overall.setValue(done)
-        elapsed = max(time.monotonic() - self._started, 1e-6)
-        rate = done / elapsed
-        left = (total - done) / rate if rate else 0
-        self.current.setText(f"Slide {slide}: {done:,} of {total:,} images")
-        self.rate.setText(f"{rate:,.0f} images/s · about {left:,.0f} s left")
-
-    @Slot(object)
-    def _on_result(self, report: WriteReport) -> None:
-        self.report = report
-        self.outcome = "done"
-
-    @Slot(str, str)
-    def _on_failed(self, message: str, _details: str) -> None:
-        self.outcome = "failed"
-        self.errors.addItem(message)
-
-    @Slot()
-    def _on_cancelled(self) -> None:
-        self.outcome = "cancelled"
-        self.current.setText("Cancelled: no partial TFRecord was left behind.")
-
-    @Slot()
-    def _on_finished(self) -> None:
-        self.cancel_button.setEnabled(False)
-        self.overall.setRange(0, 1)
-        if self.outcome == "done":
-            self.overall.setValue(1)
-            self.current.setText("Finished.")
-            if self.report is not None:  # the final count, not a rate with "0 s left"
-                self.rate.setText(f"{self.report.tiles:,} images in {time.monotonic() - self._started:,.1f} s")
-        elif self.outcome == "failed":
-            self.overall.setValue(0)
-            self.current.setText("Failed: see the problems below. No partial TFRecord was left behind.")
-        self.job = None
-        self.completeChanged.emit()
-        self.finished.emit()
-
-    def isComplete(self) -> bool:  # noqa: N802
-        return self.job is None and self.outcome == "done"
+from .wizard_run import RunPage
+from .workers import JobWorker
 
 
 class ResultPage(QWizardPage):
@@ -160,10 +63,7 @@ class ResultPage(QWizardPage):
         fill_table(self.skipped, [[s.path, s.reason] for s in report.skipped] + [["warning", w] for w in report.warnings])
 
     def open_in_viewer(self) -> None:
-        dest = self.owner.destination_page.path.text()
-        if self.owner.open_in_viewer is not None:
-            self.owner.open_in_viewer(dest)
-        self.owner.accept()
+        self.owner.open_destination()
 
     def _save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save report", "conversion_report.csv", "CSV (*.csv)")
@@ -196,7 +96,7 @@ class ConvertWizard(QWizard):
         self.setObjectName("convertWizard")
         self.setWindowTitle("Convert images to TFRecords")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
-        self.setButtonText(QWizard.WizardButton.CommitButton, "Convert")
+        self.setButtonText(QWizard.WizardButton.CommitButton, "&Convert")  # Alt+C
         self.resize(820, 620)
         self.open_in_viewer = open_in_viewer
         self._jobs: set[JobWorker] = set()
@@ -210,10 +110,11 @@ class ConvertWizard(QWizard):
         if source:
             self.source_page.set_source(source)
 
-    def back(self) -> None:
-        """No way back from the run or its result (the Back button is gone there too)."""
-        if self.currentPage() not in (self.run_page, self.result_page):
-            super().back()
+    def open_destination(self) -> None:
+        """Open the destination folder in the window and close the wizard."""
+        if self.open_in_viewer is not None:
+            self.open_in_viewer(self.destination_page.path.text())
+        self.accept()
 
     def track(self, job: JobWorker) -> None:
         self._jobs.add(job)
@@ -223,8 +124,9 @@ class ConvertWizard(QWizard):
     def _forget(self) -> None:
         self._jobs.discard(self.sender())
 
-    def make_job(self):
-        """The core writer job for the chosen options (the CLI's `convert` calls the same functions)."""
+    def make_job(self, report: WriteReport | None = None):
+        """The core writer job for the chosen options (the CLI's `convert` calls the same
+        functions); the writer fills `report` as it goes."""
         scan = self.source_page.scan
         options = self.options_page
         opts = dict(
@@ -240,9 +142,10 @@ class ConvertWizard(QWizard):
             if existing == "skip" and self.destination_page.destinations()[0].exists():
                 return lambda token: _nothing_to_do(self.destination_page.destinations()[0])
             return lambda token: iter_write_tfrecords_single(
-                scan.root, dest, filename, slide, overwrite=existing == "overwrite", cancel=token, **opts
+                scan.root, dest, filename, slide, overwrite=existing == "overwrite", cancel=token, report=report, **opts
             )
-        return lambda token: iter_write_tfrecords_multi(scan.root, dest, existing=existing, cancel=token, **opts)
+        return lambda token: iter_write_tfrecords_multi(scan.root, dest, existing=existing, cancel=token,
+                                                                 report=report, **opts)
 
     def shutdown(self) -> None:
         for job in list(self._jobs):

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.console import human_size
-from ..core.naming import AUTO, compile_location_pattern, parse_location
+from ..core.naming import AUTO, compile_location_pattern, is_tfrecord_name, parse_location
 from ..core.scan_images import SourceScan, iter_scan_source
 from ..core.writer import tfrecord_filename
 from .plain import plain_label, plain_tooltip
@@ -118,11 +118,22 @@ class SourcePage(QWizardPage):
         self.completeChanged.emit()
         job = JobWorker(lambda token: iter_scan_source(folder, token), "Scanning", self)
         job.folder = folder
+        job.progress.connect(self._on_scan_progress)
         job.result.connect(self._on_scan)
         job.failed.connect(self._on_failed)
         self.job = job
         self.owner.track(job)
         job.start()
+
+    @Slot(int, int, str)
+    def _on_scan_progress(self, done: int, total: int, folder: str) -> None:
+        """A running count of files (total 0), or slide folders done of all."""
+        if getattr(self.sender(), "folder", None) != self._scanned_path:
+            return
+        if total == 0:
+            self.summary.setText(f"Scanning {self._scanned_path}: {done:,} files so far (now in {folder})…")
+        elif total > 1:
+            self.summary.setText(f"Scanning {self._scanned_path}: {done:,} of {total:,} slide folders…")
 
     @Slot(object)
     def _on_scan(self, scan: SourceScan) -> None:
@@ -291,13 +302,22 @@ class DestinationPage(QWizardPage):
         self.existing.currentIndexChanged.connect(self._update)
         self.space = plain_label("")
         self.space.setWordWrap(True)
+        self.others = plain_label("")
+        self.others.setObjectName("otherTFRecords")
+        self.others.setWordWrap(True)
+        self.use_own_folder = QPushButton("")
+        self.use_own_folder.clicked.connect(lambda: self.path.setText(self.proposed_folder()))
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         form = QFormLayout()
         form.addRow("Existing files:", self.existing)
         layout.addLayout(form)
         layout.addWidget(self.space)
+        layout.addWidget(self.others)
+        layout.addWidget(self.use_own_folder, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
+        self.others.setVisible(False)
+        self.use_own_folder.setVisible(False)
         self._ok = False
         # Converting starts from here and cannot be undone by Back: a run going back to its options
         # would leave its job writing while a second one starts (start the wizard again instead).
@@ -310,8 +330,38 @@ class DestinationPage(QWizardPage):
 
     def initializePage(self) -> None:  # noqa: N802
         if not self.path.text() and self.owner.source_page.scan is not None:
-            self.path.setText(str(Path(self.owner.source_page.scan.root).parent / "tfrecords"))
+            self.path.setText(self.proposed_folder())
         self._update()
+
+    def proposed_folder(self) -> str:
+        """`<source>_tfrecords` beside the source: a folder of this conversion's files only."""
+        scan = self.owner.source_page.scan
+        if scan is None:
+            return ""
+        root = Path(scan.root)
+        return str(root.parent / f"{root.name}_tfrecords")
+
+    def other_tfrecords(self) -> list[str]:
+        """TFRecords already in the destination that this conversion does not write: opening
+        the folder would show them mixed with the new ones."""
+        folder = Path(self.path.text().strip())
+        ours = {p.name for p in self.destinations()}
+        try:
+            with os.scandir(folder) as entries:
+                return sorted(e.name for e in entries if is_tfrecord_name(e.name) and e.name not in ours)
+        except OSError:  # no such folder yet: nothing in it
+            return []
+
+    def _show_others(self) -> None:
+        others = self.other_tfrecords() if self.owner.source_page.scan is not None else []
+        proposed = self.proposed_folder()
+        propose = bool(others) and Path(proposed) != Path(self.path.text().strip())
+        self.others.setText(
+            f"⚠ This folder already holds {len(others):,} other TFRecord(s), e.g. {others[0]}: opened together "
+            f"they mix with the new ones. A folder of their own is clearer: {proposed}" if others else "")
+        self.others.setVisible(bool(others))
+        self.use_own_folder.setText(f"Use {Path(proposed).name}")
+        self.use_own_folder.setVisible(propose)
 
     def destinations(self) -> list[Path]:
         scan = self.owner.source_page.scan
@@ -351,6 +401,7 @@ class DestinationPage(QWizardPage):
                     lines.append("⚠ Choose to skip or overwrite them, or another folder.")
                     self._ok = False
             self.space.setText("\n".join(lines))
+        self._show_others()
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802

@@ -1,4 +1,5 @@
-"""One tile at full resolution, with zoom (wheel, +/-), pan (drag), fit and 1:1, previous/next."""
+"""One tile at full resolution, with zoom (wheel, +/-, the level shown), pan (drag), Fit and
+100% (toggles; a double-click switches between them), previous/next (arrows, PgUp/PgDown)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ class _ZoomView(QGraphicsView):
     def wheelEvent(self, event) -> None:  # noqa: N802
         self.owner.zoom_by(1.25 if event.angleDelta().y() > 0 else 0.8)
 
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
+        self.owner.toggle_fit()
+
 
 class TileViewer(QWidget):
     """Full-size tile; emits `previousRequested` / `nextRequested` for the window to move the selection."""
@@ -57,12 +61,17 @@ class TileViewer(QWidget):
         self.view.setScene(self.scene)
         self._zoom = 1.0
         self._fit = True
+        self.zoom_label = QLabel("")
+        self.zoom_label.setObjectName("zoomLevel")
+        self.zoom_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.zoom_label.setToolTip("Zoom level (100% = one screen pixel per tile pixel)")
         buttons = QHBoxLayout()
+        self.buttons: dict[str, QToolButton] = {}
         for text, tip, slot in [
-            ("◀", "Previous tile (PgUp)", self.previousRequested.emit),
-            ("▶", "Next tile (PgDown)", self.nextRequested.emit),
-            ("Fit", "Fit the tile in the view", self.fit),
-            ("1:1", "Actual pixels", self.actual_size),
+            ("◀", "Previous tile (Left, PgUp)", self.previousRequested.emit),
+            ("▶", "Next tile (Right, PgDown)", self.nextRequested.emit),
+            ("Fit", "Fit the tile in the view (double-click: Fit / 100%)", self.fit),
+            ("100%", "Actual pixels (double-click: Fit / 100%)", self.actual_size),
             ("+", "Zoom in (+)", lambda: self.zoom_by(1.25)),
             ("−", "Zoom out (-)", lambda: self.zoom_by(0.8)),
         ]:
@@ -71,8 +80,14 @@ class TileViewer(QWidget):
             button.setToolTip(tip)
             button.clicked.connect(slot)
             buttons.addWidget(button)
+            self.buttons[text] = button
+        for text in ("Fit", "100%"):
+            self.buttons[text].setCheckable(True)
+        buttons.addWidget(self.zoom_label)
         buttons.addStretch(1)
         for key, slot in [
+            (QKeySequence(Qt.Key.Key_Left), self.previousRequested.emit),
+            (QKeySequence(Qt.Key.Key_Right), self.nextRequested.emit),
             (QKeySequence(Qt.Key.Key_PageUp), self.previousRequested.emit),
             (QKeySequence(Qt.Key.Key_PageDown), self.nextRequested.emit),
             (QKeySequence(Qt.Key.Key_Plus), lambda: self.zoom_by(1.25)),
@@ -103,6 +118,7 @@ class TileViewer(QWidget):
         if not self.item.pixmap().isNull():  # each change of the scene repaints the whole window at once
             self.item.setPixmap(QPixmap())
         self.title.setText(text)
+        self.zoom_label.setText("")
 
     def clear(self) -> None:
         self.show_message("No tile")
@@ -117,6 +133,20 @@ class TileViewer(QWidget):
     def zoom_factor(self) -> float:
         return self._zoom
 
+    def toggle_fit(self) -> None:
+        """Fit, or 100% when the tile is fitted already."""
+        if self._fit:
+            self.actual_size()
+        else:
+            self.fit()
+
+    def _show_zoom(self) -> None:
+        """The zoom level in the label, and which of Fit / 100% is on."""
+        shown = not self.item.pixmap().isNull()
+        self.zoom_label.setText(f"{self._zoom * 100:.0f}%" if shown else "")
+        self.buttons["Fit"].setChecked(self._fit)
+        self.buttons["100%"].setChecked(not self._fit and abs(self._zoom - 1.0) < 1e-9)
+
     def zoom_by(self, factor: float) -> None:
         self._fit = False
         self._zoom = min(max(self._zoom * factor, 0.05), 40.0)
@@ -130,9 +160,11 @@ class TileViewer(QWidget):
     def fit(self) -> None:
         self._fit = True
         if self.item.pixmap().isNull():
+            self._show_zoom()
             return
         self.view.fitInView(self.item, Qt.AspectRatioMode.KeepAspectRatio)
         self._zoom = self.view.transform().m11()
+        self._show_zoom()
 
     def _apply(self) -> None:
         """Scale from the present zoom (not from a reset): the view's anchor, the point under
@@ -143,6 +175,7 @@ class TileViewer(QWidget):
         else:
             self.view.resetTransform()
             self.view.scale(self._zoom, self._zoom)
+        self._show_zoom()
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
