@@ -33,7 +33,11 @@ def test_f11_toggles_full_screen(qtbot, window) -> None:
     assert not window.commands.actions["view.full_screen"].isChecked()
 
 
-def test_reset_layout_brings_back_the_default_proportions(qtbot, window) -> None:
+def test_reset_layout_brings_back_the_default_proportions(qtbot, window, folder: Path) -> None:
+    with qtbot.waitSignal(window.recordShown, timeout=10_000):
+        window.open_path(folder)  # the panes show (the welcome page hides them)
+    window.resize(1024, 700)  # the smallest window the layout is made for
+    qtbot.waitUntil(lambda: sum(window.splitter.sizes()) > 900)  # laid out at the new width
     window.splitter.setSizes([900, 100, 400])
     window.commands.actions["view.reset_layout"].trigger()
     tree, grid, right = window.splitter.sizes()

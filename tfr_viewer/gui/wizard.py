@@ -116,6 +116,12 @@ class ConvertWizard(QWizard):
             self.open_in_viewer(self.destination_page.path.text())
         self.accept()
 
+    def back(self) -> None:
+        """No way back from the run or its result. The Back button is gone there (the pages
+        before commit); this covers `back()` called directly, which QWizard does not check."""
+        if self.currentPage() not in (self.run_page, self.result_page):
+            super().back()
+
     def track(self, job: JobWorker) -> None:
         self._jobs.add(job)
         job.finished.connect(self._forget)

@@ -15,13 +15,14 @@ from PySide6.QtGui import QAction, QDoubleValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMenu,
-    QPushButton,
+    QScrollArea,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -125,14 +126,20 @@ class FilterPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("filterPanel")
         self.field_menu = QMenu(self)
-        self.field_choice = QPushButton("Add filter")
+        # Tool buttons, not push buttons: the bar must fit the grid's pane of a small window.
+        self.field_choice = QToolButton()
+        self.field_choice.setText("Add filter")
+        self.field_choice.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.field_choice.setObjectName("filterField")
         self.field_choice.setToolTip("Filter the tiles by a field of the records or of the annotations")
         self.field_choice.setMenu(self.field_menu)
-        self.broken = QCheckBox("Only broken tiles")
+        self.broken = QCheckBox("Broken only")  # short: the bar must fit a narrow grid pane
+        self.broken.setToolTip("Show only the tiles that failed to decode, that Verify named, or that could not be read")
         self.broken.setObjectName("brokenOnly")
         self.broken.toggled.connect(self.filtersChanged)
-        self.clear_button = QPushButton("Clear filters")
+        self.clear_button = QToolButton()
+        self.clear_button.setText("Clear")
+        self.clear_button.setToolTip("Clear filters")
         self.clear_button.setObjectName("clearFilters")
         self.clear_button.clicked.connect(self.clear)
         self.sections: dict[str, FilterSection] = {}
@@ -141,8 +148,16 @@ class FilterPanel(QWidget):
         self._row = QHBoxLayout()
         self._row.setContentsMargins(0, 0, 0, 0)
         self._row.addStretch(1)
-        self._section_area = QWidget()
-        self._section_area.setLayout(self._row)
+        sections = QWidget()
+        sections.setLayout(self._row)
+        # Sections have a fixed width: side by side in a scroll area, many of them do not
+        # widen the grid's pane past its share of a small window.
+        self._section_area = QScrollArea()
+        self._section_area.setWidget(sections)
+        self._section_area.setWidgetResizable(True)
+        self._section_area.setFrameShape(QFrame.Shape.NoFrame)
+        self._section_area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._section_area.setFixedHeight(SECTION_HEIGHT + self._section_area.horizontalScrollBar().sizeHint().height() + 4)
         self._section_area.setVisible(False)
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
