@@ -247,11 +247,29 @@ class UnsupportedURL(ValueError):
 
 def storage_for(path: str | os.PathLike) -> Storage:
     """The storage that serves `path`: `LOCAL` for a plain path, the registered storage of a
-    URL's scheme; a ValueError names a scheme nothing serves."""
+    URL's scheme, else fsspec's for any protocol it knows (with the `remote` extra installed);
+    an `UnsupportedURL` (a ValueError) says what to install or that nothing serves the scheme."""
     if is_url(path):
         scheme = os.fspath(path).partition("://")[0]
         factory = _FACTORIES.get(scheme.lower())
         if factory is not None:
             return factory(scheme)
-        raise UnsupportedURL(f"{os.fspath(path)}: {scheme}:// URLs are not supported yet (local paths only)")
+        return _remote_storage(os.fspath(path), scheme)
     return LOCAL
+
+
+REMOTE_EXTRA = "tfr-viewer[remote]"
+
+
+def _remote_storage(url: str, scheme: str) -> Storage:
+    """The fsspec storage of `scheme` (imported late: fsspec is an extra), or why there is none."""
+    try:
+        from . import remote_storage
+    except ImportError:
+        raise UnsupportedURL(f"{url}: install '{REMOTE_EXTRA}' to read {scheme}:// URLs") from None
+    if not remote_storage.is_fsspec_protocol(scheme):
+        raise UnsupportedURL(f"{url}: {scheme}:// URLs are not supported (no fsspec backend knows {scheme}://)")
+    try:
+        return remote_storage.storage_for_scheme(scheme)
+    except OSError as exc:  # the protocol's own package (s3fs, gcsfs, adlfs) is missing
+        raise UnsupportedURL(f"{url}: {exc}; install '{REMOTE_EXTRA}'") from None
