@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = command_parser().parse_args(args_list)
         previous = _stop_on_sigterm()
         try:
+            _use_storage_options(args.storage_option)
             return COMMANDS[args.command](args)
         except UserError as exc:
             return _fail(str(exc))
@@ -43,8 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
     args = gui_parser().parse_args(args_list)
+    from .core.storage import is_url
+
     for path in args.paths:
-        if not os.path.exists(path):
+        if not is_url(path) and not os.path.exists(path):  # a URL is checked by the window's open
             return _fail(f"no such file or folder: {path}")
     from .gui.app import run_gui
 
@@ -55,6 +58,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         screenshot=args.screenshot,
         quit_after_load=args.quit_after_load,
     )
+
+
+def _use_storage_options(options: Sequence[str]) -> None:
+    """`--storage-option KEY=VALUE`s for every fsspec file system of this run (and of the
+    processes it starts)."""
+    if not options:
+        return
+    try:
+        from .core.remote_storage import parse_storage_option, set_storage_options
+    except ImportError:
+        raise UserError("--storage-option is for URLs: install 'tfr-viewer[remote]'") from None
+    try:
+        set_storage_options(dict(parse_storage_option(text) for text in options))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _tolerant_output() -> None:
@@ -169,6 +187,24 @@ def _as_given(path: str, source: str, given: dict[str, str]) -> str:
     return path
 
 
+def _file_info(path: str):
+    """The `FileInfo` of `path` through its storage (a URL too). A missing file is a UserError;
+    refused credentials or a dropped connection go up as they are (one line, exit 2)."""
+    from .core.storage import storage_for
+
+    try:
+        return storage_for(path).stat(path)
+    except FileNotFoundError:
+        raise UserError(f"no such file: {path}") from None
+
+
+def _absolute(path: str) -> str:
+    """A path as reports print it: a URL as given, a local path absolute."""
+    from .core.storage import is_url
+
+    return path if is_url(path) else os.path.abspath(path)
+
+
 def _run_with_bar(job, label: str):
     from .core.console import ProgressBar
     from .core.progress import run_job
@@ -214,10 +250,11 @@ def _first_good_record(tfr) -> tuple[int, dict, dict] | None:
 
 def cmd_info(args: argparse.Namespace) -> int:
     path = args.path
-    if os.path.isdir(path):
+    from .core.storage import storage_for
+
+    if storage_for(path).is_dir(path):
         raise UserError(f"{path} is a folder; use '{PROG} summary {path}'")
-    if not os.path.isfile(path):
-        raise UserError(f"no such file: {path}")
+    size = _file_info(path).size
     from .core.images import sniff_format
     from .core.records import field_order
 
@@ -227,8 +264,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         if index.error is not None:
             problems.append(str(index.error))
         data: dict[str, Any] = {
-            "path": os.path.abspath(path),
-            "size": os.path.getsize(path),
+            "path": _absolute(path),
+            "size": size,
             "records": len(tfr),
             "fields": [],
             "img_format": None,
@@ -283,7 +320,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         storage = storage_for(path)
         try:
             is_file = storage.stat(path).is_file
-        except OSError:
+        except FileNotFoundError:
             raise UserError(f"no such file or folder: {path}") from None
         if is_file and not path.endswith(".tfrecords"):  # its folder would get a manifest
             raise UserError(f"not a .tfrecords file: {path}")
@@ -390,8 +427,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .core.export import iter_export_tiles
 
-    if not os.path.isfile(args.tfrecord):
-        raise UserError(f"no such file: {args.tfrecord}")
+    _file_info(args.tfrecord)
     with _open_tolerant(args.tfrecord) as tfr:
         for i in args.indices or []:
             if not -len(tfr) <= i < len(tfr):
@@ -410,10 +446,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_salvage(args: argparse.Namespace) -> int:
     from .core.verify import salvage
 
-    if not os.path.isfile(args.src):
-        raise UserError(f"no such file: {args.src}")
+    _file_info(args.src)
     report = salvage(args.src, args.dest, overwrite=args.overwrite)
-    data = {"source": report.to_dict(), "dest": os.path.abspath(args.dest), "records_written": report.records_ok,
+    data = {"source": report.to_dict(), "dest": _absolute(args.dest), "records_written": report.records_ok,
             "records_dropped": report.records_bad}
     _emit(args, data, f"wrote {report.records_ok} good record(s) to {_p(args.dest)}; left out {report.records_bad} "
           f"bad record(s) of {report.records_total} ({len(report.problems)} problem(s) in the source)")

@@ -89,4 +89,26 @@ def command_parser() -> argparse.ArgumentParser:
     p.add_argument("dest")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--json", action="store_true")
+    _add_remote_options(sub.choices)
     return parser
+
+
+DASK_COMMANDS = ("index", "verify", "summary", "convert")
+
+
+def _add_remote_options(commands: dict[str, argparse.ArgumentParser]) -> None:
+    """Options for paths that are URLs (every subcommand) and for running on a Dask cluster."""
+    for name, p in commands.items():
+        p.add_argument(
+            "--storage-option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="an option for the fsspec file system of URLs (repeatable), e.g. endpoint_url=http://...",
+        )
+        if name in DASK_COMMANDS:
+            p.add_argument(
+                "--dask",
+                metavar="ADDRESS",
+                help="run the per-file work on a Dask scheduler (tcp://host:8786) or on 'local:N' worker processes",
+            )

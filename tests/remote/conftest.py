@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -50,7 +49,7 @@ def proxy(moto: MotoServer) -> Iterator[SlowProxy]:
 def make_local_dataset(folder: Path) -> Path:
     """a, b: indexed (index beside); c: no index; d: gzip; e: one flipped byte mid-file."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, n in (("a", 9), ("b", 6), ("c", 7), ("d", 5), ("e", 8)):
+    for name, n in (("a", 40), ("b", 30), ("c", 36), ("d", 20), ("e", 32)):  # 80-160 KB: beyond the first block
         write_tfrecord_py(folder / f"{name}.tfrecords", [tile_record(i, slide=name) for i in range(n)])
     create_index(folder / "a.tfrecords")
     create_index(folder / "b.tfrecords")
@@ -79,9 +78,3 @@ def fresh_storage() -> Iterator[None]:
     remote_storage._STORAGES.clear()
     yield
     remote_storage._STORAGES.clear()
-
-
-def pristine_copy(local: Path, into: Path) -> Path:
-    """A copy of the local dataset without the indexes tests may have added."""
-    shutil.copytree(local, into)
-    return into

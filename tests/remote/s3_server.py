@@ -15,6 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+REFUSED_KEY_XML = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key '
+    b"Id you provided does not exist in our records.</Message></Error>"
+)
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade"}
 
 
@@ -77,6 +81,7 @@ class SlowProxy:
         self.delay_s = delay_s
         self.requests = 0
         self.drop_next = 0
+        self.refused_key = "refused-key"  # requests signed with this access key id get S3's 403
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -104,6 +109,11 @@ class SlowProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                refused = proxy.refused_key and f"Credential={proxy.refused_key}/" in self.headers.get("Authorization", "")
+                if refused:  # what S3 answers for an access key it does not know (moto checks none)
+                    proxy._count()
+                    self._answer(403, REFUSED_KEY_XML if self.command != "HEAD" else b"")
+                    return
                 if proxy._count():
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -125,6 +135,13 @@ class SlowProxy:
                 if not head:
                     self.wfile.write(data)
                 upstream.close()
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
 

@@ -167,7 +167,8 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
     """
     data_size: int | None = None
     storage = storage_for(tfrecord)
-    for candidate in candidate_index_paths(tfrecord):
+    candidates = candidate_index_paths(tfrecord)
+    for candidate in candidates:
         if not _is_file(candidate):
             continue
         if data_size is None:
@@ -180,8 +181,9 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
             continue
         except OSError:  # gone or unreadable meanwhile: as if it were not there
             continue
-        if index_problem(offsets, locations, data_size) is None and _records_match(
-            tfrecord, offsets, locations, storage
+        trusted = storage.versions_are_exact and candidate == candidates[-1]  # cached under this ETag
+        if index_problem(offsets, locations, data_size) is None and (
+            trusted or _records_match(tfrecord, offsets, locations, storage)
         ):
             return IndexInfo(offsets, locations, candidate)
     return None

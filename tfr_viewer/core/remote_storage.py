@@ -27,6 +27,7 @@ see them too.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -52,6 +53,7 @@ LISTING_TTL_S = 30.0  # how long a listing answers stats without asking the serv
 RETRIES = 3  # tries of one request before a dropped connection is the file's problem
 BACKOFF_S = 0.25  # first wait between tries; doubled each time
 STORAGE_OPTIONS_ENV = "TFR_VIEWER_STORAGE_OPTIONS"
+ETAG_SCHEMES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"}  # object stores whose every object has an ETag
 
 
 def set_storage_options(options: dict[str, Any]) -> None:
@@ -108,6 +110,7 @@ class FsspecStorage(Storage):
         except ImportError as exc:  # the protocol's backend (s3fs, gcsfs, adlfs) is not installed
             raise OSError(f"{scheme}:// URLs need a package that is not installed ({exc})") from None
         self.scheme = scheme
+        self.versions_are_exact = scheme in ETAG_SCHEMES
         self._lock = threading.Lock()
         self._known: dict[str, tuple[float, FileInfo]] = {}  # url -> (when, its stat)
         self._listed: dict[str, float] = {}  # folder url -> when it was listed (recursively)
@@ -260,7 +263,12 @@ class FsspecStorage(Storage):
         for attempt in range(RETRIES):
             try:
                 return call()
-            except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
+            except FileNotFoundError as exc:  # backends raise it without errno or filename
+                raise FileNotFoundError(errno.ENOENT, _missing(exc), path) from None
+            except PermissionError as exc:
+                reason = " ".join(str(exc).split()) or "access denied"
+                raise PermissionError(errno.EACCES, f"access refused ({reason})", path) from None
+            except (IsADirectoryError, NotADirectoryError):
                 raise
             except Exception as exc:  # noqa: BLE001 - each backend has its own connection errors
                 if attempt == RETRIES - 1:
@@ -302,6 +310,12 @@ class FsspecStorage(Storage):
         with self._lock:
             self._known.pop(path, None)
             self._listed = {f: t for f, t in self._listed.items() if not path.startswith(f + "/")}
+
+
+def _missing(exc: FileNotFoundError) -> str:
+    """What the backend said of a missing object or bucket, without repeating the path."""
+    text = exc.strerror or (str(exc.args[0]) if exc.args else "")
+    return text if text and " " in text else "No such file or object"
 
 
 class RemoteFile(io.RawIOBase):

@@ -55,6 +55,9 @@ class Storage(ABC):
     # whether readers may write beside the files (indexes): a storage that must only ever be
     # read (a remote bucket a viewer looks at) says False, and indexes go to the per-user cache
     writable: bool = True
+    # whether `stat().version` changes whenever the content does (an object store's ETag): an
+    # index cached under that version is trusted without sampling the file's records
+    versions_are_exact: bool = False
 
     @abstractmethod
     def stat(self, path: str) -> FileInfo:
@@ -229,6 +232,46 @@ def base_name(path: str) -> str:
 def stem(path: str) -> str:
     """The file's name without its extension: a slide's name."""
     return posixpath.splitext(base_name(path))[0] if is_url(path) else Path(path).stem
+
+
+class URLLocation(os.PathLike):
+    """A URL where code builds locations the pathlib way (`folder / name`, `.name`, `.parent`):
+    `Path("s3://b/k")` would fold its '//'; this keeps it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/") if url.rstrip("/").partition("://")[2] else url
+
+    def __fspath__(self) -> str:
+        return self.url
+
+    def __str__(self) -> str:
+        return self.url
+
+    def __repr__(self) -> str:
+        return f"URLLocation({self.url!r})"
+
+    def __truediv__(self, name: str) -> "URLLocation":
+        return URLLocation(join(self.url, name))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, URLLocation) and other.url == self.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    @property
+    def name(self) -> str:
+        return base_name(self.url)
+
+    @property
+    def parent(self) -> "URLLocation":
+        return URLLocation(parent(self.url))
+
+
+def location(path: str | os.PathLike) -> Path | URLLocation:
+    """`Path(path)` for a local path, a `URLLocation` for a URL: for code that joins with `/`."""
+    text = os.fspath(path)
+    return URLLocation(text) if is_url(text) else Path(text)
 
 
 _FACTORIES: dict[str, Callable[[str], Storage]] = {}

@@ -22,7 +22,7 @@ import numpy as np
 from .index import IndexInfo, remove_indexes, save_index
 from .naming import AUTO, location_parser
 from .progress import CancelToken, Job, Progress, run_job
-from .storage import storage_for
+from .storage import location, storage_for
 from .tile_inputs import is_text, list_images, slide_folders, slide_name_skip
 from .write_pool import Group, Prepared, append_chunk, prepared_tiles
 from .write_report import SkippedFile, WriteReport, WrittenFile
@@ -182,7 +182,7 @@ def iter_write_tfrecord(
     on cancel and OSError for destination problems; in every case no partial file is left."""
     _check_options(locations, reencode, workers)
     _check_slide(slide)
-    dest = Path(dest_file)
+    dest = location(dest_file)
     report = report if report is not None else WriteReport()
     if _exists(dest) and not overwrite:
         raise FileExistsError(f"{dest} already exists (use overwrite to replace it)")
@@ -216,12 +216,12 @@ def iter_write_tfrecords_single(
     """Job form of `write_tfrecords_single`."""
     _check_options(locations, reencode, workers)
     _check_slide(slide)
-    dest = Path(dest_dir) / tfrecord_filename(filename)
+    dest = location(dest_dir) / tfrecord_filename(filename)
     images, skipped = list_images(src_dir)
     report = WriteReport(skipped=skipped)
     if _exists(dest) and not overwrite:
         raise FileExistsError(f"{dest} already exists (use overwrite to replace it)")
-    _make_dir(Path(dest_dir))
+    _make_dir(location(dest_dir))
     started = time.perf_counter()
     yield from _write_groups([(dest, slide, images)], report, locations=locations, reencode=reencode,
                              overwrite=overwrite, build_index=build_index, workers=workers, cancel=cancel)
@@ -252,7 +252,7 @@ def iter_write_tfrecords_multi(
     policy = existing or ("overwrite" if overwrite else "error")
     if policy not in EXISTING_POLICIES:
         raise ValueError(f"existing must be one of {EXISTING_POLICIES}, not {policy!r}")
-    dest_root = Path(dest_dir)
+    dest_root = location(dest_dir)
     folders, loose = slide_folders(src_dir, exclude=dest_root)
     if slides is not None:
         wanted = set(slides)
