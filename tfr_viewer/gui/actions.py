@@ -47,6 +47,7 @@ class Submenu:
 COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("file.open_file", "Open &File…", "&File", QKeySequence.StandardKey.Open),
     Command("file.open_folder", "Open F&older…", "&File", "Ctrl+Shift+O"),
+    Command("file.open_url", "Open &URL…", "&File"),
     Submenu("file.recent", "&File/&Recent"),
     Separator("&File"),
     Command("file.export_tiles", "&Export selected tiles…", "&File"),
