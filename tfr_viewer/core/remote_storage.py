@@ -2,8 +2,10 @@
 that reads by range requests and is never written by readers.
 
 Why it looks as it does:
-- Random access (a record through its index, a thumbnail) is one ranged GET of exactly the
-  record; `read_ranges` sends a batch of ranges as concurrent requests (`fs.cat_ranges`).
+- Random access (a record through its index, a thumbnail) is one ranged GET of the record and
+  the bytes after it up to `FIRST_BLOCK` (neighbouring tiles of a screen come with it; a request
+  costs its latency more than its bytes); `read_ranges` sends a batch of ranges as concurrent
+  requests (`fs.cat_ranges`).
 - Sequential passes (index building, verify) read through `RemoteFile`, whose read-ahead grows
   from `FIRST_BLOCK` to `BLOCK_SIZE` while the reader keeps going forward: a file opened for one
   record costs one small request, a full pass a few big ones.
@@ -216,6 +218,11 @@ class FsspecStorage(Storage):
         f.seek(offset)  # an in-memory source (inflated gzip)
         return f.read(size)
 
+    def prefetch(self, f: BinaryIO, ranges: Sequence[tuple[int, int]]) -> None:
+        if isinstance(f, RemoteFile):
+            wanted = [(int(offset), int(size)) for offset, size in ranges]
+            f.keep(wanted, self.read_ranges(f.info.path, wanted))
+
     def read_ranges(self, path: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
         if not ranges:
             return []
@@ -320,8 +327,8 @@ def _missing(exc: FileNotFoundError) -> str:
 
 class RemoteFile(io.RawIOBase):
     """One remote file opened for reading: `read`/`readinto` go forward with a read-ahead that
-    grows while reading stays sequential; `read_at` fetches exactly the range asked for (or
-    serves it from what was read ahead)."""
+    grows while reading stays sequential; `read_at` fetches the range asked for and what follows
+    up to `FIRST_BLOCK` (never the whole file), or serves it from what was read before."""
 
     def __init__(self, storage: FsspecStorage, info: FileInfo) -> None:
         super().__init__()
@@ -329,6 +336,11 @@ class RemoteFile(io.RawIOBase):
         self._pos = 0
         self._buffer, self._buffer_start = b"", 0
         self._block = FIRST_BLOCK
+        self._kept: dict[tuple[int, int], bytes] = {}  # (offset, size) -> bytes fetched ahead of `read_at`
+
+    def keep(self, ranges: Sequence[tuple[int, int]], data: Sequence[bytes]) -> None:
+        """Ranges fetched ahead (`FsspecStorage.prefetch`): the next `read_at` of each takes it."""
+        self._kept.update(zip(ranges, data))
 
     def readable(self) -> bool:
         return True
@@ -375,10 +387,18 @@ class RemoteFile(io.RawIOBase):
 
     def read_at(self, offset: int, size: int) -> bytes:
         """`size` bytes from `offset` (fewer at the end), the position left alone."""
+        kept = self._kept.pop((offset, size), None)
+        if kept is not None:
+            return kept
         size = min(size, max(0, self.info.size - offset))
         if size <= 0:
             return b""
         data = self._buffered(offset, size)
         if data is None:
             data = self.storage._from_head(self.info, offset, size)
-        return data if data is not None else self.storage.fetch(self.info, offset, offset + size)
+        if data is None:  # one request of at least FIRST_BLOCK: the records after it (the rest of
+            # a screen of thumbnails) come from the same answer, and a request costs its latency
+            self._buffer = self.storage.fetch(self.info, offset, offset + max(size, FIRST_BLOCK))
+            self._buffer_start = offset
+            data = self._buffer[:size]
+        return data

@@ -88,6 +88,11 @@ class Storage(ABC):
         with self.open(path) as f:
             return [self.read_at(f, offset, size) for offset, size in ranges]
 
+    def prefetch(self, f: BinaryIO, ranges: Sequence[tuple[int, int]]) -> None:
+        """Say which `(offset, size)` ranges of the open file `f` are about to be read with
+        `read_at`: a remote storage fetches them now as one batch of concurrent requests (one
+        network round trip instead of one each); a local one has nothing to gain."""
+
     @abstractmethod
     def atomic_output(self, dest: str, overwrite: bool = True) -> ContextManager[BinaryIO]:
         """A binary file to write `dest` through: it appears whole on a clean exit and never half
