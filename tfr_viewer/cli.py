@@ -205,6 +205,24 @@ def _absolute(path: str) -> str:
     return path if is_url(path) else os.path.abspath(path)
 
 
+def _on_cluster(address: str, func: Callable, files: Sequence[str], *args: Any, on_error: Callable) -> list:
+    """`func(file, *args)` for every file on the Dask cluster at `address` (or `local:N`),
+    results in the order of `files`; progress on stderr as they finish."""
+    from .core.cluster import ClusterError, dask_client, map_files
+    from .core.console import ProgressBar
+
+    try:
+        with dask_client(address) as client:
+            bar = ProgressBar(f"on {address}")
+            try:
+                return map_files(client, func, files, *args, on_error=on_error,
+                                 progress=lambda done, total, path: bar.update(done, total, Path(path).name))
+            finally:
+                bar.close()
+    except ClusterError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _run_with_bar(job, label: str):
     from .core.console import ProgressBar
     from .core.progress import run_job
@@ -341,7 +359,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_index(args: argparse.Namespace) -> int:
     unreadable: list[str] = []
-    results = [_index_one(path, args.rebuild) for path in _tfrecords_of(args.paths, unreadable)]
+    files = _tfrecords_of(args.paths, unreadable)
+    if args.dask:
+        results = _on_cluster(args.dask, _index_one, files, args.rebuild, False, on_error=_index_lost)
+    else:
+        results = [_index_one(path, args.rebuild) for path in files]
     _emit(args, results, "\n".join(
         f"{r['status']:>8}  {_p(r['path'])}  " + (f"({r['records']} records)" if "records" in r else _p(r["error"]))
         + (f"  {r['note']}" if "note" in r else "") for r in results
@@ -349,12 +371,20 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 1 if unreadable or any(r["status"] == "error" for r in results) else 0
 
 
-def _index_one(path: str, rebuild: bool) -> dict[str, Any]:
-    """One file's line of `index`; notes on ignored index files go with an index read anew."""
+def _index_lost(path: str, exc: BaseException) -> dict[str, Any]:
+    """The line of a file whose task the cluster gave up on."""
+    return {"path": path, "status": "error", "error": f"{path}: {type(exc).__name__}: {_unexpected(exc, [])}"}
+
+
+def _index_one(path: str, rebuild: bool, bar: bool = True) -> dict[str, Any]:
+    """One file's line of `index` (on this machine with a progress bar, or as a Dask task);
+    notes on ignored index files go with an index read anew."""
     from .core.index import iter_index_file
+    from .core.progress import run_job
 
     try:
-        result = _run_with_bar(iter_index_file(path, rebuild), "indexing")
+        job = iter_index_file(path, rebuild)
+        result = _run_with_bar(job, "indexing") if bar else run_job(job)
     except (KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:  # noqa: BLE001  (odd data met a bug: this file's error, the others go on)
@@ -375,11 +405,14 @@ def _index_one(path: str, rebuild: bool) -> dict[str, Any]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .core.catalog import iter_verify_files
+    from .core.catalog import iter_verify_files, verify_failure, verify_file
 
     unreadable: list[str] = []
     files = _tfrecords_of(args.paths, unreadable)
-    reports = _run_with_bar(iter_verify_files(files, check_images=args.images), "verifying")
+    if args.dask:
+        reports = _on_cluster(args.dask, verify_file, files, args.images, on_error=verify_failure)
+    else:
+        reports = _run_with_bar(iter_verify_files(files, check_images=args.images), "verifying")
     lines = []
     for report in reports:
         lines.append(_p(report))

@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Sequence, TypeVar
 from .index import IndexInfo, IndexResult, find_index
 from .manifest import manifest_hint, manifest_total
 from .messages import file_message, one_line
-from .progress import CancelToken, Job, Progress
+from .progress import CancelToken, Job, Progress, run_job
 from .storage import FileInfo, absolute, first_of_each_file, is_url, parent, relative, stem, storage_for
 from .verify import Problem, VerifyReport, iter_verify
 
@@ -267,10 +267,24 @@ def iter_verify_files(
         except Exception as exc:  # noqa: BLE001
             if cancel is not None and cancel.cancelled:
                 raise
-            report = VerifyReport(path)
-            report.problems.append(Problem(0, 0, f"verify stopped: {type(exc).__name__}: {one_line(exc)}"))
-            reports.append(report)
+            reports.append(verify_failure(path, exc))
     return reports
+
+
+def verify_file(path: str, check_images: bool = False) -> VerifyReport:
+    """One file's `verify` as a plain function (what a Dask task runs): what goes wrong is the
+    file's report, never an exception."""
+    try:
+        return run_job(iter_verify(path, check_images=check_images))
+    except Exception as exc:  # noqa: BLE001
+        return verify_failure(path, exc)
+
+
+def verify_failure(path: str, exc: BaseException) -> VerifyReport:
+    """The report of a file whose verify stopped on an error nobody foresaw."""
+    report = VerifyReport(path)
+    report.problems.append(Problem(0, 0, f"verify stopped: {type(exc).__name__}: {one_line(exc)}"))
+    return report
 
 
 def verify_files_job(paths: list[str]) -> Callable[[CancelToken], Job[list[VerifyReport]]]:
