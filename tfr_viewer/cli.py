@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .cli_args import PROG, SUBCOMMANDS, command_parser, gui_parser
+from .core.cluster import ClusterError
 
 
 class UserError(Exception):
@@ -31,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             _use_storage_options(args.storage_option)
             return COMMANDS[args.command](args)
-        except UserError as exc:
+        except (UserError, ClusterError) as exc:
             return _fail(str(exc))
         except KeyboardInterrupt:
             return _fail("interrupted", 130)
@@ -205,24 +206,6 @@ def _absolute(path: str) -> str:
     return path if is_url(path) else os.path.abspath(path)
 
 
-def _on_cluster(address: str, func: Callable, files: Sequence[str], *args: Any, on_error: Callable) -> list:
-    """`func(file, *args)` for every file on the Dask cluster at `address` (or `local:N`),
-    results in the order of `files`; progress on stderr as they finish."""
-    from .core.cluster import ClusterError, dask_client, map_files
-    from .core.console import ProgressBar
-
-    try:
-        with dask_client(address) as client:
-            bar = ProgressBar(f"on {address}")
-            try:
-                return map_files(client, func, files, *args, on_error=on_error,
-                                 progress=lambda done, total, path: bar.update(done, total, Path(path).name))
-            finally:
-                bar.close()
-    except ClusterError as exc:
-        raise UserError(str(exc)) from None
-
-
 def _run_with_bar(job, label: str):
     from .core.console import ProgressBar
     from .core.progress import run_job
@@ -343,6 +326,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
         if is_file and not path.endswith(".tfrecords"):  # its folder would get a manifest
             raise UserError(f"not a .tfrecords file: {path}")
     dataset = Dataset(args.paths, annotations=args.annotations)
+    if args.dask:  # the files to count are counted on the cluster, the manifest written here
+        from .cli_cluster import count_here_instead, on_cluster
+        from .core.dataset import count_path
+
+        stale = dataset.stale_files()
+        counted = on_cluster(args.dask, count_path, stale, on_error=count_here_instead)
+        dataset.take_counts(dict(zip(stale, counted)))
     manifest = dataset.manifest()
     if args.json:
         data = {
@@ -361,7 +351,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     unreadable: list[str] = []
     files = _tfrecords_of(args.paths, unreadable)
     if args.dask:
-        results = _on_cluster(args.dask, _index_one, files, args.rebuild, False, on_error=_index_lost)
+        from .cli_cluster import index_lost, on_cluster
+
+        results = on_cluster(args.dask, _index_one, files, args.rebuild, False, on_error=index_lost)
     else:
         results = [_index_one(path, args.rebuild) for path in files]
     _emit(args, results, "\n".join(
@@ -369,11 +361,6 @@ def cmd_index(args: argparse.Namespace) -> int:
         + (f"  {r['note']}" if "note" in r else "") for r in results
     ))
     return 1 if unreadable or any(r["status"] == "error" for r in results) else 0
-
-
-def _index_lost(path: str, exc: BaseException) -> dict[str, Any]:
-    """The line of a file whose task the cluster gave up on."""
-    return {"path": path, "status": "error", "error": f"{path}: {type(exc).__name__}: {_unexpected(exc, [])}"}
 
 
 def _index_one(path: str, rebuild: bool, bar: bool = True) -> dict[str, Any]:
@@ -410,7 +397,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     unreadable: list[str] = []
     files = _tfrecords_of(args.paths, unreadable)
     if args.dask:
-        reports = _on_cluster(args.dask, verify_file, files, args.images, on_error=verify_failure)
+        from .cli_cluster import on_cluster
+
+        reports = on_cluster(args.dask, verify_file, files, args.images, on_error=verify_failure)
     else:
         reports = _run_with_bar(iter_verify_files(files, check_images=args.images), "verifying")
     lines = []

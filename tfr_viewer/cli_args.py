@@ -93,7 +93,7 @@ def command_parser() -> argparse.ArgumentParser:
     return parser
 
 
-DASK_COMMANDS = ("index", "verify", "summary", "convert")
+DASK_COMMANDS = ("index", "verify", "summary")
 
 
 def _add_remote_options(commands: dict[str, argparse.ArgumentParser]) -> None:

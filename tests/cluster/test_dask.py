@@ -39,7 +39,7 @@ def _json(argv: list[str], capsys) -> tuple[int, object]:
     return code, json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("argv", [["verify"], ["verify", "--images"], ["index"]])
+@pytest.mark.parametrize("argv", [["verify"], ["verify", "--images"], ["index"], ["summary"]])
 def test_a_cluster_run_answers_as_the_local_one(cluster: DaskCluster, tmp_path: Path, capsys, argv) -> None:
     local = make_dataset(tmp_path / "local")
     remote = make_dataset(tmp_path / "cluster")
@@ -49,6 +49,10 @@ def test_a_cluster_run_answers_as_the_local_one(cluster: DaskCluster, tmp_path: 
     assert json.dumps(cluster_answer).replace(str(remote), "X") == json.dumps(local_answer).replace(str(local), "X")
     if argv == ["index"]:  # the indexes were written by the workers, beside the files
         assert sorted(p.name for p in remote.glob("*.index.npz")) == sorted(p.name for p in local.glob("*.index.npz"))
+    if argv == ["summary"]:  # the counts of the workers went into the manifest, as local counts do
+        local_manifest = json.loads((local / "manifest.json").read_text())
+        cluster_manifest = json.loads((remote / "manifest.json").read_text())
+        assert {k: v["total"] for k, v in cluster_manifest.items()} == {k: v["total"] for k, v in local_manifest.items()}
 
 
 def test_local_n_starts_its_own_workers(tmp_path: Path, capsys) -> None:
