@@ -46,6 +46,11 @@ def proxy(moto: MotoServer) -> Iterator[SlowProxy]:
             os.environ[key] = value
 
 
+@pytest.fixture(autouse=True)
+def s3_environment_set(proxy: SlowProxy) -> None:
+    """Every remote test runs with the AWS variables pointing at the proxy."""
+
+
 def make_local_dataset(folder: Path) -> Path:
     """a, b: indexed (index beside); c: no index; d: gzip; e: one flipped byte mid-file."""
     folder.mkdir(parents=True, exist_ok=True)

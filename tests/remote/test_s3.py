@@ -109,7 +109,7 @@ def test_a_second_open_asks_less_thanks_to_cached_indexes(dataset: Path, proxy: 
     assert list(private_cache.rglob("c.index.npz"))  # kept in the per-user cache, not the bucket
 
 
-def test_convert_writes_one_object_and_nothing_on_failure(tmp_path: Path, moto: MotoServer, capsys) -> None:
+def test_convert_writes_one_object_and_nothing_on_failure(dataset: Path, tmp_path: Path, moto: MotoServer, capsys) -> None:
     from ..helpers import make_jpeg
 
     tiles = tmp_path / "tiles" / "slide7"
@@ -132,6 +132,15 @@ def test_convert_writes_one_object_and_nothing_on_failure(tmp_path: Path, moto: 
             f.write(b"half of a file")
             raise RuntimeError("cancelled")
     assert "converted/failed.tfrecords" not in moto.objects(BUCKET)
+
+
+def test_salvage_from_a_url_to_a_url_equals_the_local_salvage(dataset: Path, moto: MotoServer, tmp_path: Path, capsys) -> None:
+    local_out, remote_out = tmp_path / "e.tfrecords", f"s3://{BUCKET}/salvaged/e.tfrecords"
+    assert cli.main(["salvage", str(dataset / "e.tfrecords"), str(local_out)]) == 0
+    assert cli.main(["salvage", f"{URL}/e.tfrecords", remote_out]) == 0
+    capsys.readouterr()
+    body = moto.client().get_object(Bucket=BUCKET, Key="salvaged/e.tfrecords")["Body"].read()
+    assert body == local_out.read_bytes() and len(sf.TFRecord(local_out)) > 0
 
 
 def test_a_dropped_connection_is_retried_then_the_files_problem(dataset: Path, proxy: SlowProxy) -> None:
@@ -164,6 +173,8 @@ def _run_cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.Comple
         (["info", f"{URL}/missing.tfrecords"], {}, "no such file"),
         (["summary", "s3://no-such-bucket/set"], {}, "no such file or folder"),
         (["verify", f"{URL}/a.tfrecords"], {"AWS_ACCESS_KEY_ID": "refused-key"}, "access refused"),
+        (["summary", URL], {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                            "AWS_CONFIG_FILE": "/nonexistent"}, "no credentials"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(dataset: Path, argv, env, says) -> None:

@@ -55,6 +55,8 @@ LISTING_TTL_S = 30.0  # how long a listing answers stats without asking the serv
 RETRIES = 3  # tries of one request before a dropped connection is the file's problem
 BACKOFF_S = 0.25  # first wait between tries; doubled each time
 STORAGE_OPTIONS_ENV = "TFR_VIEWER_STORAGE_OPTIONS"
+CREDENTIAL_ERRORS = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
+                     "DefaultCredentialsError"}  # botocore's and google-auth's
 ETAG_SCHEMES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"}  # object stores whose every object has an ETag
 
 
@@ -278,6 +280,8 @@ class FsspecStorage(Storage):
             except (IsADirectoryError, NotADirectoryError):
                 raise
             except Exception as exc:  # noqa: BLE001 - each backend has its own connection errors
+                if type(exc).__name__ in CREDENTIAL_ERRORS:  # no credentials at all: asking again is no use
+                    raise PermissionError(errno.EACCES, f"no credentials ({' '.join(str(exc).split())})", path) from None
                 if attempt == RETRIES - 1:
                     reason = " ".join(str(exc).split()) or type(exc).__name__
                     raise OSError(f"{path}: {what} failed after {RETRIES} tries ({reason})") from None
