@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -78,6 +79,24 @@ def test_a_worker_killed_mid_run_and_the_result_is_complete(tmp_path: Path) -> N
         own.stop()
     assert run.returncode == expected.returncode == 1, err
     assert json.loads(out) == json.loads(expected.stdout)  # every file, once, as locally
+
+
+def test_ctrl_c_cancels_the_futures(cluster: DaskCluster, tmp_path: Path) -> None:
+    from distributed import Client
+
+    data = make_dataset(tmp_path / "data", files=8)
+    env = {**os.environ, "TFR_VIEWER_TEST_TASK_DELAY_S": "2"}
+    run = subprocess.Popen([sys.executable, "-m", "tfr_viewer", "verify", str(data), "--dask", cluster.address],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _wait_for_running_tasks(cluster.address)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and err.strip().splitlines()[-1] == "tfr-viewer: error: interrupted", err
+    with Client(cluster.address, timeout=30) as client:  # nothing of that run is left queued
+        deadline = time.monotonic() + 30
+        while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+            assert time.monotonic() < deadline, "tasks left on the scheduler"
+            time.sleep(0.1)
 
 
 def _wait_for_running_tasks(address: str) -> None:

@@ -15,7 +15,18 @@ from ..gui.conftest import isolated_settings, pixmap_is_placeholder, window  # n
 from .conftest import BUCKET, URL
 from .s3_server import MotoServer
 
-pytestmark = pytest.mark.usefixtures("fresh_storage")
+pytestmark = pytest.mark.usefixtures("fresh_storage", "fresh_index_process")
+
+
+@pytest.fixture
+def fresh_index_process():
+    """The indexing process started by an earlier test has the environment of before the S3
+    variables were set (a real session sets them before starting): start one that has them."""
+    from tfr_viewer.core.index_pool import _reset_index_pool
+
+    _reset_index_pool()
+    yield
+    _reset_index_pool()
 
 
 def _type_into_the_url_dialog(text: str) -> None:
