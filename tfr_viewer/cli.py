@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .cli_args import PROG, SUBCOMMANDS, command_parser, gui_parser
+from .core.cluster import ClusterError
 
 
 class UserError(Exception):
@@ -29,8 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = command_parser().parse_args(args_list)
         previous = _stop_on_sigterm()
         try:
+            _use_storage_options(args.storage_option)
             return COMMANDS[args.command](args)
-        except UserError as exc:
+        except (UserError, ClusterError) as exc:
             return _fail(str(exc))
         except KeyboardInterrupt:
             return _fail("interrupted", 130)
@@ -43,8 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
     args = gui_parser().parse_args(args_list)
+    from .core.storage import is_url
+
     for path in args.paths + ([args.annotations] if args.annotations else []):
-        if not os.path.exists(path):
+        if not is_url(path) and not os.path.exists(path):  # a URL is checked by the window's open
             return _fail(f"no such file or folder: {path}")
     from .gui.app import run_gui
 
@@ -57,6 +61,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         read_only=args.read_only,
         annotations=args.annotations,
     )
+
+
+def _use_storage_options(options: Sequence[str]) -> None:
+    """`--storage-option KEY=VALUE`s for every fsspec file system of this run (and of the
+    processes it starts)."""
+    if not options:
+        return
+    try:
+        from .core.remote_storage import parse_storage_option, set_storage_options
+    except ImportError:
+        raise UserError("--storage-option is for URLs: install 'tfr-viewer[remote]'") from None
+    try:
+        set_storage_options(dict(parse_storage_option(text) for text in options))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _tolerant_output() -> None:
@@ -171,6 +190,24 @@ def _as_given(path: str, source: str, given: dict[str, str]) -> str:
     return path
 
 
+def _file_info(path: str):
+    """The `FileInfo` of `path` through its storage (a URL too). A missing file is a UserError;
+    refused credentials or a dropped connection go up as they are (one line, exit 2)."""
+    from .core.storage import storage_for
+
+    try:
+        return storage_for(path).stat(path)
+    except FileNotFoundError:
+        raise UserError(f"no such file: {path}") from None
+
+
+def _absolute(path: str) -> str:
+    """A path as reports print it: a URL as given, a local path absolute."""
+    from .core.storage import is_url
+
+    return path if is_url(path) else os.path.abspath(path)
+
+
 def _run_with_bar(job, label: str):
     from .core.console import ProgressBar
     from .core.progress import run_job
@@ -216,10 +253,11 @@ def _first_good_record(tfr) -> tuple[int, dict, dict] | None:
 
 def cmd_info(args: argparse.Namespace) -> int:
     path = args.path
-    if os.path.isdir(path):
+    from .core.storage import storage_for
+
+    if storage_for(path).is_dir(path):
         raise UserError(f"{path} is a folder; use '{PROG} summary {path}'")
-    if not os.path.isfile(path):
-        raise UserError(f"no such file: {path}")
+    size = _file_info(path).size
     from .core.images import sniff_format
     from .core.records import field_order
 
@@ -229,8 +267,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         if index.error is not None:
             problems.append(str(index.error))
         data: dict[str, Any] = {
-            "path": os.path.abspath(path),
-            "size": os.path.getsize(path),
+            "path": _absolute(path),
+            "size": size,
             "records": len(tfr),
             "fields": [],
             "img_format": None,
@@ -285,11 +323,18 @@ def cmd_summary(args: argparse.Namespace) -> int:
         storage = storage_for(path)
         try:
             is_file = storage.stat(path).is_file
-        except OSError:
+        except FileNotFoundError:
             raise UserError(f"no such file or folder: {path}") from None
         if is_file and not is_tfrecord_name(path):  # its folder would get a manifest
             raise UserError(f"not a .tfrecords file (nor .tfrecord, .tfr, or .gz of those): {path}")
     dataset = Dataset(args.paths, annotations=args.annotations)
+    if args.dask:  # the files to count are counted on the cluster, the manifest written here
+        from .cli_cluster import count_here_instead, on_cluster
+        from .core.dataset import count_path
+
+        stale = dataset.stale_files()
+        counted = on_cluster(args.dask, count_path, stale, on_error=count_here_instead)
+        dataset.take_counts(dict(zip(stale, counted)))
     manifest = dataset.manifest()
     if args.json:
         data = {
@@ -306,7 +351,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_index(args: argparse.Namespace) -> int:
     unreadable: list[str] = []
-    results = [_index_one(path, args.rebuild) for path in _tfrecords_of(args.paths, unreadable)]
+    files = _tfrecords_of(args.paths, unreadable)
+    if args.dask:
+        from .cli_cluster import index_lost, on_cluster
+
+        results = on_cluster(args.dask, _index_one, files, args.rebuild, False, on_error=index_lost)
+    else:
+        results = [_index_one(path, args.rebuild) for path in files]
     _emit(args, results, "\n".join(
         f"{r['status']:>8}  {_p(r['path'])}  " + (f"({r['records']} records)" if "records" in r else _p(r["error"]))
         + (f"  {r['note']}" if "note" in r else "") for r in results
@@ -314,12 +365,15 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 1 if unreadable or any(r["status"] == "error" for r in results) else 0
 
 
-def _index_one(path: str, rebuild: bool) -> dict[str, Any]:
-    """One file's line of `index`; notes on ignored index files go with an index read anew."""
+def _index_one(path: str, rebuild: bool, bar: bool = True) -> dict[str, Any]:
+    """One file's line of `index` (on this machine with a progress bar, or as a Dask task);
+    notes on ignored index files go with an index read anew."""
     from .core.index import iter_index_file
+    from .core.progress import run_job
 
     try:
-        result = _run_with_bar(iter_index_file(path, rebuild), "indexing")
+        job = iter_index_file(path, rebuild)
+        result = _run_with_bar(job, "indexing") if bar else run_job(job)
     except (KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:  # noqa: BLE001  (odd data met a bug: this file's error, the others go on)
@@ -342,11 +396,16 @@ def _index_one(path: str, rebuild: bool) -> dict[str, Any]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .core.catalog import iter_verify_files
+    from .core.catalog import iter_verify_files, verify_failure, verify_file
 
     unreadable: list[str] = []
     files = _tfrecords_of(args.paths, unreadable)
-    reports = _run_with_bar(iter_verify_files(files, check_images=args.images), "verifying")
+    if args.dask:
+        from .cli_cluster import on_cluster
+
+        reports = on_cluster(args.dask, verify_file, files, args.images, on_error=verify_failure)
+    else:
+        reports = _run_with_bar(iter_verify_files(files, check_images=args.images), "verifying")
     lines = []
     for report in reports:
         lines.append(_p(report))
@@ -446,8 +505,7 @@ def _remove_empty_folder(path: str) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from .core.export import iter_export_tiles
 
-    if not os.path.isfile(args.tfrecord):
-        raise UserError(f"no such file: {args.tfrecord}")
+    _file_info(args.tfrecord)
     with _open_tolerant(args.tfrecord) as tfr:
         for i in args.indices or []:
             if not -len(tfr) <= i < len(tfr):
@@ -466,10 +524,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_salvage(args: argparse.Namespace) -> int:
     from .core.verify import salvage
 
-    if not os.path.isfile(args.src):
-        raise UserError(f"no such file: {args.src}")
+    _file_info(args.src)
     report = salvage(args.src, args.dest, overwrite=args.overwrite)
-    data = {"source": report.to_dict(), "dest": os.path.abspath(args.dest), "records_written": report.records_ok,
+    data = {"source": report.to_dict(), "dest": _absolute(args.dest), "records_written": report.records_ok,
             "records_dropped": report.records_bad}
     _emit(args, data, f"wrote {report.records_ok} good record(s) to {_p(args.dest)}; left out {report.records_bad} "
           f"bad record(s) of {report.records_total} ({len(report.problems)} problem(s) in the source)")

@@ -104,4 +104,26 @@ def command_parser() -> argparse.ArgumentParser:
     p.add_argument("--color-by", metavar="FIELD", help="tint each tile by the value of this record field")
     p.add_argument("--step", type=float, help="tile footprint in slide pixels (default: the grid step of the locations)")
     p.add_argument("--json", action="store_true")
+    _add_remote_options(sub.choices)
     return parser
+
+
+DASK_COMMANDS = ("index", "verify", "summary")
+
+
+def _add_remote_options(commands: dict[str, argparse.ArgumentParser]) -> None:
+    """Options for paths that are URLs (every subcommand) and for running on a Dask cluster."""
+    for name, p in commands.items():
+        p.add_argument(
+            "--storage-option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="an option for the fsspec file system of URLs (repeatable), e.g. endpoint_url=http://...",
+        )
+        if name in DASK_COMMANDS:
+            p.add_argument(
+                "--dask",
+                metavar="ADDRESS",
+                help="run the per-file work on a Dask scheduler (tcp://host:8786) or on 'local:N' worker processes",
+            )

@@ -15,7 +15,7 @@ import tfr_viewer.core
 CORE = Path(tfr_viewer.core.__file__).parent
 
 # the modules that are the storage: the interface and its local implementation
-STORAGE_MODULES = {"storage", "local_storage"}
+STORAGE_MODULES = {"storage", "local_storage", "remote_storage"}
 
 # probes of this machine, not data of any storage: (module, function) whose calls are allowed
 SYSTEM_PROBES = {

@@ -44,7 +44,7 @@ def test_a_path_that_is_gone_is_reported_and_leaves_recent(qtbot, parts, tmp_pat
 def test_a_url_no_storage_serves_is_said_plainly(qtbot, parts) -> None:
     url = "nosuchscheme://bucket/slides"
     parts.open(qtbot, url)
-    said = f"{url}: nosuchscheme:// URLs are not supported yet (local paths only)"
+    said = f"{url}: nosuchscheme:// URLs are not supported (no fsspec backend knows nosuchscheme://)"
     model = parts.datasets.tree_model
     assert [model.item(i).text() for i in range(model.rowCount())] == [said]  # no "ValueError:" prefix
     assert said in str(parts.errors.history[-1])

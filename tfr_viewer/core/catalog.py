@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from .index import IndexInfo, IndexResult, find_index
 from .manifest import manifest_hint, manifest_total
 from .messages import file_message, one_line
-from .progress import CancelToken, Job, Progress
-from .storage import FileInfo, absolute, first_of_each_file, parent, relative, stem, storage_for
+from .progress import CancelToken, Job, Progress, run_job
+from .storage import FileInfo, absolute, first_of_each_file, is_url, parent, relative, stem, storage_for
 from .verified import remember_verify, verified_ok
 from .verify import Problem, VerifyReport, iter_verify
 
+T = TypeVar("T")
+R = TypeVar("R")
 STAT_CANCEL_EVERY = 256  # files stat'ed between checks of the cancel token
 
 
@@ -132,29 +135,59 @@ def open_catalog(
     opened = discover(paths)
     entries = opened.files
     manifests: dict[str, dict] = {}
-    for i, entry in enumerate(entries):
-        token.raise_if_cancelled()
-        try:
-            st = storage_for(entry.path).stat(entry.path)
+    looks = _each_file(lambda entry: look_at_file(entry.path, load_indexes), entries, token)
+    for i, (entry, (st, info, error)) in enumerate(zip(entries, looks)):
+        if i % 32 == 0:
+            yield Progress(i + 1, len(entries), entry.path)
+        if st is not None:
             entry.size, entry.mtime_ns = st.size, st.mtime_ns
-            if st.size == 0:
-                entry.state, entry.error = "error", f"{entry.path}: empty file: holds no records"
-                continue
-            info = find_index(entry.path) if load_indexes else None
-            entry.verified = load_indexes and verified_ok(entry.path, st)
-        except Exception as exc:  # noqa: BLE001  (a bad index is this file's problem, not the folder's)
-            entry.state, entry.error = "error", file_message(entry.path, exc)
+        if error is not None:
+            entry.state, entry.error = "error", error
             continue
+        entry.verified = load_indexes and verified_ok(entry.path, st)
         if info is not None and _has_all_it_tells(info):
             entry.index, entry.state = info, "indexed"
         elif load_indexes:
             if entry.source not in manifests:
                 manifests[entry.source] = manifest_hint(entry.source)
             entry.listed_count = _listed_count(manifests[entry.source], entry, st)
-        if i % 32 == 0:
-            yield Progress(i + 1, len(entries), entry.path)
     yield Progress(len(entries), len(entries), "")
     return opened
+
+
+REMOTE_FILES_AT_ONCE = 32  # files of a remote storage looked at together: each waits on the network
+
+
+def look_at_file(path: str, load_indexes: bool = True) -> tuple[FileInfo | None, IndexInfo | None, str | None]:
+    """One file of an open: its stat, its valid index (with `load_indexes`) and why it cannot be
+    read (an empty file, a bad index that raised), as plain values (it runs in a worker thread)."""
+    st = None
+    try:
+        st = storage_for(path).stat(path)
+        if st.size == 0:
+            return st, None, f"{path}: empty file: holds no records"
+        return st, (find_index(path) if load_indexes else None), None
+    except Exception as exc:  # noqa: BLE001  (a bad index is this file's problem, not the folder's)
+        return st, None, file_message(path, exc)
+
+
+def _each_file(look: Callable[[T], R], items: Sequence[T], token: CancelToken) -> Iterator[R]:
+    """`look(item)` for each item, in order. Files behind URLs are looked at
+    `REMOTE_FILES_AT_ONCE` at a time (their time is network latency); local ones one by one."""
+    if len(items) < 2 or not any(is_url(getattr(item, "path", "")) for item in items):
+        for item in items:
+            token.raise_if_cancelled()
+            yield look(item)
+        return
+    with ThreadPoolExecutor(REMOTE_FILES_AT_ONCE, thread_name_prefix="open-remote") as pool:
+        futures = [pool.submit(look, item) for item in items]
+        try:
+            for future in futures:
+                token.raise_if_cancelled()
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 def _listed_count(manifest: dict, entry: FileEntry, st: FileInfo) -> int | None:
@@ -241,10 +274,24 @@ def iter_verify_files(
         except Exception as exc:  # noqa: BLE001
             if cancel is not None and cancel.cancelled:
                 raise
-            report = VerifyReport(path)
-            report.problems.append(Problem(0, 0, f"verify stopped: {type(exc).__name__}: {one_line(exc)}"))
-            reports.append(report)
+            reports.append(verify_failure(path, exc))
     return reports
+
+
+def verify_file(path: str, check_images: bool = False) -> VerifyReport:
+    """One file's `verify` as a plain function (what a Dask task runs): what goes wrong is the
+    file's report, never an exception."""
+    try:
+        return run_job(iter_verify(path, check_images=check_images))
+    except Exception as exc:  # noqa: BLE001
+        return verify_failure(path, exc)
+
+
+def verify_failure(path: str, exc: BaseException) -> VerifyReport:
+    """The report of a file whose verify stopped on an error nobody foresaw."""
+    report = VerifyReport(path)
+    report.problems.append(Problem(0, 0, f"verify stopped: {type(exc).__name__}: {one_line(exc)}"))
+    return report
 
 
 def verify_files_job(paths: list[str]) -> Callable[[CancelToken], Job[list[VerifyReport]]]:

@@ -95,6 +95,7 @@ class Dataset:
         self._manifest: dict[str, dict] | None = None
         self._manifest_stats: dict[str, tuple[int, int] | None] = {}
         self._problems: dict[str, str] = {}
+        self._counted: dict[str, dict] = {}  # entries counted elsewhere (a Dask cluster): `take_counts`
 
     # --- derived datasets ----------------------------------------------------------------------
     def _derive(self, **changes) -> "Dataset":
@@ -211,7 +212,7 @@ class Dataset:
                     result[path] = {"total": 0}
                     continue
                 if manifest_total(entry, st) is None:
-                    entry = count_file(path, st)
+                    entry = self._counted_entry(path, st) or count_file(path, st)
                     stored[rel] = entry
                     changed = True
                 elif entry.get("index_problem"):  # still there? (a rebuild or a fix removes it)
@@ -230,6 +231,33 @@ class Dataset:
             if changed:
                 write_manifest(source.root, stored)
         return result
+
+    def stale_files(self) -> list[str]:
+        """The files whose manifest entry is missing or out of date: what counting must read
+        (a cluster counts them with `count_path`, then `take_counts`)."""
+        stale = []
+        for source in self._sources:
+            stored = read_manifest(source.root)
+            for path in source.files:
+                try:
+                    st = storage_for(path).stat(path)
+                except OSError:
+                    continue  # reported when counting
+                if manifest_total(stored.get(relative(path, source.root)), st) is None:
+                    stale.append(path)
+        return stale
+
+    def take_counts(self, entries: dict[str, dict]) -> None:
+        """Manifest entries counted elsewhere (`count_path` on a cluster), used for files whose
+        size and time still match them."""
+        self._counted.update(entries)
+        self._manifest = None
+
+    def _counted_entry(self, path: str, st) -> dict | None:
+        entry = self._counted.get(path)
+        if entry is not None and (entry.get("size"), entry.get("mtime_ns")) == (st.size, st.mtime_ns):
+            return entry
+        return None
 
     def rebuild_index(self, progress: Callable[[int, int, str], None] | None = None) -> list[tuple[str, str]]:
         """Rebuild the index of every TFRecord; returns (path, message) for files that failed."""
@@ -331,6 +359,16 @@ class Dataset:
 
     def __repr__(self) -> str:
         return f"Dataset({[str(s.root) for s in self._sources]}, tfrecords={len(self._all_files())})"
+
+
+def count_path(path: str) -> dict:
+    """One file's manifest entry, counted from its index or by reading it: the per-file work of
+    `summary` as a plain function (what a Dask task runs)."""
+    try:
+        st = storage_for(path).stat(path)
+    except OSError as exc:
+        return {"total": 0, "error": f"cannot read the file ({exc.strerror or exc})"}
+    return count_file(path, st)
 
 
 def _file_size(path: str) -> int:

@@ -169,7 +169,8 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
     """
     data_size: int | None = None
     storage = storage_for(tfrecord)
-    for candidate in candidate_index_paths(tfrecord):
+    candidates = candidate_index_paths(tfrecord)
+    for candidate in candidates:
         if not _is_file(candidate):
             continue
         if data_size is None:
@@ -182,8 +183,9 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
             continue
         except OSError:  # gone or unreadable meanwhile: as if it were not there
             continue
-        if index_problem(offsets, locations, data_size) is None and _records_match(
-            tfrecord, offsets, locations, storage
+        trusted = storage.versions_are_exact and candidate == candidates[-1]  # cached under this ETag
+        if index_problem(offsets, locations, data_size) is None and (
+            trusted or _records_match(tfrecord, offsets, locations, storage)
         ):
             return IndexInfo(offsets, locations, candidate)
     return None
@@ -210,6 +212,10 @@ def _records_match(
         with storage.open(path) as f:
             if sniff_compression(storage.read_at(f, 0, HEADER_SIZE)) is not None:
                 return True
+            checked = [(int(start), HEADER_SIZE) for start, _ in offsets[picks]]
+            if locations is not None:
+                checked += [tuple(int(v) for v in offsets[i]) for i in _location_picks(n)]
+            storage.prefetch(f, checked)  # a remote file: one round trip for all of them
             for start, length in offsets[picks]:
                 header = storage.read_at(f, int(start), HEADER_SIZE)
                 if len(header) < HEADER_SIZE:
@@ -224,12 +230,17 @@ def _records_match(
     return True
 
 
-def _locations_match(f: BinaryIO, path: str, offsets: np.ndarray, locations: np.ndarray, storage: Storage) -> bool:
-    n = len(offsets)
+def _location_picks(n: int) -> list[int]:
+    """The records whose locations are checked: the first, the last and a few picked at random
+    (seeded by the count: the same answer every run)."""
     rng = np.random.default_rng(n)
     extra = rng.integers(0, n, size=max(0, SAMPLED_LOCATIONS - 2)).tolist() if n > 2 else []
+    return sorted({0, n - 1, *extra})
+
+
+def _locations_match(f: BinaryIO, path: str, offsets: np.ndarray, locations: np.ndarray, storage: Storage) -> bool:
     size = source_size(f)
-    for i in sorted({0, n - 1, *extra}):
+    for i in _location_picks(len(offsets)):
         start, length = offsets[i].tolist()
         try:
             payload = read_frame(f, start, length, path, i, True, size, storage=storage)

@@ -25,8 +25,9 @@ def user_cache_dir() -> Path:
 
 
 def cache_path_for(path: str | os.PathLike, kind: str, filename: str) -> Path:
-    """A cache location unique to the absolute path of `path`, or to the URL itself for a file
-    of another storage (folder names stay readable).
+    """A cache location unique to the absolute path of `path`, or, for a file of another
+    storage, to its URL, size and version (ETag or time): an object replaced under the same URL
+    gets a new entry, never the old one's index.
 
     The cache folder and its `kind` folder are made private (0700) here, once per process:
     the cache tells which files were looked at, and where, so whatever is written below them
@@ -35,7 +36,7 @@ def cache_path_for(path: str | os.PathLike, kind: str, filename: str) -> Path:
     from .storage import LOCAL, is_url  # the storage builds on these locations: imported late
 
     text = os.fspath(path)
-    key = text if is_url(text) else os.path.abspath(text)
+    key = text + _version_key(text) if is_url(text) else os.path.abspath(text)
     digest = hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
     folder = user_cache_dir() / kind
     if folder not in _private_made:
@@ -49,6 +50,18 @@ def cache_path_for(path: str | os.PathLike, kind: str, filename: str) -> Path:
 
 
 _private_made: set[Path] = set()
+
+
+def _version_key(url: str) -> str:
+    """The size and version of the object at `url` as part of a cache key ('' when it cannot be
+    stat'ed: the entry is then keyed by the URL alone, and checked against the file when read)."""
+    from .storage import storage_for
+
+    try:
+        info = storage_for(url).stat(url)
+    except (OSError, ValueError):
+        return ""
+    return f"\n{info.size}\n{info.version}"
 
 
 def in_user_cache(path: str | os.PathLike) -> bool:

@@ -56,6 +56,9 @@ class Storage(ABC):
     # whether readers may write beside the files (indexes): a storage that must only ever be
     # read (a remote bucket a viewer looks at) says False, and indexes go to the per-user cache
     writable: bool = True
+    # whether `stat().version` changes whenever the content does (an object store's ETag): an
+    # index cached under that version is trusted without sampling the file's records
+    versions_are_exact: bool = False
 
     @abstractmethod
     def stat(self, path: str) -> FileInfo:
@@ -85,6 +88,11 @@ class Storage(ABC):
         as one batch of concurrent requests, a local one reads them in turn."""
         with self.open(path) as f:
             return [self.read_at(f, offset, size) for offset, size in ranges]
+
+    def prefetch(self, f: BinaryIO, ranges: Sequence[tuple[int, int]]) -> None:
+        """Say which `(offset, size)` ranges of the open file `f` are about to be read with
+        `read_at`: a remote storage fetches them now as one batch of concurrent requests (one
+        network round trip instead of one each); a local one has nothing to gain."""
 
     @abstractmethod
     def atomic_output(self, dest: str, overwrite: bool = True) -> ContextManager[BinaryIO]:
@@ -236,6 +244,46 @@ def stem(path: str) -> str:
     return posixpath.splitext(name)[0]
 
 
+class URLLocation(os.PathLike):
+    """A URL where code builds locations the pathlib way (`folder / name`, `.name`, `.parent`):
+    `Path("s3://b/k")` would fold its '//'; this keeps it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/") if url.rstrip("/").partition("://")[2] else url
+
+    def __fspath__(self) -> str:
+        return self.url
+
+    def __str__(self) -> str:
+        return self.url
+
+    def __repr__(self) -> str:
+        return f"URLLocation({self.url!r})"
+
+    def __truediv__(self, name: str) -> "URLLocation":
+        return URLLocation(join(self.url, name))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, URLLocation) and other.url == self.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    @property
+    def name(self) -> str:
+        return base_name(self.url)
+
+    @property
+    def parent(self) -> "URLLocation":
+        return URLLocation(parent(self.url))
+
+
+def location(path: str | os.PathLike) -> Path | URLLocation:
+    """`Path(path)` for a local path, a `URLLocation` for a URL: for code that joins with `/`."""
+    text = os.fspath(path)
+    return URLLocation(text) if is_url(text) else Path(text)
+
+
 _FACTORIES: dict[str, Callable[[str], Storage]] = {}
 
 
@@ -252,11 +300,29 @@ class UnsupportedURL(ValueError):
 
 def storage_for(path: str | os.PathLike) -> Storage:
     """The storage that serves `path`: `LOCAL` for a plain path, the registered storage of a
-    URL's scheme; a ValueError names a scheme nothing serves."""
+    URL's scheme, else fsspec's for any protocol it knows (with the `remote` extra installed);
+    an `UnsupportedURL` (a ValueError) says what to install or that nothing serves the scheme."""
     if is_url(path):
         scheme = os.fspath(path).partition("://")[0]
         factory = _FACTORIES.get(scheme.lower())
         if factory is not None:
             return factory(scheme)
-        raise UnsupportedURL(f"{os.fspath(path)}: {scheme}:// URLs are not supported yet (local paths only)")
+        return _remote_storage(os.fspath(path), scheme)
     return LOCAL
+
+
+REMOTE_EXTRA = "tfr-viewer[remote]"
+
+
+def _remote_storage(url: str, scheme: str) -> Storage:
+    """The fsspec storage of `scheme` (imported late: fsspec is an extra), or why there is none."""
+    try:
+        from . import remote_storage
+    except ImportError:
+        raise UnsupportedURL(f"{url}: install '{REMOTE_EXTRA}' to read {scheme}:// URLs") from None
+    if not remote_storage.is_fsspec_protocol(scheme):
+        raise UnsupportedURL(f"{url}: {scheme}:// URLs are not supported (no fsspec backend knows {scheme}://)")
+    try:
+        return remote_storage.storage_for_scheme(scheme)
+    except OSError as exc:  # the protocol's own package (s3fs, gcsfs, adlfs) is missing
+        raise UnsupportedURL(f"{url}: {exc}; install '{REMOTE_EXTRA}'") from None

@@ -23,7 +23,7 @@ import numpy as np
 from .index import IndexInfo, remove_indexes, save_index
 from .naming import AUTO, location_parser
 from .progress import CancelToken, Job, Progress, run_job
-from .storage import storage_for
+from .storage import location, storage_for
 from .tile_inputs import is_text, list_images, slide_folders, slide_name_skip
 from .write_compress import COMPRESSIONS, CompressedOutput
 from .write_pool import Group, Prepared, append_chunk, prepared_tiles
@@ -217,7 +217,7 @@ def iter_write_tfrecord(
     on cancel and OSError for destination problems; in every case no partial file is left."""
     _check_options(locations, reencode, workers, compress)
     _check_slide(slide)
-    dest = Path(dest_file)
+    dest = location(dest_file)
     report = report if report is not None else WriteReport()
     if _exists(dest) and not overwrite:
         raise OutputsExist([str(dest)])
@@ -255,13 +255,13 @@ def iter_write_tfrecords_single(
     window counts skipped files live and lists what a cancelled run completed)."""
     _check_options(locations, reencode, workers, compress)
     _check_slide(slide)
-    dest = Path(dest_dir) / tfrecord_filename(filename)
+    dest = location(dest_dir) / tfrecord_filename(filename)
     images, skipped = list_images(src_dir)
     report = report if report is not None else WriteReport()
     report.skipped.extend(skipped)
     if _exists(dest) and not overwrite:
         raise OutputsExist([str(dest)])
-    _make_dir(Path(dest_dir))
+    _make_dir(location(dest_dir))
     started = time.perf_counter()
     yield from _write_groups([(dest, slide, images)], report, locations=locations, reencode=reencode,
                              overwrite=overwrite, build_index=build_index, workers=workers, cancel=cancel,
@@ -296,7 +296,7 @@ def iter_write_tfrecords_multi(
     policy = existing or ("overwrite" if overwrite else "error")
     if policy not in EXISTING_POLICIES:
         raise ValueError(f"existing must be one of {EXISTING_POLICIES}, not {policy!r}")
-    dest_root = Path(dest_dir)
+    dest_root = location(dest_dir)
     folders, loose = slide_folders(src_dir, exclude=dest_root)
     if slides is not None:
         wanted = set(slides)

@@ -48,6 +48,7 @@ class Submenu:
 COMMANDS: tuple[Command | Separator | Submenu, ...] = (
     Command("file.open_file", "Open &File…", "&File", QKeySequence.StandardKey.Open),
     Command("file.open_folder", "Open F&older…", "&File", "Ctrl+Shift+O"),
+    Command("file.open_url", "Open &URL…", "&File"),
     Submenu("file.recent", "&File/&Recent"),
     Command("file.load_annotations", "Load &annotations…", "&File"),
     Separator("&File"),

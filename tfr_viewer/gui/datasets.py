@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QStatusBar
 from ..core.catalog import FileEntry, OpenedDataset, disk_changes, open_dataset_job, stat_files_job
 from ..core.index import IndexInfo, IndexResult
 from ..core.scan_images import SourceScan, iter_scan_source
+from ..core.storage import is_url
 from .jobs import JobRunner
 from .models import DatasetTreeModel
 from .settings import Settings
@@ -93,7 +94,7 @@ class DatasetController(QObject):
         self._tree_timer.stop()
         self.problems.clear()
         self.tree_model.show_loading(paths)
-        self._opening_paths = [os.path.abspath(p) for p in paths]  # Recent learns when they opened
+        self._opening_paths = [p if is_url(p) else os.path.abspath(p) for p in paths]  # Recent learns when they opened
         job = JobWorker(open_dataset_job(paths), "Opening", self)
         job.generation = self.generation
         job.result.connect(self._on_opened)
@@ -191,7 +192,8 @@ class DatasetController(QObject):
         """Watch the open files (a job may still be appending to them), a few per event-loop
         turn: adding a watch costs ~20 µs, which for thousands of files would pause the window."""
         watched = set(self.watcher.files())
-        self._to_watch = [e.path for e in self.entries[:MAX_WATCHED_FILES] if e.state != "missing" and e.path not in watched]
+        self._to_watch = [e.path for e in self.entries[:MAX_WATCHED_FILES]
+                          if e.state != "missing" and e.path not in watched and not is_url(e.path)]  # local files only
         self._watch_some()  # the first ones at once: a file can change right after it opened
 
     @Slot()

@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
         handlers = {
             "file.open_file": tools.choose_file,
             "file.open_folder": tools.choose_folder,
+            "file.open_url": tools.choose_url,
             "file.recent": lambda menu: fill_path_menu(menu, self.settings.get("recent/paths"), self.open_path),
             "file.load_annotations": lambda: self.fields.choose_annotations(self),
             "file.export_tiles": tools.export_selected,

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from .. import __version__
 from ..core.catalog import iter_verify_files
@@ -51,6 +51,16 @@ class Tools(QObject):
         path = QFileDialog.getExistingDirectory(self.dialog_parent, "Open folder of TFRecords")
         if path:
             self.openRequested.emit(path)
+
+    def choose_url(self) -> None:
+        """A dataset in the cloud (`s3://bucket/folder`, `gs://...`, `https://...`): opened in the
+        background like a folder; what cannot be read is said in the tree and Problems."""
+        url, accepted = QInputDialog.getText(
+            self.dialog_parent, "Open URL", "URL of a TFRecord or a folder (s3://bucket/folder, gs://, https://):"
+        )
+        url = url.strip()
+        if accepted and url:
+            self.openRequested.emit(url)
 
     def open_demo(self) -> None:
         job = JobWorker(demo_dataset_job(), "Preparing demo", self)

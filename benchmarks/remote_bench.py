@@ -1,0 +1,128 @@
+"""Remote datasets over a slow network: a real S3 API (moto_server) behind a proxy adding 50 ms to
+every request, against the same files on the local disk (offscreen window).
+
+Usage: QT_QPA_PLATFORM=offscreen python benchmarks/remote_bench.py [--files 20] [--tiles 200] [--delay-ms 50]
+Needs the test extras (moto[server], s3fs). Prints: window open -> first screen of thumbnails,
+local and remote (target: remote at most 1.5 s more); the requests that took; sequential read
+throughput of every file, local and remote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+from _data import tfrecord_dataset  # noqa: E402
+
+from tests.remote.s3_server import MotoServer, SlowProxy, s3_environment, upload_folder  # noqa: E402
+
+BUCKET = "bench"
+READ_CHUNK = 1 << 20
+
+
+def first_screen_seconds(app, path: str) -> float:
+    """A new window: open `path`, wait until every tile of the first screen has its thumbnail."""
+    from PySide6.QtCore import QPoint
+
+    from tfr_viewer.gui.main_window import MainWindow
+    from tfr_viewer.gui.settings import Settings
+
+    window = MainWindow(Settings(fresh=True), dialogs=False)
+    window.resize(1440, 900)
+    window.show()
+    app.processEvents()
+
+    def ready() -> bool:
+        grid, seen = window.grid, 0
+        for y in range(5, grid.viewport().height(), grid.gridSize().height()):
+            for x in range(5, grid.viewport().width(), grid.gridSize().width()):
+                index = grid.indexAt(QPoint(x, y))
+                if index.isValid():
+                    seen += 1
+                    if not window.browser.tile_model.has_thumbnail(index.row()):
+                        return False
+        return seen > 0
+
+    start = time.perf_counter()
+    window.open_path(path)
+    end = start + 120
+    while not (window.browser.tile_model.rowCount() > 0 and ready()):
+        app.processEvents()
+        if time.perf_counter() > end:
+            raise SystemExit(f"timed out opening {path}")
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - start
+    window.close()
+    app.processEvents()
+    return elapsed
+
+
+def sequential_mb_per_s(paths: list[str]) -> float:
+    """Every byte of every file read front to back in 1 MB pieces, as the index builder and
+    verify read; through each file's storage."""
+    from tfr_viewer.core.storage import storage_for
+
+    total, start = 0, time.perf_counter()
+    buffer = bytearray(READ_CHUNK)
+    for path in paths:
+        with storage_for(path).open(path) as f:
+            while n := f.readinto(buffer):
+                total += n
+    return total / (time.perf_counter() - start) / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--tiles", type=int, default=200)
+    parser.add_argument("--delay-ms", type=float, default=50)
+    args = parser.parse_args()
+    os.environ["TFR_VIEWER_CONFIG_DIR"] = tempfile.mkdtemp()
+    os.environ["TFR_VIEWER_CACHE_DIR"] = tempfile.mkdtemp()
+
+    from tfr_viewer.core.index import create_index
+
+    local = tfrecord_dataset(args.files, args.tiles, name="remote")
+    files = sorted(local.glob("*.tfrecords"))
+    for path in files:
+        create_index(path)
+    size_mb = sum(p.stat().st_size for p in files) / 1e6
+
+    server = MotoServer()
+    proxy = SlowProxy(server.url, delay_s=args.delay_ms / 1000)
+    try:
+        os.environ.update(s3_environment(proxy.url))
+        upload_folder(server, local, BUCKET, local.name)
+        url = f"s3://{BUCKET}/{local.name}"
+        print(f"dataset: {args.files} indexed files x {args.tiles} tiles of ~20 KB ({size_mb:.0f} MB), "
+              f"proxy adds {args.delay_ms:.0f} ms per request")
+
+        from PySide6.QtWidgets import QApplication
+
+        app = QApplication.instance() or QApplication([])
+        local_s = first_screen_seconds(app, str(local))
+        before = proxy.requests
+        remote_s = first_screen_seconds(app, url)
+        print(f"window open -> first screen of thumbnails: local {local_s * 1000:.0f} ms, remote {remote_s * 1000:.0f} ms "
+              f"(+{(remote_s - local_s) * 1000:.0f} ms, target <= +1500 ms; {proxy.requests - before} requests)")
+
+        local_rate = sequential_mb_per_s([str(p) for p in files])
+        before = proxy.requests
+        remote_rate = sequential_mb_per_s([f"{url}/{p.name}" for p in files])
+        print(f"sequential read of every file: local {local_rate:,.0f} MB/s, remote {remote_rate:,.0f} MB/s "
+              f"({proxy.requests - before} requests for {size_mb:.0f} MB)")
+    finally:
+        proxy.stop()
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,408 @@
+"""Files behind fsspec URLs (`s3://`, `gs://`, `az://`, `https://`, `memory://`, ...): a `Storage`
+that reads by range requests and is never written by readers.
+
+Why it looks as it does:
+- Random access (a record through its index, a thumbnail) is one ranged GET of the record and
+  the bytes after it up to `FIRST_BLOCK` (neighbouring tiles of a screen come with it; a request
+  costs its latency more than its bytes); `read_ranges` sends a batch of ranges as concurrent
+  requests (`fs.cat_ranges`).
+- Sequential passes (index building, verify) read through `RemoteFile`, whose read-ahead grows
+  from `FIRST_BLOCK` to `BLOCK_SIZE` while the reader keeps going forward: a file opened for one
+  record costs one small request, a full pass a few big ones.
+- Every open of a file asks for its first bytes (gzip magic, the first record header): the first
+  `HEAD_BYTES` of each file version are kept, so those cost one request per file.
+- A folder listing (`find_tfrecords`) keeps what it learned of every object for
+  `LISTING_TTL_S`: the stat of a listed file and of an index that is not there cost no request.
+- `writable = False`: indexes and manifests of remote files go to the per-user cache; only
+  explicit writers (`convert`, `salvage`, `export` to a URL) write, through `atomic_output`
+  (a local temporary file, then one upload) or `write_new`.
+- A dropped connection is retried `RETRIES` times with backoff, then raised as an OSError naming
+  the URL: that file's problem. A missing object or bucket is FileNotFoundError, refused
+  credentials PermissionError (fsspec backends translate them so).
+
+Endpoint and credentials come from each backend's own environment (for S3: `AWS_ENDPOINT_URL`,
+`AWS_ACCESS_KEY_ID`, profiles); more options (`--storage-option KEY=VALUE`) travel in the
+environment variable `STORAGE_OPTIONS_ENV` as JSON, so spawned index processes and Dask workers
+see them too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import json
+import os
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any, BinaryIO, Callable, Iterator, Sequence, TypeVar
+
+import fsspec
+
+from .naming import natural_key
+from .storage import FileInfo, FolderEntry, Storage
+
+T = TypeVar("T")
+
+BLOCK_SIZE = 8 << 20  # the largest read-ahead of a sequential pass
+FIRST_BLOCK = 256 << 10  # the read-ahead of a file's first read: one record or one index file
+HEAD_BYTES = 64 << 10  # the first bytes of each file version, kept across opens
+HEAD_CACHE_FILES = 512
+LISTING_TTL_S = 30.0  # how long a listing answers stats without asking the server again
+RETRIES = 3  # tries of one request before a dropped connection is the file's problem
+BACKOFF_S = 0.25  # first wait between tries; doubled each time
+STORAGE_OPTIONS_ENV = "TFR_VIEWER_STORAGE_OPTIONS"
+CREDENTIAL_ERRORS = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
+                     "DefaultCredentialsError"}  # botocore's and google-auth's
+ETAG_SCHEMES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"}  # object stores whose every object has an ETag
+
+
+def set_storage_options(options: dict[str, Any]) -> None:
+    """Options handed to every fsspec file system of this process and of the processes it starts
+    (`--storage-option KEY=VALUE`)."""
+    os.environ[STORAGE_OPTIONS_ENV] = json.dumps(options)
+    _STORAGES.clear()  # file systems made with the old options are not reused
+
+
+def parse_storage_option(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE` as fsspec wants it: true/false as booleans, whole numbers as ints, else text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"{text!r}: a storage option is KEY=VALUE")
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return key.strip(), lowered == "true"
+    if lowered.lstrip("-").isdigit():
+        return key.strip(), int(lowered)
+    return key.strip(), value
+
+
+def _options() -> dict[str, Any]:
+    text = os.environ.get(STORAGE_OPTIONS_ENV)
+    return json.loads(text) if text else {}
+
+
+def is_fsspec_protocol(scheme: str) -> bool:
+    """Whether fsspec knows `scheme` (its backend may still need installing)."""
+    return scheme.lower() in fsspec.available_protocols()
+
+
+_STORAGES: dict[str, "FsspecStorage"] = {}
+_STORAGES_LOCK = threading.Lock()
+
+
+def storage_for_scheme(scheme: str) -> "FsspecStorage":
+    """The one shared storage of `scheme` in this process (made at first use)."""
+    scheme = scheme.lower()
+    with _STORAGES_LOCK:
+        if scheme not in _STORAGES:
+            _STORAGES[scheme] = FsspecStorage(scheme, _options())
+        return _STORAGES[scheme]
+
+
+class FsspecStorage(Storage):
+    """The files of one fsspec protocol. Paths are full URLs (`s3://bucket/key`)."""
+
+    writable = False
+
+    def __init__(self, scheme: str, options: dict[str, Any] | None = None) -> None:
+        try:
+            self.fs = fsspec.filesystem(scheme, **(options or {}))
+        except ImportError as exc:  # the protocol's backend (s3fs, gcsfs, adlfs) is not installed
+            raise OSError(f"{scheme}:// URLs need a package that is not installed ({exc})") from None
+        self.scheme = scheme
+        self.versions_are_exact = scheme in ETAG_SCHEMES
+        self._lock = threading.Lock()
+        self._known: dict[str, tuple[float, FileInfo]] = {}  # url -> (when, its stat)
+        self._listed: dict[str, float] = {}  # folder url -> when it was listed (recursively)
+        self._heads: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # (url, version) -> first bytes
+
+    # --- locations -------------------------------------------------------------------------------
+
+    def url(self, name: str) -> str:
+        """A path as the backend spells it (`bucket/key`) back as a URL of our scheme."""
+        return f"{self.scheme}://{name.lstrip('/')}" if self.scheme != "file" else f"file://{name}"
+
+    def identity(self, path: str) -> str:
+        scheme, _, rest = path.partition("://")
+        return f"{scheme.lower()}://{rest.rstrip('/')}"
+
+    # --- stat and listing ------------------------------------------------------------------------
+
+    def _info(self, entry: dict) -> FileInfo:
+        name = entry.get("name", "")
+        size = int(entry.get("size") or entry.get("Size") or 0)
+        mtime = entry.get("LastModified") or entry.get("mtime") or entry.get("last_modified") or entry.get("created")
+        if isinstance(mtime, datetime):
+            mtime_ns = int(mtime.timestamp() * 1e9)
+        elif isinstance(mtime, (int, float)):
+            mtime_ns = int(mtime * 1e9)
+        else:
+            mtime_ns = 0
+        etag = str(entry.get("ETag") or entry.get("etag") or entry.get("md5Hash") or "").strip('"')
+        is_file = entry.get("type") == "file"
+        return FileInfo(self.url(name), size, mtime_ns, is_file, etag or f"{size}:{mtime_ns}")
+
+    def _remember(self, info: FileInfo) -> None:
+        with self._lock:
+            self._known[info.path] = (time.monotonic(), info)
+
+    def _from_listing(self, path: str) -> FileInfo | None:
+        """What a recent listing says of `path`; FileNotFoundError when a listing of a folder
+        above it did not hold it; None when no listing knows."""
+        now = time.monotonic()
+        with self._lock:
+            known = self._known.get(path)
+            if known is not None and now - known[0] < LISTING_TTL_S:
+                return known[1]
+            for folder, when in self._listed.items():
+                if now - when < LISTING_TTL_S and path.startswith(folder.rstrip("/") + "/"):
+                    raise FileNotFoundError(2, "No such file", path)
+        return None
+
+    def stat(self, path: str) -> FileInfo:
+        known = self._from_listing(path)
+        if known is not None:
+            return known
+        info = self._info(self._retry(path, "stat", lambda: self.fs.info(path)))
+        info = FileInfo(path, info.size, info.mtime_ns, info.is_file, info.version)
+        self._remember(info)
+        return info
+
+    def is_dir(self, path: str) -> bool:
+        try:
+            return not self.stat(path).is_file
+        except FileNotFoundError:
+            return False
+
+    def find_tfrecords(self, folder: str, follow_links: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
+        try:
+            found = self._retry(folder, "list", lambda: self.fs.find(folder, detail=True, withdirs=True))
+        except (FileNotFoundError, PermissionError) as exc:
+            return [], [(folder, str(exc) or type(exc).__name__)]
+        now = time.monotonic()
+        files = []
+        with self._lock:
+            for entry in found.values():
+                info = self._info(entry)
+                self._known[info.path] = (now, info)
+                if info.is_file and info.path.endswith(".tfrecords"):
+                    files.append(info.path)
+            self._listed[folder.rstrip("/")] = now
+        files.sort(key=natural_key)
+        return files, []
+
+    def list_folder(self, folder: str) -> list[FolderEntry]:
+        entries = self._retry(folder, "list", lambda: self.fs.ls(folder, detail=True))
+        out = []
+        for entry in entries:
+            info = self._info(entry)
+            name = info.path.rstrip("/").rpartition("/")[2]
+            out.append(FolderEntry(name, info.path, "file" if info.is_file else "dir"))
+        return out
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def open(self, path: str, max_size: int | None = None) -> BinaryIO:
+        info = self.stat(path)
+        if not info.is_file:
+            raise ValueError("not a regular file")
+        if max_size is not None and info.size > max_size:
+            raise ValueError(f"{info.size:,} bytes, more than the {max_size:,} allowed")
+        return RemoteFile(self, info)
+
+    def read_at(self, f: BinaryIO, offset: int, size: int) -> bytes:
+        if isinstance(f, RemoteFile):
+            return f.read_at(offset, size)
+        f.seek(offset)  # an in-memory source (inflated gzip)
+        return f.read(size)
+
+    def prefetch(self, f: BinaryIO, ranges: Sequence[tuple[int, int]]) -> None:
+        if isinstance(f, RemoteFile):
+            wanted = [(int(offset), int(size)) for offset, size in ranges]
+            f.keep(wanted, self.read_ranges(f.info.path, wanted))
+
+    def read_ranges(self, path: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        if not ranges:
+            return []
+        info = self.stat(path)
+        out: list[bytes | None] = [self._from_head(info, offset, size) for offset, size in ranges]
+        wanted = [i for i, got in enumerate(out) if got is None]
+        if wanted:
+            starts = [ranges[i][0] for i in wanted]
+            ends = [min(ranges[i][0] + ranges[i][1], info.size) for i in wanted]
+            fetched = self._retry(
+                path, "read", lambda: self.fs.cat_ranges([path] * len(wanted), starts, ends, on_error="raise")
+            )
+            for i, data in zip(wanted, fetched):
+                out[i] = bytes(data)
+        return [bytes(data or b"") for data in out]
+
+    def fetch(self, info: FileInfo, start: int, end: int) -> bytes:
+        """Bytes `start`..`end` of the file (clipped to its size), in one ranged request."""
+        end = min(end, info.size)
+        if end <= start:
+            return b""
+        return self._retry(info.path, "read", lambda: self.fs.cat_file(info.path, start=start, end=end))
+
+    def _from_head(self, info: FileInfo, offset: int, size: int) -> bytes | None:
+        """The range from the kept first bytes of the file (fetched once per file version), or
+        None when the range lies beyond them."""
+        if offset + size > HEAD_BYTES or size <= 0:
+            return None if size > 0 else b""
+        key = (info.path, info.version)
+        with self._lock:
+            head = self._heads.get(key)
+            if head is not None:
+                self._heads.move_to_end(key)
+        if head is None:
+            head = self.fetch(info, 0, HEAD_BYTES)
+            with self._lock:
+                self._heads[key] = head
+                while len(self._heads) > HEAD_CACHE_FILES:
+                    self._heads.popitem(last=False)
+        return head[offset : offset + size]
+
+    def _retry(self, path: str, what: str, call: Callable[[], T]) -> T:
+        """`call()`, tried again after a dropped connection or a server error; a missing object
+        or refused credentials are not retried."""
+        for attempt in range(RETRIES):
+            try:
+                return call()
+            except FileNotFoundError as exc:  # backends raise it without errno or filename
+                raise FileNotFoundError(errno.ENOENT, _missing(exc), path) from None
+            except PermissionError as exc:
+                reason = " ".join(str(exc).split()) or "access denied"
+                raise PermissionError(errno.EACCES, f"access refused ({reason})", path) from None
+            except (IsADirectoryError, NotADirectoryError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - each backend has its own connection errors
+                if type(exc).__name__ in CREDENTIAL_ERRORS:  # no credentials at all: asking again is no use
+                    raise PermissionError(errno.EACCES, f"no credentials ({' '.join(str(exc).split())})", path) from None
+                if attempt == RETRIES - 1:
+                    reason = " ".join(str(exc).split()) or type(exc).__name__
+                    raise OSError(f"{path}: {what} failed after {RETRIES} tries ({reason})") from None
+                time.sleep(BACKOFF_S * 2**attempt)
+        raise AssertionError("unreachable")
+
+    # --- writing (explicit writers only: readers never write here) ------------------------------
+
+    @contextlib.contextmanager
+    def atomic_output(self, dest: str, overwrite: bool = True) -> Iterator[BinaryIO]:
+        """A local temporary file, uploaded in one put on a clean exit: the object appears whole
+        or not at all (a failure or cancel uploads nothing)."""
+        with tempfile.NamedTemporaryFile(prefix=".tfr-viewer-upload-", suffix=".partial") as local:
+            yield local
+            local.flush()
+            if not overwrite and self.fs.exists(dest):
+                raise FileExistsError(17, "File exists", dest)
+            self._retry(dest, "upload", lambda: self.fs.put_file(local.name, dest))
+        self._forget(dest)
+
+    def write_new(self, path: str, data: bytes) -> None:
+        if self.fs.exists(path):
+            raise FileExistsError(17, "File exists", path)
+        self._retry(path, "upload", lambda: self.fs.pipe_file(path, bytes(data)))
+        self._forget(path)
+
+    def make_dirs(self, folder: str) -> None:
+        if self.scheme in ("file", "local"):
+            self.fs.makedirs(folder, exist_ok=True)  # object stores have no folders to make
+
+    def remove(self, path: str) -> None:
+        self.fs.rm_file(path)
+        self._forget(path)
+
+    def _forget(self, path: str) -> None:
+        """What we knew of `path` and of the listings above it is out of date."""
+        with self._lock:
+            self._known.pop(path, None)
+            self._listed = {f: t for f, t in self._listed.items() if not path.startswith(f + "/")}
+
+
+def _missing(exc: FileNotFoundError) -> str:
+    """What the backend said of a missing object or bucket, without repeating the path."""
+    text = exc.strerror or (str(exc.args[0]) if exc.args else "")
+    return text if text and " " in text else "No such file or object"
+
+
+class RemoteFile(io.RawIOBase):
+    """One remote file opened for reading: `read`/`readinto` go forward with a read-ahead that
+    grows while reading stays sequential; `read_at` fetches the range asked for and what follows
+    up to `FIRST_BLOCK` (never the whole file), or serves it from what was read before."""
+
+    def __init__(self, storage: FsspecStorage, info: FileInfo) -> None:
+        super().__init__()
+        self.storage, self.info, self.name = storage, info, info.path
+        self._pos = 0
+        self._buffer, self._buffer_start = b"", 0
+        self._block = FIRST_BLOCK
+        self._kept: dict[tuple[int, int], bytes] = {}  # (offset, size) -> bytes fetched ahead of `read_at`
+
+    def keep(self, ranges: Sequence[tuple[int, int]], data: Sequence[bytes]) -> None:
+        """Ranges fetched ahead (`FsspecStorage.prefetch`): the next `read_at` of each takes it."""
+        self._kept.update(zip(ranges, data))
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.info.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def _buffered(self, offset: int, size: int) -> bytes | None:
+        start = offset - self._buffer_start
+        if 0 <= start and offset + size <= self._buffer_start + len(self._buffer):
+            return self._buffer[start : start + size]
+        return None
+
+    def readinto(self, b) -> int:
+        view = memoryview(b).cast("B")
+        size = min(len(view), max(0, self.info.size - self._pos))
+        if size == 0:
+            return 0
+        data = self._buffered(self._pos, size)
+        if data is None:
+            head = self.storage._from_head(self.info, self._pos, size)
+            data = head if head is not None else self._read_ahead(size)
+        view[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def _read_ahead(self, size: int) -> bytes:
+        """Bytes from the position on, fetching a block (bigger each time reading continues
+        where the last block ended)."""
+        continues = self._buffer and self._pos == self._buffer_start + len(self._buffer)
+        self._block = min(2 * self._block, BLOCK_SIZE) if continues else FIRST_BLOCK
+        block = max(size, self._block)
+        self._buffer = self.storage.fetch(self.info, self._pos, self._pos + block)
+        self._buffer_start = self._pos
+        return self._buffer[:size]
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        """`size` bytes from `offset` (fewer at the end), the position left alone."""
+        kept = self._kept.pop((offset, size), None)
+        if kept is not None:
+            return kept
+        size = min(size, max(0, self.info.size - offset))
+        if size <= 0:
+            return b""
+        data = self._buffered(offset, size)
+        if data is None:
+            data = self.storage._from_head(self.info, offset, size)
+        if data is None:  # one request of at least FIRST_BLOCK: the records after it (the rest of
+            # a screen of thumbnails) come from the same answer, and a request costs its latency
+            self._buffer = self.storage.fetch(self.info, offset, offset + max(size, FIRST_BLOCK))
+            self._buffer_start = offset
+            data = self._buffer[:size]
+        return data
