@@ -5,17 +5,19 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from importlib import resources
+from typing import Callable
 
-from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtCore import QEvent, QObject, QPoint, QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
-
-from ..resources import icon_path
+from PySide6.QtWidgets import QApplication, QWidget
 
 
 def app_icon() -> QIcon:
     """The application icon from the package resources (SVG plus PNG sizes)."""
+    from importlib import resources
+
+    from ..resources import icon_path
+
     icon = QIcon()
     for size in (32, 64, 256):
         with resources.as_file(icon_path(size)) as path:
@@ -24,11 +26,13 @@ def app_icon() -> QIcon:
     return icon
 
 
-def make_app(argv: list[str] | None = None) -> QApplication:
+def make_app(argv: list[str] | None = None, icon: bool = True) -> QApplication:
+    """The application; `icon=False` leaves the icon (files to read) for after the first paint."""
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setApplicationName("tfr-viewer")
     app.setOrganizationName("tfr-viewer")
-    app.setWindowIcon(app_icon())
+    if icon:
+        app.setWindowIcon(app_icon())
     return app
 
 
@@ -39,25 +43,41 @@ def run_gui(
     screenshot: str | None = None,
     quit_after_load: bool = False,
 ) -> int:
-    """Open the window (on `paths`, or the demo dataset) and run the event loop."""
-    app = make_app()
+    """Open the window (on `paths`, or the demo dataset) and run the event loop.
+
+    The window paints first as a shell (Qt only); the parts that need numpy, the core and
+    pyqtgraph are imported and built right after that first paint, then the dataset is opened."""
+    app = make_app(icon=False)
     from .main_window import MainWindow
     from .settings import Settings
 
-    window = MainWindow(Settings(fresh=fresh_settings))
-    window.errors.install_excepthook()
+    window = MainWindow(Settings(fresh=fresh_settings), assemble=bool(screenshot))
     if screenshot:  # a reproducible picture: default size and layout, whatever was saved
         window.resize(1440, 900)
         window.appearance.reset_layout()
+    probe = bool(os.environ.get("TFR_VIEWER_STARTUP_PROBE"))
+
+    def start() -> None:
+        if probe:  # benchmarks/startup_bench.py: the time of the first paint, then of the assembled window
+            print("first-paint", flush=True)
+        app.setWindowIcon(app_icon())
+        window.assemble()
+        window.errors.install_excepthook()
+        if probe:
+            print("assembled", flush=True)
+            QApplication.instance().quit()
+            return
+        if screenshot or quit_after_load:
+            _finish_after_load(window, screenshot, quit_after_load)
+        if demo:
+            window.tools.open_demo()
+        elif paths:
+            window.open_paths(paths)
+        elif screenshot or quit_after_load:
+            QTimer.singleShot(500, window.loaded.emit)
+
+    _after_first_paint(window, start)
     window.show()
-    if screenshot or quit_after_load:
-        _finish_after_load(window, screenshot, quit_after_load)
-    if demo:
-        window.tools.open_demo()
-    elif paths:
-        window.open_paths(paths)
-    elif screenshot or quit_after_load:
-        QTimer.singleShot(500, window.loaded.emit)
     _close_on_terminal_signals(window)
     status = app.exec()
     window.shutdown()  # closed by the window manager or quit(): stop the workers all the same
@@ -70,6 +90,35 @@ def run_gui(
         sys.stderr.flush()
         os._exit(status)
     return status
+
+
+FIRST_PAINT_WAIT_MS = 300  # a window that is never painted (minimised, hidden) is assembled anyway
+
+
+class _FirstPaint(QObject):
+    """Calls `callback` once, from the event loop, after the window's first paint event."""
+
+    def __init__(self, window: QWidget, callback: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._window, self._callback, self._done = window, callback, False
+        window.installEventFilter(self)
+        QTimer.singleShot(FIRST_PAINT_WAIT_MS, self._run)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self._run)  # once this paint is done
+        return False
+
+    def _run(self) -> None:
+        if not self._done:
+            self._done = True
+            self._window.removeEventFilter(self)
+            self._callback()
+
+
+def _after_first_paint(window: QWidget, callback: Callable[[], None]) -> None:
+    window._first_paint = _FirstPaint(window, callback)
 
 
 def _close_on_terminal_signals(window) -> None:
