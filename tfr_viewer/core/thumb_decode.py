@@ -17,7 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
@@ -90,6 +90,14 @@ class ThumbnailDecoder:
         """Whether the processes are up (until then `decode` works in the calling thread)."""
         with self._lock:
             return self._pool is not None and all(f.done() and not f.exception() for f in self._ready)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Start the processes and wait up to `timeout` s for them (benchmarks, tests)."""
+        self.warm()
+        with self._lock:
+            pending = list(self._ready)
+        wait(pending, timeout)
+        return self.ready()
 
     def decode(self, items: list[tuple[bytes, int]]) -> list[Answer]:
         if self.workers == 1 or len(items) < 2 * MIN_ITEMS_PER_PROCESS:
