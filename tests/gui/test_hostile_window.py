@@ -133,7 +133,7 @@ def test_unexpected_errors_in_request_workers_do_not_kill_them(qtbot, window, tm
 
     path = tmp_path / "good.tfrecords"
     write_tiles(path, 6)
-    monkeypatch.setattr(thumb_decode, "decode_thumbnail", _Boom(thumb_decode.decode_thumbnail, [ZeroDivisionError("thumb"), RuntimeError("thumb")]))
+    monkeypatch.setattr(thumb_decode, "decode_draft", _Boom(thumb_decode.decode_draft, [ZeroDivisionError("thumb"), RuntimeError("thumb")]))
     open_and_settle(qtbot, window, path)
     model = window.browser.tile_model
     tips = [model.data(model.index(r), Qt.ItemDataRole.ToolTipRole) for r in range(6)]

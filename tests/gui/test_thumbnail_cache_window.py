@@ -46,8 +46,7 @@ def open_window(qtbot, path: Path):
     from tfr_viewer.gui.main_window import MainWindow
     from tfr_viewer.gui.settings import Settings
 
-    win = MainWindow(Settings(fresh=True), dialogs=False)
-    qtbot.addWidget(win)
+    win = MainWindow(Settings(fresh=True), dialogs=False)  # closed and deleted by close_window
     win.resize(1400, 900)
     win.show()
     qtbot.waitExposed(win)
@@ -60,10 +59,14 @@ def open_window(qtbot, path: Path):
 
 
 def close_window(qtbot, win) -> None:
+    from PySide6.QtCore import QCoreApplication, QEvent
+
     from tfr_viewer.gui.workers import active_threads
 
     win.close()
     qtbot.waitUntil(lambda: not active_threads(), timeout=10_000)
+    win.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def thumbnail_colors(win) -> list[tuple[int, int, int]]:

@@ -8,8 +8,9 @@ start), run at a lower priority (the window keeps its CPU) and end with the proc
 them, even a killed one. Until the pool is up, or if it breaks, thumbnails decode in the
 calling thread: slower, never missing.
 
-Each item is (tile bytes, largest side); each answer is the (h, w, 3) uint8 pixels or the
-reason the bytes do not decode (a `TFRecordError` message).
+Each item is (tile bytes, largest side); each answer is the (h, w, 3) uint8 pixels at the
+cheapest scale with at least that side and less than twice it (`images.decode_draft`; the
+window fits them with Qt), or the reason the bytes do not decode (a `TFRecordError` message).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 
 from .errors import TFRecordError
-from .images import decode_thumbnail, load_decoders
+from .images import decode_draft, load_decoders
 from .messages import user_message
 from .processes import exit_with_parent
 
@@ -38,7 +39,7 @@ def decode_items(items: list[tuple[bytes, int]]) -> list[Answer]:
     out: list[Answer] = []
     for data, size in items:
         try:
-            out.append(decode_thumbnail(data, size))
+            out.append(decode_draft(data, size))
         except TFRecordError as exc:
             out.append(exc.reason)
         except Exception as exc:  # noqa: BLE001  (whatever the bytes make Pillow do: this tile's)

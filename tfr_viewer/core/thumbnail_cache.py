@@ -90,12 +90,13 @@ class ThumbnailCache:
                 pixels = decode_image(data)
             except Exception:  # noqa: BLE001  (a damaged row is a miss; the tile is decoded again)
                 continue
-            if max(pixels.shape[:2]) <= size and isinstance(record, int):
+            if max(pixels.shape[:2]) < 2 * size and isinstance(record, int):  # as `decode_draft` makes them
                 found[record] = pixels
         return found
 
     def put(self, path: str, identity: str, items: list[tuple[int, np.ndarray]], size: int) -> None:
-        """Store thumbnails (record, pixels) of the file at this identity; best effort."""
+        """Store thumbnails (record, pixels; less than twice `size` a side) of the file at this
+        identity; best effort."""
         if not items:
             return
         try:

@@ -185,7 +185,8 @@ class ThumbRequest:
 
 class ThumbnailLoader(RequestWorker):
     """Thumbnails for the rows the grid shows, emitted in batches: from the per-user cache when
-    it has them, else read here and decoded on every core (JPEG draft mode), then cached.
+    it has them, else read here and decoded on every core (JPEG DCT scaling), then cached;
+    Qt fits them to the size here.
 
     Requests accumulate (duplicates ignored); before decoding, a request for a row that has
     scrolled out of the visible range, or for an older model generation, is dropped.
@@ -259,7 +260,7 @@ class ThumbnailLoader(RequestWorker):
         for request in requests:
             record = request.key[1]
             if record in cached:
-                out.append((request.generation, request.row, request.key, to_qimage(cached[record]), None))
+                out.append((request.generation, request.row, request.key, fit_qimage(to_qimage(cached[record]), size), None))
                 continue
             try:
                 raw = self.tfrecord(entry).read_raw(record)
@@ -273,7 +274,7 @@ class ThumbnailLoader(RequestWorker):
                 error = f"{entry.path}, record {request.key[1]}: {answer}"
                 out.append((request.generation, request.row, request.key, None, error))
             else:
-                out.append((request.generation, request.row, request.key, to_qimage(answer), None))
+                out.append((request.generation, request.row, request.key, fit_qimage(to_qimage(answer), size), None))
                 fresh.append((request.key[1], answer))
         if identity:
             self.cache.put(entry.path, identity, fresh, size)
