@@ -5,8 +5,9 @@ libjpeg, but opening, draft set-up, resizing and the numpy copy are Python and h
 threads decode 96 px thumbnails barely faster than one (~1.0-1.3x), while two processes reach
 ~1.5-1.9x, and leave the window's GIL alone. The processes start once (`warm()`, at window
 start), run at a lower priority (the window keeps its CPU) and end with the process that started
-them, even a killed one. Until the pool is up, or if it breaks, thumbnails decode in the
-calling thread: slower, never missing.
+them, even a killed one. They start with the first batch worth sending (enough tiles and
+bytes: small tiles decode faster here than they travel); until they are up, or if the pool
+breaks, thumbnails decode in the calling thread: slower, never missing.
 
 Each item is (tile bytes, largest side); each answer is the (h, w, 3) uint8 pixels at the
 cheapest scale with at least that side and less than twice it (`images.decode_draft`; the
@@ -30,6 +31,7 @@ from .processes import exit_with_parent
 
 DECODER_NICENESS = 5  # below the window, above the indexing process
 MIN_ITEMS_PER_PROCESS = 4  # fewer than this per process: decoding here beats the hand-over
+MIN_BYTES_FOR_PROCESSES = 128 * 1024  # a batch of small tiles (16 x 64 px) decodes here faster than it travels
 
 Answer = np.ndarray | str
 
@@ -101,7 +103,8 @@ class ThumbnailDecoder:
         return self.ready()
 
     def decode(self, items: list[tuple[bytes, int]]) -> list[Answer]:
-        if self.workers == 1 or len(items) < 2 * MIN_ITEMS_PER_PROCESS:
+        if (self.workers == 1 or len(items) < 2 * MIN_ITEMS_PER_PROCESS
+                or sum(len(data) for data, _ in items) < MIN_BYTES_FOR_PROCESSES):
             return decode_items(items)
         pool = self._get_pool()
         if pool is None or not self.ready():

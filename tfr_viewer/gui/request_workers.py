@@ -218,7 +218,6 @@ class ThumbnailLoader(RequestWorker):
 
     def prepare(self) -> None:
         load_decoders()  # not with the first thumbnails, while the window shows a new folder
-        self.decoder.warm()
 
     def _still_wanted(self, request: ThumbRequest) -> bool:
         with self._visible_lock:
