@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from PySide6.QtCore import Qt
 
 from tfr_viewer.core.framing import frame_record
 from tfr_viewer.core.index import create_index
@@ -73,7 +74,8 @@ def thumbnail_colors(win) -> list[tuple[int, int, int]]:
     model = win.browser.tile_model
     out = []
     for row in range(TILES):
-        image = model._cache[model.key(row)].toImage()
+        icon = model.data(model.index(row), Qt.ItemDataRole.DecorationRole)
+        image = icon.pixmap(icon.availableSizes()[0]).toImage()
         color = image.pixelColor(image.width() // 2, image.height() // 2)
         out.append((color.red(), color.green(), color.blue()))
     return out
