@@ -16,20 +16,11 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QWidget
 
 from .settings import THUMB_SIZES, Settings
-
-if TYPE_CHECKING:
-    from .appearance import Appearance
-    from .browser import Browser
-    from .datasets import DatasetController
-    from .jobs import JobRunner
-    from .map_panel import MapPanel
-    from .tools import Tools
 
 SWITCH_INTERVAL = 0.0005
 SHUTDOWN_WAIT_S = 10.0  # closing waits this long in all for background work to stop
@@ -96,15 +87,14 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status_label, 1)
         self.problems = ProblemsPanel()
         self._build_views()
-        self.jobs: JobRunner = JobRunner(self.statusBar(), self.errors, self)
-        self.datasets: DatasetController = DatasetController(
-            self.settings, self.jobs, self.problems, self.statusBar(), self)
-        self.browser: Browser = Browser(self.datasets, self.tree, self.slide_filter, self.grid, self.grid_label,
-                                        self.clear_map_filter, self.viewer, self.metadata, self)
-        self.map_panel: MapPanel = MapPanel(self.browser, self.datasets, self.jobs)
+        self.jobs = JobRunner(self.statusBar(), self.errors, self)
+        self.datasets = DatasetController(self.settings, self.jobs, self.problems, self.statusBar(), self)
+        self.browser = Browser(self.datasets, self.tree, self.slide_filter, self.grid, self.grid_label,
+                               self.clear_map_filter, self.viewer, self.metadata, self)
+        self.map_panel = MapPanel(self.browser, self.datasets, self.jobs)
         self._build_layout()
-        self.tools: Tools = Tools(self, self.datasets, self.browser, self.map_panel.map, self.jobs)
-        self.appearance: Appearance = Appearance(
+        self.tools = Tools(self, self.datasets, self.browser, self.map_panel.map, self.jobs)
+        self.appearance = Appearance(
             self.settings, self, {"main": self.splitter, "right": self.right_splitter, "left": self.left_splitter},
             self.grid, self.browser.tile_model, self.map_panel.map, self.datasets)
         self.menuBar().clear()
