@@ -76,7 +76,11 @@ def run(args: argparse.Namespace, base: Path, indexed: Path) -> None:
         while not predicate():
             app.processEvents()
             if time.perf_counter() > end:
-                raise SystemExit("timed out")
+                import traceback
+
+                traceback.print_stack()
+                raise SystemExit(f"timed out; jobs busy: {window.jobs.busy()}, "
+                                 f"rows: {window.browser.tile_model.rowCount()}")
             time.sleep(0.001)
 
     def first_screen_ready(window) -> bool:
