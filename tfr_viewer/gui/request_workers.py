@@ -203,6 +203,7 @@ class ThumbnailLoader(RequestWorker):
         self.cache = cache if cache is not None else ThumbnailCache()
         self.decoder = decoder if decoder is not None else shared_decoder()
         self._identities: dict[str, str | None] = {}  # file key -> identity when it was opened
+        self._unsaved: list[tuple[str, str, int, list[tuple[int, np.ndarray]]]] = []  # for the cache
         super().__init__(parent)
 
     def set_visible(self, generation: int, first: int, last: int) -> None:
@@ -248,6 +249,15 @@ class ThumbnailLoader(RequestWorker):
         for requests in groups.values():
             out += self._serve_file(requests)
         self.ready.emit(out)
+        with self._cond:
+            idle = not self._pending
+        if idle:  # written when nothing waits: the cache never delays a screen of thumbnails
+            self._save()
+
+    def _save(self) -> None:
+        unsaved, self._unsaved = self._unsaved, []
+        for path, identity, size, fresh in unsaved:
+            self.cache.put(path, identity, fresh, size)
 
     def _serve_file(self, requests: list[ThumbRequest]) -> list[tuple]:
         """One file's thumbnails at one size: cached ones first, the rest read and decoded."""
@@ -275,8 +285,8 @@ class ThumbnailLoader(RequestWorker):
             else:
                 out.append((request.generation, request.row, request.key, fit_qimage(to_qimage(answer), size), None))
                 fresh.append((request.key[1], answer))
-        if identity:
-            self.cache.put(entry.path, identity, fresh, size)
+        if identity and fresh:
+            self._unsaved.append((entry.path, identity, size, fresh))
         return out
 
     def fail(self, batch: list[ThumbRequest], exc: Exception) -> None:
@@ -284,6 +294,7 @@ class ThumbnailLoader(RequestWorker):
 
     def _close_files(self) -> None:
         super()._close_files()
+        self._save()
         self.cache.close()
 
 
