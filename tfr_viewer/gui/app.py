@@ -65,8 +65,10 @@ def run_gui(
         window.errors.install_excepthook()
         if probe:
             print("assembled", flush=True)
-            QApplication.instance().quit()
-            return
+            if not paths:
+                QApplication.instance().quit()
+                return
+            _quit_at_first_screen(window)
         if screenshot or quit_after_load:
             _finish_after_load(window, screenshot, quit_after_load)
         if demo:
@@ -92,6 +94,7 @@ def run_gui(
     return status
 
 
+PROBE_GIVE_UP_MS = 30_000
 FIRST_PAINT_WAIT_MS = 300  # a window that is never painted (minimised, hidden) is assembled anyway
 
 
@@ -119,6 +122,34 @@ class _FirstPaint(QObject):
 
 def _after_first_paint(window: QWidget, callback: Callable[[], None]) -> None:
     window._first_paint = _FirstPaint(window, callback)
+
+
+def _quit_at_first_screen(window) -> None:
+    """Prints `first-screen` once the visible thumbnails are painted, then quits (the probe;
+    it gives up after PROBE_GIVE_UP_MS)."""
+    def check(_count: int = 0) -> None:
+        if _visible_thumbnails_ready(window):
+            window.grid.viewport().repaint()
+            print("first-screen", flush=True)
+            window.browser.tile_model.thumbnailsArrived.disconnect(check)
+            QApplication.instance().quit()
+
+    window.browser.tile_model.thumbnailsArrived.connect(check)
+    QTimer.singleShot(PROBE_GIVE_UP_MS, QApplication.instance().quit)
+
+
+def _visible_thumbnails_ready(window) -> bool:
+    """Whether every tile the grid shows has its thumbnail (a broken tile is final too)."""
+    grid = window.grid
+    seen = 0
+    for y in range(5, grid.viewport().height(), max(grid.gridSize().height(), 8)):
+        for x in range(5, grid.viewport().width(), max(grid.gridSize().width(), 8)):
+            index = grid.indexAt(QPoint(x, y))
+            if index.isValid():
+                seen += 1
+                if not window.browser.tile_model.thumbnail_settled(index.row()):
+                    return False
+    return seen > 0 or window.browser.tile_model.rowCount() == 0  # not laid out yet: wait
 
 
 def _close_on_terminal_signals(window) -> None:
@@ -154,22 +185,10 @@ def _finish_after_load(window, screenshot: str | None, quit_after: bool) -> None
             window.close()
             QApplication.instance().quit()
 
-    def visible_thumbnails_ready() -> bool:
-        grid = window.grid
-        seen = 0
-        for y in range(5, grid.viewport().height(), max(grid.gridSize().height(), 8)):
-            for x in range(5, grid.viewport().width(), max(grid.gridSize().width(), 8)):
-                index = grid.indexAt(QPoint(x, y))
-                if index.isValid():
-                    seen += 1
-                    if not window.browser.tile_model.thumbnail_settled(index.row()):  # a broken tile is final too
-                        return False
-        return seen > 0 or window.browser.tile_model.rowCount() == 0  # not laid out yet: wait
-
     def poll() -> None:
         if state["done"]:
             return
-        if window.jobs.busy() or not visible_thumbnails_ready():
+        if window.jobs.busy() or not _visible_thumbnails_ready(window):
             state["confirmed"] = False
             QTimer.singleShot(100, poll)
         elif not state.get("confirmed"):
