@@ -1,7 +1,8 @@
 """Read-path figures: loader iteration, random access, index build, thumbnail decode.
 
-Usage: python benchmarks/read_bench.py [--files 10] [--tiles 2000]
-Prints records/s, best of 5 runs (warm page cache: every file is read once before timing).
+Usage: python benchmarks/read_bench.py [--files 10] [--tiles 2000] [--thumbnails-only]
+Prints records/s, best of 5 runs (warm page cache: every file is read once before timing);
+thumbnails per size and per process (and thread) count, and from the persistent cache.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from _data import tfrecord_dataset  # noqa: E402
 from tfr_viewer.core import index as index_mod  # noqa: E402
 from tfr_viewer.core.example_pb2 import Example  # noqa: E402
 from tfr_viewer.core.framing import iter_frames  # noqa: E402
-from tfr_viewer.core.images import decode_thumbnail  # noqa: E402
 from tfr_viewer.core.progress import run_job  # noqa: E402
 
 
@@ -43,8 +43,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--tiles", type=int, default=2000)
+    parser.add_argument("--thumbnails-only", action="store_true")
     args = parser.parse_args()
     root = tfrecord_dataset(args.files, args.tiles)
+    if args.thumbnails_only:
+        tfr = sf.TFRecord(str(sorted(root.glob("*.tfrecords"))[0]))
+        thumbnail_figures([tfr[i]["image_raw"] for i in range(800)])
+        return
     paths = sorted(str(p) for p in root.glob("*.tfrecords"))
     total = args.files * args.tiles
     size_mb = sum(os.path.getsize(p) for p in paths) / 1e6
@@ -103,20 +108,55 @@ def main() -> None:
 
     timed("TFRecord.read_payload(i) random access", len(picks), payload_access)
 
-    images = [tfrs[0][i]["image_raw"] for i in range(500)]
+    thumbnail_figures([tfrs[0][i]["image_raw"] for i in range(800)])
 
-    def thumbnails() -> None:
-        for data in images:
-            decode_thumbnail(data, 96)
 
-    timed("thumbnail decode 96 px (JPEG draft mode)", len(images), thumbnails)
+def thumbnail_figures(images: list[bytes]) -> None:
+    """Thumbnails of 256 px tiles: per size (JPEG DCT scaling picks 1/2, 1/4, 1/8 >= the size)
+    and per process count, in batches of 16 as the window's loader hands them over; then the
+    same thumbnails from the persistent cache."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    def full_decode() -> None:
-        for data in images:
-            sf.io.decode_image(data)
+    from tfr_viewer.core.thumb_decode import ThumbnailDecoder, decode_items, default_workers
+    from tfr_viewer.core.thumbnail_cache import ThumbnailCache
 
-    timed("full decode_image (for comparison)", len(images), full_decode)
+    def batches(size: int) -> list[list[tuple[bytes, int]]]:
+        items = [(data, size) for data in images]
+        return [items[i:i + 16] for i in range(0, len(items), 16)]
 
+    timed("full decode_image (256 px, for comparison)", len(images),
+          lambda: [sf.io.decode_image(data) for data in images])
+    cores = sorted({1, default_workers()})
+    decoders = {n: ThumbnailDecoder(workers=n) for n in cores}
+    for decoder in decoders.values():
+        decoder.wait_ready(60)
+    rates: dict[tuple[int, object], float] = {}
+    threads = ThreadPoolExecutor(cores[-1])
+    for size in (64, 96, 128, 192):
+        work = batches(size)
+        for n, decoder in decoders.items():
+            rates[size, n] = timed(f"thumbnail {size} px, {n} process{'es' if n > 1 else ''}", len(images),
+                                   lambda d=decoder, w=work: [d.decode(b) for b in w])
+        if len(cores) > 1:  # the alternative: threads, if Pillow let go of the GIL long enough
+            rates[size, "threads"] = timed(f"thumbnail {size} px, {cores[-1]} threads", len(images),
+                                           lambda w=work: list(threads.map(decode_items, w)))
+    threads.shutdown()
+    for size in (64, 96, 128, 192):
+        if len(cores) > 1:
+            print(f"thumbnail {size} px: {rates[size, cores[-1]] / rates[size, 1]:.2f}x on {cores[-1]} processes, "
+                  f"{rates[size, 'threads'] / rates[size, 1]:.2f}x on {cores[-1]} threads")
+    for decoder in decoders.values():
+        decoder.close()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        cache = ThumbnailCache(Path(folder) / "thumbs.sqlite3")
+        pixels = [p for b in batches(96) for p in decoders[1].decode(b)]
+        cache.put("/bench/a.tfrecords", "1:1:1", list(enumerate(pixels)), 96)
+        records = list(range(len(pixels)))
+        timed("thumbnail 96 px from the persistent cache", len(records),
+              lambda: [cache.get("/bench/a.tfrecords", "1:1:1", records[i:i + 16], 96) for i in range(0, len(records), 16)])
+        cache.close()
 
 if __name__ == "__main__":
     main()

@@ -2,22 +2,14 @@
 
 `import tfr_viewer as sf` gives the names of Slideflow's TFRecord page: `sf.TFRecord`,
 `sf.tfrecord_loader`, `sf.multi_tfrecord_loader`, `sf.io.*`, `sf.util.*`, `sf.Dataset`.
+
+Every name loads on first use: `tfr-viewer` starts (and paints its window) without
+importing numpy or protobuf, and `import tfr_viewer` costs nothing until a name is used.
 """
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
-
-from .core.errors import TFRecordError
-from .core.tfrecord import TFRecord
-
-try:
-    __version__ = _metadata.version("tfr-viewer")
-except _metadata.PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
-
-from . import io, tfrecord, util  # noqa: E402  (aliases need the names above)
-from .tfrecord import multi_tfrecord_loader, tfrecord_loader  # noqa: E402
+import importlib
 
 __all__ = [
     "TFRecord",
@@ -30,15 +22,44 @@ __all__ = [
     "__version__",
 ]
 
+# name -> (module, attribute); attribute None: the module itself
+_LAZY = {
+    "TFRecord": ("tfr_viewer.core.tfrecord", "TFRecord"),
+    "TFRecordError": ("tfr_viewer.core.errors", "TFRecordError"),
+    "tfrecord_loader": ("tfr_viewer.tfrecord", "tfrecord_loader"),
+    "multi_tfrecord_loader": ("tfr_viewer.tfrecord", "multi_tfrecord_loader"),
+    "io": ("tfr_viewer.io", None),
+    "tfrecord": ("tfr_viewer.tfrecord", None),
+    "util": ("tfr_viewer.util", None),
+    "Dataset": ("tfr_viewer.core.dataset", "Dataset"),
+    "verify": ("tfr_viewer.core.verify", "verify"),
+    "VerifyReport": ("tfr_viewer.core.verify", "VerifyReport"),
+    "salvage": ("tfr_viewer.core.verify", "salvage"),
+}
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("tfr-viewer")
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0+unknown"
+
 
 def __getattr__(name: str):
-    """Heavier parts load on first use, so `import tfr_viewer` stays fast for the CLI."""
-    if name in ("Dataset",):
-        from .core.dataset import Dataset
+    """Load a public name on first use and keep it (later lookups are plain attributes)."""
+    if name == "__version__":
+        value = _version()
+    elif name in _LAZY:
+        module_name, attribute = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = module if attribute is None else getattr(module, attribute)
+    else:
+        raise AttributeError(f"module 'tfr_viewer' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
-        return Dataset
-    if name in ("verify", "VerifyReport", "salvage"):
-        from .core import verify as _verify
 
-        return getattr(_verify, name)
-    raise AttributeError(f"module 'tfr_viewer' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | {"__version__"})

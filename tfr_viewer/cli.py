@@ -7,7 +7,6 @@ work on a machine without a display.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -143,6 +142,8 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
     from .core.console import printable
 
     if getattr(args, "json", False):
+        import json
+
         json.dump(data, sys.stdout, indent=1, default=str)
         sys.stdout.write("\n")
     else:

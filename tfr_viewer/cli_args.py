@@ -12,10 +12,18 @@ SUBCOMMANDS = ("info", "summary", "index", "verify", "convert", "export", "salva
 PROG = "tfr-viewer"
 
 
-def _version() -> str:
-    from . import __version__
+class _Version(argparse.Action):
+    """`--version`: the installed version, looked up only when asked (importlib.metadata costs
+    ~25 ms of every start otherwise)."""
 
-    return __version__
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from . import __version__
+
+        print(f"{PROG} {__version__}")
+        parser.exit()
 
 
 def gui_parser() -> argparse.ArgumentParser:
@@ -26,7 +34,7 @@ def gui_parser() -> argparse.ArgumentParser:
         f"(see '{PROG} SUBCOMMAND --help'). To open a path named like a subcommand, write ./NAME.",
     )
     parser.add_argument("paths", nargs="*", help="TFRecord files or folders to open")
-    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     parser.add_argument("--demo", action="store_true", help="open a generated sample dataset")
     parser.add_argument("--annotations", metavar="CSV",
                         help="annotations CSV with a slide column: its columns colour and filter the tiles")
@@ -41,7 +49,7 @@ def gui_parser() -> argparse.ArgumentParser:
 
 def command_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG)
-    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="fields, image format, record count and location bounds of a TFRecord")

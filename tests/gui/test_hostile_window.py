@@ -128,11 +128,12 @@ class _Boom:
 
 
 def test_unexpected_errors_in_request_workers_do_not_kill_them(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    from tfr_viewer.core import thumb_decode
     from tfr_viewer.gui import request_workers
 
     path = tmp_path / "good.tfrecords"
     write_tiles(path, 6)
-    monkeypatch.setattr(request_workers, "decode_thumbnail", _Boom(request_workers.decode_thumbnail, [ZeroDivisionError("thumb"), RuntimeError("thumb")]))
+    monkeypatch.setattr(thumb_decode, "decode_draft", _Boom(thumb_decode.decode_draft, [ZeroDivisionError("thumb"), RuntimeError("thumb")]))
     open_and_settle(qtbot, window, path)
     model = window.browser.tile_model
     tips = [model.data(model.index(r), Qt.ItemDataRole.ToolTipRole) for r in range(6)]

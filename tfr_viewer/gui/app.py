@@ -5,17 +5,19 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from importlib import resources
+from typing import Callable
 
-from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtCore import QEvent, QObject, QPoint, QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
-
-from ..resources import icon_path
+from PySide6.QtWidgets import QApplication, QWidget
 
 
 def app_icon() -> QIcon:
     """The application icon from the package resources (SVG plus PNG sizes)."""
+    from importlib import resources
+
+    from ..resources import icon_path
+
     icon = QIcon()
     for size in (32, 64, 256):
         with resources.as_file(icon_path(size)) as path:
@@ -24,11 +26,13 @@ def app_icon() -> QIcon:
     return icon
 
 
-def make_app(argv: list[str] | None = None) -> QApplication:
+def make_app(argv: list[str] | None = None, icon: bool = True) -> QApplication:
+    """The application; `icon=False` leaves the icon (files to read) for after the first paint."""
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setApplicationName("tfr-viewer")
     app.setOrganizationName("tfr-viewer")
-    app.setWindowIcon(app_icon())
+    if icon:
+        app.setWindowIcon(app_icon())
     return app
 
 
@@ -43,25 +47,44 @@ def run_gui(
 ) -> int:
     """Open the window (on `paths`, or the demo dataset, with an annotations CSV) and run the
     event loop. `fresh_settings`: defaults for this run, the saved ones kept; `read_only`: nothing
-    written beside the user's files."""
-    app = make_app()
-    from ..core.read_only import set_read_only
+    written beside the user's files.
+
+    The window paints first as a shell (Qt only); the parts that need numpy, the core and
+    pyqtgraph are imported and built right after that first paint, then the dataset is opened."""
+    app = make_app(icon=False)
     from .main_window import MainWindow
     from .settings import Settings
 
     if read_only:
+        from ..core.read_only import set_read_only  # a small module: no numpy, no core
+
         set_read_only(True)
-    window = MainWindow(Settings.for_this_run() if fresh_settings else Settings())
-    window.errors.install_excepthook()
+    window = MainWindow(Settings.for_this_run() if fresh_settings else Settings(), assemble=bool(screenshot))
     if screenshot:  # a reproducible picture: default size and layout, whatever was saved
         window.resize(1440, 900)
         window.appearance.reset_layout()
+    probe = bool(os.environ.get("TFR_VIEWER_STARTUP_PROBE"))
+
+    def start() -> None:
+        if probe:  # benchmarks/startup_bench.py: the time of the first paint, then of the assembled window
+            print("first-paint", flush=True)
+        app.setWindowIcon(app_icon())
+        window.assemble()
+        window.errors.install_excepthook()
+        if probe:
+            print("assembled", flush=True)
+            if not paths:
+                QApplication.instance().quit()
+                return
+            _quit_at_first_screen(window)
+        if screenshot or quit_after_load:
+            _finish_after_load(window, screenshot, quit_after_load)
+        open_at_start(window, paths, demo, annotations)
+        if not (demo or paths) and (screenshot or quit_after_load):
+            QTimer.singleShot(500, window.loaded.emit)
+
+    _after_first_paint(window, start)
     window.show()
-    if screenshot or quit_after_load:
-        _finish_after_load(window, screenshot, quit_after_load)
-    open_at_start(window, paths, demo, annotations)
-    if not (demo or paths) and (screenshot or quit_after_load):
-        QTimer.singleShot(500, window.loaded.emit)
     _close_on_terminal_signals(window)
     status = app.exec()
     window.shutdown()  # closed by the window manager or quit(): stop the workers all the same
@@ -84,6 +107,64 @@ def open_at_start(window, paths: list[str], demo: bool = False, annotations: str
         window.open_paths(paths)
     if annotations:
         window.fields.load_annotations(annotations)
+
+
+PROBE_GIVE_UP_MS = 30_000
+FIRST_PAINT_WAIT_MS = 300  # a window that is never painted (minimised, hidden) is assembled anyway
+
+
+class _FirstPaint(QObject):
+    """Calls `callback` once, from the event loop, after the window's first paint event."""
+
+    def __init__(self, window: QWidget, callback: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._window, self._callback, self._done = window, callback, False
+        window.installEventFilter(self)
+        QTimer.singleShot(FIRST_PAINT_WAIT_MS, self._run)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self._run)  # once this paint is done
+        return False
+
+    def _run(self) -> None:
+        if not self._done:
+            self._done = True
+            self._window.removeEventFilter(self)
+            self._callback()
+
+
+def _after_first_paint(window: QWidget, callback: Callable[[], None]) -> None:
+    window._first_paint = _FirstPaint(window, callback)
+
+
+def _quit_at_first_screen(window) -> None:
+    """Prints `first-screen` once the visible thumbnails are painted, then quits (the probe;
+    it gives up after PROBE_GIVE_UP_MS)."""
+    def check(_count: int = 0) -> None:
+        if _visible_thumbnails_ready(window):
+            window.grid.viewport().repaint()
+            print("first-screen", flush=True)
+            window.browser.tile_model.thumbnailsArrived.disconnect(check)
+            QApplication.instance().quit()
+
+    window.browser.tile_model.thumbnailsArrived.connect(check)
+    QTimer.singleShot(PROBE_GIVE_UP_MS, QApplication.instance().quit)
+
+
+def _visible_thumbnails_ready(window) -> bool:
+    """Whether every tile the grid shows has its thumbnail (a broken tile is final too)."""
+    grid = window.grid
+    seen = 0
+    for y in range(5, grid.viewport().height(), max(grid.gridSize().height(), 8)):
+        for x in range(5, grid.viewport().width(), max(grid.gridSize().width(), 8)):
+            index = grid.indexAt(QPoint(x, y))
+            if index.isValid():
+                seen += 1
+                if not window.browser.tile_model.thumbnail_settled(index.row()):
+                    return False
+    return seen > 0 or window.browser.tile_model.rowCount() == 0  # not laid out yet: wait
 
 
 def _close_on_terminal_signals(window) -> None:
@@ -120,22 +201,10 @@ def _finish_after_load(window, screenshot: str | None, quit_after: bool) -> None
             window.close()
             QApplication.instance().quit()
 
-    def visible_thumbnails_ready() -> bool:
-        grid = window.grid
-        seen = 0
-        for y in range(5, grid.viewport().height(), max(grid.gridSize().height(), 8)):
-            for x in range(5, grid.viewport().width(), max(grid.gridSize().width(), 8)):
-                index = grid.indexAt(QPoint(x, y))
-                if index.isValid():
-                    seen += 1
-                    if not window.browser.tile_model.thumbnail_settled(index.row()):  # a broken tile is final too
-                        return False
-        return seen > 0 or window.browser.tile_model.rowCount() == 0  # not laid out yet: wait
-
     def poll() -> None:
         if state["done"]:
             return
-        if window.jobs.busy() or not visible_thumbnails_ready():
+        if window.jobs.busy() or not _visible_thumbnails_ready(window):
             state["confirmed"] = False
             QTimer.singleShot(100, poll)
         elif not state.get("confirmed"):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QObject, QRect, QSize
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QObject
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QSplitter, QWidget
 
 from .datasets import DatasetController
@@ -14,8 +14,6 @@ from .widgets.tile_grid import TileGridView
 
 MAIN_SIZES = [280, 620, 460]  # tree, grid, map/viewer/record columns (proportions: any width)
 RIGHT_SIZES = [300, 330, 270]  # map, viewer, record panel: the tile is never the smallest
-PREFERRED_SIZE = QSize(1440, 900)  # the window's size on a screen large enough for it
-SCREEN_SHARE = 0.92  # else this share of the screen's free area, room left for the title bar
 LEFT_SIZES = [600, 160]  # tree, Problems
 DARK_PALETTE = [
     (QPalette.ColorRole.Window, "#2b2b2e"), (QPalette.ColorRole.WindowText, "#e8e8e8"),
@@ -94,37 +92,9 @@ class Appearance(QObject):
         self.splitters["right"].setSizes(RIGHT_SIZES)
         self.splitters["left"].setSizes(LEFT_SIZES)
 
-    def available_area(self) -> QRect:
-        """The free area (no task bars) of the screen the window is on, in logical pixels."""
-        screen = self.window_widget.screen() or QGuiApplication.primaryScreen()
-        return screen.availableGeometry()
-
-    def fit_to_screen(self) -> None:
-        """The preferred size, or what the screen has room for, centred on it (a 1440x900
-        window on a 1280x800 screen, or at scale factor 2, hid the map and the status bar)."""
-        area = self.available_area()
-        size = PREFERRED_SIZE.boundedTo(QSize(int(area.width() * SCREEN_SHARE), int(area.height() * SCREEN_SHARE)))
-        self.window_widget.resize(size)
-        self.window_widget.move(area.center() - QRect(0, 0, size.width(), size.height()).center())
-
-    def clamp_to_screen(self) -> None:
-        """A window restored from a larger (or another) screen is shrunk and moved onto this one."""
-        area = self.available_area()
-        if area.contains(self.window_widget.geometry()):
-            return
-        size = self.window_widget.size().boundedTo(area.size())
-        self.window_widget.resize(size)
-        x = min(max(self.window_widget.x(), area.left()), area.right() + 1 - size.width())
-        y = min(max(self.window_widget.y(), area.top()), area.bottom() + 1 - size.height())
-        self.window_widget.move(x, y)
-
     def restore(self) -> None:
-        """Geometry (kept on this screen), splitters, thumbnails and theme as the user left them."""
-        self.fit_to_screen()
-        geometry = self.settings.get("window/geometry")
-        if geometry:
-            self.window_widget.restoreGeometry(geometry)
-            self.clamp_to_screen()
+        """Splitters, thumbnails and theme as the user left them (the window's geometry is
+        restored before its first paint: `window_geometry`)."""
         for name, key in self._splitter_keys():
             state = self.settings.get(key)
             if state:

@@ -1,8 +1,13 @@
 """The inspector window: lays out the panels, builds the menus and wires the parts together.
 
 Each concern lives in its own object: `jobs` (background work), `datasets` (opening, watching,
-indexing, Problems), `browser` (tree -> grid -> viewer -> record panel), `map_panel`, `tools`
-and `appearance`. No file I/O happens here.
+indexing, Problems), `browser` (tree -> grid -> viewer -> record panel), `fields` and `filters` (label fields and
+the filter bar), `goto`, `map_panel`, `tools`, `context_menus` and `appearance`. No file I/O happens here.
+
+Start-up: this module imports only a few Qt classes (each Qt class imported costs its enums, a
+few ms; the `Qt` namespace ~25 ms), so the window can paint its frame and menu bar before numpy,
+the core, pyqtgraph and most Qt widget classes are imported. `assemble()` imports and builds
+the welcome page and the panels (at once by default; `run_gui` calls it after the first paint).
 """
 
 from __future__ import annotations
@@ -12,43 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtWidgets import (
-    QApplication,
-    QHBoxLayout,
-    QLineEdit,
-    QMainWindow,
-    QPushButton,
-    QSplitter,
-    QStackedWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QWidget
 
-from ..core.index_pool import warm_index_pool
-from ..demo import path_title
-from .actions import build_commands, fill_path_menu, shortcut_table
-from .appearance import LEFT_SIZES, MAIN_SIZES, RIGHT_SIZES, Appearance
-from .browser import Browser
-from .context_menus import ContextMenus
-from .datasets import NO_TFRECORDS, DatasetController
-from .errors import ErrorBridge
-from .fields import FieldStore
-from .filters import FilterController
-from .goto import GoTo
-from .jobs import JobRunner
-from .map_panel import MapPanel
-from .plain import plain_label, plain_title
 from .settings import THUMB_SIZES, Settings
-from .tools import Tools
-from .welcome import EmptyFolderPage, WelcomePage
-from .widgets.dataset_tree import DatasetTreeView
-from .widgets.filter_panel import FilterPanel
-from .widgets.metadata_panel import MetadataPanel
-from .widgets.problems import ProblemsPanel
-from .widgets.tile_grid import TileGridView
-from .widgets.tile_viewer import TileViewer
-from .workers import collect_garbage_in_gui_thread
+from .window_geometry import restore_window_geometry
 
 SWITCH_INTERVAL = 0.0005
 SHUTDOWN_WAIT_S = 10.0  # closing waits this long in all for background work to stop
@@ -63,27 +36,67 @@ class MainWindow(QMainWindow):
     indexingFinished = Signal()
     mapFilled = Signal()
 
-    def __init__(self, settings: Settings | None = None, dialogs: bool = True) -> None:
+    def __init__(self, settings: Settings | None = None, dialogs: bool = True, assemble: bool = True) -> None:
+        """`assemble=False` builds only the shell (menu bar titles, status bar, an empty page):
+        cheap enough to paint at once; `assemble()` adds the rest."""
         super().__init__()
         # Worker threads hold the GIL between Python-level switches; every Qt callback into
         # Python (data(), paint events) waits for one. A shorter interval keeps the GUI fluid.
         sys.setswitchinterval(SWITCH_INTERVAL)
-        collect_garbage_in_gui_thread()
-        warm_index_pool()
         self.setObjectName("mainWindow")
         self.setWindowTitle("tfr-viewer")
         self.settings = settings or Settings()
         self._shut_down = False  # shutdown() ran: workers cancelled and waited for
+        self.assembled = False
         self.ask_before_quit = dialogs  # quitting during a conversion or indexing asks first
         self._stop_confirmed = False
 
-        self.errors = ErrorBridge(self.statusBar(), self, dialogs=dialogs)
+        self._dialogs = dialogs
+        self.statusBar()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(QWidget())  # an empty page until `assemble()`
+        self.setCentralWidget(self.stack)
+        self.setAcceptDrops(True)
+        # before the first paint: the window does not jump when the parts arrive
+        restore_window_geometry(self, self.settings.get("window/geometry"))
+        for title in ("&File", "&View", "&Tools", "&Help"):  # the menu bar's height from the start
+            self.menuBar().addMenu(title)
+        if assemble:
+            self.assemble()
+
+    def assemble(self) -> None:
+        """Import and build the panels and the parts that need the core (numpy, workers) and
+        pyqtgraph, then menus and wiring. Once; `run_gui` calls it right after the first paint."""
+        if self.assembled:
+            return
+        from ..core.index_pool import warm_index_pool
+        from .appearance import Appearance
+        from .browser import Browser
+        from .context_menus import ContextMenus
+        from .datasets import DatasetController
+        from .errors import ErrorBridge
+        from .fields import FieldStore
+        from .filters import FilterController
+        from .goto import GoTo
+        from .jobs import JobRunner
+        from .map_panel import MapPanel
+        from .plain import plain_label
+        from .tools import Tools
+        from .widgets.filter_panel import FilterPanel
+        from .widgets.problems import ProblemsPanel
+        from .workers import collect_garbage_in_gui_thread
+
+        collect_garbage_in_gui_thread()
+        warm_index_pool()
+        self.errors = ErrorBridge(self.statusBar(), self, dialogs=self._dialogs)
         self.status_label = plain_label("")
         self.statusBar().addWidget(self.status_label, 1)
-        self.jobs = JobRunner(self.statusBar(), self.errors, self)
         self.problems = ProblemsPanel()
+        self._build_views()
+        self.jobs = JobRunner(self.statusBar(), self.errors, self)
         self.datasets = DatasetController(self.settings, self.jobs, self.problems, self.statusBar(), self)
-        self._build_browser()
+        self.browser = Browser(self.datasets, self.tree, self.slide_filter, self.grid, self.grid_label,
+                               self.clear_map_filter, self.viewer, self.metadata, self)
         self.fields = FieldStore(self.browser, self.datasets, self.jobs, self)
         self.filter_panel = FilterPanel()
         self.filters = FilterController(self.fields, self.filter_panel, self.browser, self)
@@ -95,15 +108,25 @@ class MainWindow(QMainWindow):
         self.appearance = Appearance(
             self.settings, self, {"main": self.splitter, "right": self.right_splitter, "left": self.left_splitter},
             self.grid, self.browser.tile_model, self.map_panel.map, self.datasets)
+        self.menuBar().clear()
         self._build_menus()
         self._wire()
-        self.setAcceptDrops(True)
         self.appearance.restore()
         self.welcome.show_recent(self.settings.get("recent/paths"))
         self.stack.setCurrentWidget(self.welcome)
+        self.assembled = True
 
     # --- layout --------------------------------------------------------------------------------
-    def _build_browser(self) -> None:
+    def _build_views(self) -> None:
+        """The browser's widgets; `assemble()` gives them their models through `Browser`."""
+        from PySide6.QtWidgets import QLineEdit, QPushButton
+
+        from .plain import plain_label
+        from .widgets.dataset_tree import DatasetTreeView
+        from .widgets.metadata_panel import MetadataPanel
+        from .widgets.tile_grid import TileGridView
+        from .widgets.tile_viewer import TileViewer
+
         self.tree = DatasetTreeView()
         self.slide_filter = QLineEdit()
         self.slide_filter.setObjectName("slideFilter")
@@ -115,10 +138,14 @@ class MainWindow(QMainWindow):
         self.clear_map_filter.setVisible(False)
         self.viewer = TileViewer()
         self.metadata = MetadataPanel()
-        self.browser = Browser(self.datasets, self.tree, self.slide_filter, self.grid, self.grid_label,
-                               self.clear_map_filter, self.viewer, self.metadata, self)
 
     def _build_layout(self) -> None:
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QHBoxLayout, QSplitter, QVBoxLayout
+
+        from .appearance import LEFT_SIZES, MAIN_SIZES, RIGHT_SIZES
+        from .welcome import EmptyFolderPage, WelcomePage
+
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -156,13 +183,13 @@ class MainWindow(QMainWindow):
 
         self.welcome = WelcomePage()
         self.empty_folder = EmptyFolderPage()
-        self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.empty_folder)
         self.stack.addWidget(self.splitter)
-        self.setCentralWidget(self.stack)
 
     def _build_menus(self) -> None:
+        from .actions import build_commands, fill_path_menu, shortcut_table
+
         tools, appearance = self.tools, self.appearance
         handlers = {
             "file.open_file": tools.choose_file,
@@ -237,12 +264,16 @@ class MainWindow(QMainWindow):
 
     def open_paths(self, paths: list[str]) -> None:
         """Start opening in the background; older results are ignored from now on."""
+        self.assemble()
         self.browser.reset()
         self.fields.reset()
         self.map_panel.reset()
         self.datasets.open_paths(paths)
         self.status_label.setText("")
         self.stack.setCurrentWidget(self.splitter)
+        from ..demo import path_title  # imported with the panels (assemble)
+        from .plain import plain_title
+
         self.setWindowTitle(plain_title(f"tfr-viewer — {', '.join(Path(path_title(p)).name or p for p in paths)}"))
 
     def close_dataset(self) -> None:
@@ -256,6 +287,8 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.welcome)
 
     def _on_opened(self, note: str) -> None:
+        from .datasets import NO_TFRECORDS
+
         self.tree.expandAll()
         self.status_label.setText(note)  # none when files were found: an older note goes
         if note == NO_TFRECORDS and len(self.datasets.opened_paths) == 1:
@@ -280,7 +313,7 @@ class MainWindow(QMainWindow):
     # --- window lifetime -------------------------------------------------------------------------
     def changeEvent(self, event) -> None:  # noqa: N802
         super().changeEvent(event)
-        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow() and self.assembled:
             if time.monotonic() - self.datasets.last_refresh > REFRESH_ON_ACTIVATE_S:
                 self.datasets.refresh_files()
 
@@ -303,7 +336,7 @@ class MainWindow(QMainWindow):
         (a read the OS does not interrupt) is orphaned: it ends on its own, never destroyed
         while it runs (which would abort the process). A second call (the app's, after the
         window's own on close) finds nothing left to wait for."""
-        if self._shut_down:
+        if self._shut_down or not self.assembled:
             return
         self._shut_down = True
         self.jobs.cancel_for_shutdown()
@@ -316,12 +349,13 @@ class MainWindow(QMainWindow):
             worker.stop(max(0, int(1000 * (deadline - time.monotonic()))))
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        work = self.tools.running_work() if self.ask_before_quit and not self._stop_confirmed else []
-        if work:
-            event.ignore()
-            self.tools.ask_to_stop(work, self._stop_and_quit)
-            return
-        self.tools.stop_conversion()
-        self.appearance.save()
+        if self.assembled:
+            work = self.tools.running_work() if self.ask_before_quit and not self._stop_confirmed else []
+            if work:
+                event.ignore()
+                self.tools.ask_to_stop(work, self._stop_and_quit)
+                return
+            self.tools.stop_conversion()
+            self.appearance.save()
         self.shutdown()
         super().closeEvent(event)

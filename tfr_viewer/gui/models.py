@@ -214,7 +214,9 @@ class TileListModel(QStringListModel):
         self.thumb_size = 96
         self.show_captions = False
         self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[int, int], QPixmap | None] = OrderedDict()
+        # ready-made icons: data() runs for every painted tile, and each Qt call it makes may
+        # wait for the GIL while the loader works (an icon built per call was four of them)
+        self._cache: OrderedDict[tuple[int, int], QIcon | None] = OrderedDict()
         self._errors: dict[tuple[int, int], str] = {}
         self._wanted: dict[int, ThumbRequest] = {}
         self._flush = QTimer(self)
@@ -227,6 +229,7 @@ class TileListModel(QStringListModel):
         self._announce.setInterval(ANNOUNCE_MS)
         self._announce.timeout.connect(self._announce_thumbnails)
         self._placeholder = self._make_placeholder()
+        self._error_icon = _untinted(self._error_pixmap())
 
     # --- content -------------------------------------------------------------------------------
     def set_tiles(self, entries: list[FileEntry], file_ids: list[int]) -> None:
@@ -276,6 +279,7 @@ class TileListModel(QStringListModel):
         self.generation += 1
         self._cache.clear()
         self._placeholder = self._make_placeholder()
+        self._error_icon = _untinted(self._error_pixmap())
         self.endResetModel()
 
     def set_show_captions(self, on: bool) -> None:
@@ -338,8 +342,8 @@ class TileListModel(QStringListModel):
             key = self.key(row)
             if key in self._cache:
                 self._cache.move_to_end(key)
-                pixmap = self._cache[key]
-                return _untinted(pixmap if pixmap is not None else self._error_pixmap())
+                icon = self._cache[key]
+                return icon if icon is not None else self._error_icon
             self._want(row, key)
             return self._placeholder
         if role == Qt.ItemDataRole.DisplayRole:
@@ -402,7 +406,7 @@ class TileListModel(QStringListModel):
                 self._cache[key] = None
                 self._errors[key] = error or "thumbnail failed"
             else:
-                self._cache[key] = QPixmap.fromImage(image)
+                self._cache[key] = _untinted(QPixmap.fromImage(image))
             if generation == self.generation and row < len(self.rows):
                 changed.append(row)
         while len(self._cache) > self.cache_size:

@@ -22,11 +22,13 @@ from PySide6.QtGui import QImage
 
 from ..core.catalog import FileEntry
 from ..core.errors import TFRecordError
-from ..core.images import decode_image, decode_thumbnail, image_info, load_decoders, sniff_format
+from ..core.images import decode_image, image_info, load_decoders, sniff_format
 from ..core.messages import user_message
 from ..core.records import feature_kinds, feature_lists, field_order, image_bytes, parse_example
 from ..core.source import GzipSource, source_size
 from ..core.tfrecord import TFRecord
+from ..core.thumb_decode import ThumbnailDecoder, shared_decoder
+from ..core.thumbnail_cache import ThumbnailCache, file_identity
 from .workers import orphan_thread, start_thread
 
 MAX_OPEN_FILES = 32  # open TFRecords a request worker keeps for its next requests
@@ -182,7 +184,9 @@ class ThumbRequest:
 
 
 class ThumbnailLoader(RequestWorker):
-    """Decodes thumbnails (JPEG draft mode) for the rows the grid shows; emits them in batches.
+    """Thumbnails for the rows the grid shows, emitted in batches: from the per-user cache when
+    it has them, else read here and decoded on every core (JPEG DCT scaling), then cached;
+    Qt fits them to the size here.
 
     Requests accumulate (duplicates ignored); before decoding, a request for a row that has
     scrolled out of the visible range, or for an older model generation, is dropped.
@@ -192,9 +196,14 @@ class ThumbnailLoader(RequestWorker):
     MARGIN = 24
     cache_share = 0.5
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, cache: ThumbnailCache | None = None,
+                 decoder: ThumbnailDecoder | None = None) -> None:
         self._visible = (0, 0, -1)  # generation, first row, last row (set by the GUI)
         self._visible_lock = threading.Lock()
+        self.cache = cache if cache is not None else ThumbnailCache()
+        self.decoder = decoder if decoder is not None else shared_decoder()
+        self._identities: dict[str, str | None] = {}  # file key -> identity when it was opened
+        self._unsaved: list[tuple[str, str, int, list[tuple[int, np.ndarray]]]] = []  # for the cache
         super().__init__(parent)
 
     def set_visible(self, generation: int, first: int, last: int) -> None:
@@ -218,25 +227,75 @@ class ThumbnailLoader(RequestWorker):
             return False
         return last < first or first - self.MARGIN <= request.row <= last + self.MARGIN
 
+    def identity(self, entry: FileEntry) -> str | None:
+        """The file's identity for the cache, taken once per opened file; None (no caching)
+        when the file is no longer what the catalog listed (its index may be of other content)."""
+        key = f"{entry.path}\0{entry.version}"
+        if key not in self._identities:
+            identity = file_identity(entry.path)
+            if identity is not None and not identity.startswith(f"{entry.size}:{entry.mtime_ns}:"):
+                identity = None
+            self._identities[key] = identity
+        return self._identities[key]
+
     def process(self, batch: list[ThumbRequest]) -> None:
-        out = []
+        out: list[tuple] = []
+        groups: dict[tuple[str, int, int], list[ThumbRequest]] = {}
         for request in batch:
-            if not self._still_wanted(request):
+            if self._still_wanted(request):
+                groups.setdefault((request.entry.path, request.entry.version, request.size), []).append(request)
+            else:
                 out.append((request.generation, request.row, request.key, None, None))
+        for requests in groups.values():
+            out += self._serve_file(requests)
+        self.ready.emit(out)
+        with self._cond:
+            idle = not self._pending
+        if idle:  # written when nothing waits: the cache never delays a screen of thumbnails
+            self._save()
+
+    def _save(self) -> None:
+        unsaved, self._unsaved = self._unsaved, []
+        for path, identity, size, fresh in unsaved:
+            self.cache.put(path, identity, fresh, size)
+
+    def _serve_file(self, requests: list[ThumbRequest]) -> list[tuple]:
+        """One file's thumbnails at one size: cached ones first, the rest read and decoded."""
+        entry, size = requests[0].entry, requests[0].size
+        out: list[tuple] = []
+        identity = self.identity(entry)
+        cached = self.cache.get(entry.path, identity, [r.key[1] for r in requests], size) if identity else {}
+        to_decode: list[tuple[ThumbRequest, bytes]] = []
+        for request in requests:
+            record = request.key[1]
+            if record in cached:
+                out.append((request.generation, request.row, request.key, fit_qimage(to_qimage(cached[record]), size), None))
                 continue
             try:
-                tfr = self.tfrecord(request.entry)
-                raw = tfr.read_raw(request.key[1])
-                data = image_bytes(raw, request.entry.path, request.key[1])
-                image = to_qimage(decode_thumbnail(data, request.size))
-                out.append((request.generation, request.row, request.key, image, None))
+                raw = self.tfrecord(entry).read_raw(record)
+                to_decode.append((request, image_bytes(raw, entry.path, record)))
             except Exception as exc:  # noqa: BLE001  (any failure is this tile's: a broken tile)
-                out.append((request.generation, request.row, request.key, None,
-                            where_message(request.entry.path, request.key[1], exc)))
-        self.ready.emit(out)
+                out.append((request.generation, request.row, request.key, None, where_message(entry.path, record, exc)))
+        answers = self.decoder.decode([(data, size) for _, data in to_decode])
+        fresh = []
+        for (request, _), answer in zip(to_decode, answers):
+            if isinstance(answer, str):
+                error = f"{entry.path}, record {request.key[1]}: {answer}"
+                out.append((request.generation, request.row, request.key, None, error))
+            else:
+                out.append((request.generation, request.row, request.key, fit_qimage(to_qimage(answer), size), None))
+                fresh.append((request.key[1], answer))
+        if identity and fresh:
+            self._unsaved.append((entry.path, identity, size, fresh))
+        return out
 
     def fail(self, batch: list[ThumbRequest], exc: Exception) -> None:
         self.ready.emit([(r.generation, r.row, r.key, None, where_message(r.entry.path, r.key[1], exc)) for r in batch])
+
+    def _close_files(self) -> None:
+        super()._close_files()
+        self._save()
+        self.cache.close()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,61 @@
+"""Thumbnail decoding: the cheapest scale that still fills the size, the same on processes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfr_viewer.core.images import decode_draft, decode_image
+from tfr_viewer.core.thumb_decode import ThumbnailDecoder, decode_items
+
+from ..helpers import make_jpeg, make_png
+
+
+@pytest.mark.parametrize(("width", "height", "size", "expected"), [
+    (256, 256, 96, (128, 128)),  # JPEG 1/2
+    (512, 256, 96, (128, 64)),  # JPEG 1/4 on the larger side, aspect kept
+    (256, 256, 64, (64, 64)),  # JPEG 1/4
+    (256, 256, 192, (256, 256)),  # no scale >= 192 but the full one
+    (40, 30, 96, (40, 30)),  # smaller than asked: as it is
+    (4000, 4000, 96, (100, 100)),  # JPEG 1/8 (500), then reduced by 5
+])
+def test_jpeg_draft_sizes(width: int, height: int, size: int, expected: tuple[int, int]) -> None:
+    pixels = decode_draft(make_jpeg(width, height), size)
+    assert (pixels.shape[1], pixels.shape[0]) == expected and pixels.dtype == np.uint8
+    assert max(pixels.shape[:2]) < 2 * size or max(width, height) < size
+
+
+def test_other_formats_are_reduced_by_whole_numbers_and_look_the_same() -> None:
+    pixels = decode_draft(make_png(300, 150), 96)
+    assert pixels.shape == (50, 100, 3)  # reduced by 3
+    full = decode_image(make_png(300, 150))
+    expected = np.asarray(Image.fromarray(full).reduce(3))
+    assert np.array_equal(pixels, expected)
+
+
+def test_a_draft_looks_like_the_full_image_scaled() -> None:
+    img = Image.new("RGB", (256, 256), (200, 40, 90))
+    img.paste((10, 220, 30), (0, 0, 128, 256))  # left half green
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=95)
+    pixels = decode_draft(buf.getvalue(), 96).astype(int)
+    assert pixels.shape == (128, 128, 3)
+    assert np.abs(pixels[64, 20] - (10, 220, 30)).max() < 12 and np.abs(pixels[64, 110] - (200, 40, 90)).max() < 12
+
+
+def test_decoding_on_processes_gives_the_same_pixels_and_reasons() -> None:
+    items = [(make_jpeg(256, 256, seed=i), 96) for i in range(20)] + [(b"\xff\xd8\xff broken", 96)]
+    here = decode_items(items)
+    decoder = ThumbnailDecoder(workers=2)
+    try:
+        assert decoder.wait_ready(60)
+        there = decoder.decode(items)
+    finally:
+        decoder.close()
+    assert len(there) == len(items)
+    for a, b in zip(here[:-1], there[:-1]):
+        assert isinstance(b, np.ndarray) and 96 <= max(b.shape[:2]) < 192 and np.array_equal(a, b)
+    assert isinstance(there[-1], str) and there[-1] == here[-1]
