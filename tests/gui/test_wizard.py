@@ -135,6 +135,29 @@ def test_nested_folders_with_custom_pattern(qtbot, wizard, tmp_path: Path) -> No
     assert sf.TFRecord(dest / "B.tfrecords").locations == [(0, 0), (1, 0), (2, 1), (3, 2)]
 
 
+def test_an_invalid_pattern_is_shown_as_typed(qtbot, wizard, tmp_path: Path) -> None:
+    """A pattern the user typed comes back in the error exactly as typed (no doubled
+    backslashes, no markup), and the page cannot go on."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    _images(tmp_path / "s", 2, junk=False)
+    with qtbot.waitSignal(wizard.source_page.scanned, timeout=10_000):
+        wizard.source_page.set_source(str(tmp_path / "s"))
+    qtbot.waitUntil(lambda: not wizard._jobs, timeout=10_000)
+    wizard.next()
+    page = wizard.options_page
+    page.locations.setCurrentIndex(3)  # custom
+    page.regex.clear()
+    typed = r"<b>_(?P<x>\d+)_(?P<y>\d+"
+    QTest.keyClicks(page.regex, typed)
+    assert page.regex.text() == typed
+    shown = page.preview.item(0, 1).text()
+    assert f"'{typed}'" in shown and "\\\\" not in shown, shown
+    assert page.preview.item(0, 1).data(Qt.ItemDataRole.DisplayRole) == shown  # an item's text: never rich text
+    assert not page.isComplete()
+
+
 def test_existing_files_stop_unless_skip_or_overwrite(qtbot, wizard, tmp_path: Path) -> None:
     _images(tmp_path / "s", 2, junk=False)
     dest = tmp_path / "out"

@@ -37,9 +37,9 @@ def compile_location_pattern(pattern: str) -> re.Pattern[str]:
     try:
         compiled = re.compile(regex, re.IGNORECASE)
     except re.error as exc:
-        raise ValueError(f"invalid location pattern {pattern!r}: {exc}") from None
+        raise ValueError(f"invalid location pattern '{pattern}' (as typed): {exc}") from None
     if not {"x", "y"} <= set(compiled.groupindex):
-        raise ValueError(f"location pattern {pattern!r} needs groups named x and y: (?P<x>...)")
+        raise ValueError(f"location pattern '{pattern}' needs groups named x and y: (?P<x>...)")
     return compiled
 
 
