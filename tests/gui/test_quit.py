@@ -42,7 +42,7 @@ def test_quit_during_a_conversion_asks_cancel_keeps_it_stop_ends_it(qtbot, windo
     from tfr_viewer.gui.wizard import ConvertWizard
 
     started, stopped = threading.Event(), threading.Event()
-    monkeypatch.setattr(ConvertWizard, "make_job", lambda self: held_conversion(started, stopped))
+    monkeypatch.setattr(ConvertWizard, "make_job", lambda self, report=None: held_conversion(started, stopped))
     source = tmp_path / "images"
     source.mkdir()
     for i in range(2):

@@ -57,6 +57,20 @@ def test_progress_says_images_slide_and_skipped() -> None:
     assert progress_text(64, 90, "only", ["only"], 3) == "64 of 90 images, now only; 3 files skipped"
 
 
+def test_the_quit_question_counts_slides_of_a_conversion_of_several(qtbot, wizard, tmp_path: Path) -> None:
+    """Quitting asks "A conversion is running (2 of 3 slides written)" when folders become
+    slides: the run page's own progress says which slide is being written."""
+    _nested(tmp_path / "nested", {"s1": 2, "s2": 2, "s3": 2})
+    _to_run(qtbot, wizard, tmp_path / "nested", tmp_path / "out")
+    page = wizard.run_page
+    page._slide_names = ["s1", "s2", "s3"]  # as the scan named them
+    page._on_progress(5, 6, "s3\t1")  # the writer's progress while it writes the third slide
+    assert page.written_summary() == "2 of 3 slides written"
+    page._slide_names = ["only"]
+    page._on_progress(7, 40, "only\t0")
+    assert page.written_summary() == "7 of 40 images written"
+
+
 def _nested(root: Path, sizes: dict[str, int]) -> None:
     for slide, n in sizes.items():
         folder = root / slide

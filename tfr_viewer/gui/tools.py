@@ -206,9 +206,8 @@ class Tools(QObject):
         questions = []
         run_page = getattr(self.wizard, "run_page", None)
         if run_page is not None and run_page.job is not None:
-            done, total = run_page.overall.value(), run_page.overall.maximum()
-            counted = f" ({done:,} of {total:,} images written)" if total > 1 else ""
-            questions.append(f"A conversion is running{counted}.")
+            summary = run_page.written_summary()
+            questions.append(f"A conversion is running ({summary})." if summary else "A conversion is running.")
         return questions + self.jobs.quit_questions()
 
     def ask_to_stop(self, work: list[str], stop_and_quit: Callable[[], None]) -> QMessageBox:

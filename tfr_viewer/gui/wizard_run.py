@@ -163,6 +163,14 @@ class RunPage(QWizardPage):
         self.current.setText(progress_text(done, total, slide, self._slide_names, int(skipped or 0)))
         self.rate.setText(f"{rate:,.0f} images/s · about {left:,.0f} s left")
 
+    def written_summary(self) -> str:
+        """How far the run is, for the question asked before quitting: slides written when it
+        converts several, else images ('7 of 40 slides written')."""
+        if len(self._slide_names) > 1 and self._writing in self._slide_names:
+            return f"{self._slide_names.index(self._writing):,} of {len(self._slide_names):,} slides written"
+        done, total = self.overall.value(), self.overall.maximum()
+        return f"{done:,} of {total:,} images written" if total > 1 else ""
+
     @Slot(object)
     def _on_result(self, report: WriteReport) -> None:
         self.report = report
