@@ -104,6 +104,8 @@ class MainWindow(QMainWindow):
         self.map_panel = MapPanel(self.browser, self.datasets, self.jobs)
         self._build_layout()
         self.tools = Tools(self, self.datasets, self.browser, self.map_panel.map, self.jobs)
+        self.tools.fields = self.fields
+        self.fields.valuesReady.connect(self.tools.show_slide_labels)
         self.context_menus = ContextMenus(self, self.datasets, self.browser, self.tools, self.map_panel, self.jobs)
         self.appearance = Appearance(
             self.settings, self, {"main": self.splitter, "right": self.right_splitter, "left": self.left_splitter},

@@ -1,5 +1,5 @@
-"""View -> Slides: one row per TFRecord (tiles, size, tile px, format, problems), sortable;
-selecting rows selects the files in the tree.
+"""View -> Slides: one row per TFRecord (tiles, size, tile px, format, label counts, problems),
+sortable; selecting rows selects the files in the tree.
 
 Tile size and format come from each file's first record, read in a worker (`first_tiles_job`):
 the dialog opens at once with what the catalog knows and fills in the rest as it arrives.
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt, Slot
 from PySide6.QtWidgets import QAbstractItemView, QDialog, QHeaderView, QTableView, QVBoxLayout, QWidget
 
@@ -22,7 +23,9 @@ from ..core.storage import stem
 from ..core.tfrecord import TFRecord
 from .plain import plain_label, plain_tooltip
 
-COLUMNS = ["Slide", "Tiles", "Size", "Tile px", "Format", "Problems"]
+COLUMNS = ["Slide", "Tiles", "Size", "Tile px", "Format", "Labels", "Problems"]
+LABELS_COLUMN, PROBLEMS_COLUMN = 5, 6
+LABELS_SHOWN = 4  # classes named per slide, most frequent first
 SORT_ROLE = Qt.ItemDataRole.UserRole + 10  # the raw value a column sorts by
 
 
@@ -41,6 +44,21 @@ def size_text(n: int) -> str:
         if n >= scale:
             return f"{n / scale:,.1f} {unit}"
     return f"{n:,} bytes"
+
+
+def label_counts_by_file(codes: np.ndarray, names: list[str], file_of: np.ndarray) -> dict[int, str]:
+    """'tumor 120, stroma 30' for each file of a categorical field's values (`codes` aligned
+    with the tiles, whose files are `file_of`; -1 = missing, not counted)."""
+    known = codes >= 0
+    if not known.any() or not names:
+        return {}
+    pairs = file_of[known].astype(np.int64) * len(names) + codes[known]
+    counts = np.bincount(pairs, minlength=(int(file_of.max()) + 1) * len(names)).reshape(-1, len(names))
+    texts = {}
+    for file_id in np.flatnonzero(counts.sum(axis=1)):
+        order = np.argsort(-counts[file_id], kind="stable")[:LABELS_SHOWN]
+        texts[int(file_id)] = ", ".join(f"{names[c]} {counts[file_id, c]:,}" for c in order if counts[file_id, c])
+    return texts
 
 
 def first_tiles_job(entries: list[FileEntry]) -> Callable[[CancelToken], Job[dict[int, FirstTile]]]:
@@ -74,6 +92,8 @@ class SlidesTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.entries = entries
         self.first_tiles: dict[int, FirstTile] = {}
+        self.labels: dict[int, str] = {}  # file id -> 'tumor 120, stroma 30', for files whose labels were read
+        self.label_field = ""
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(self.entries)
@@ -83,6 +103,8 @@ class SlidesTableModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            if section == LABELS_COLUMN and self.label_field:
+                return f"Labels ({self.label_field})"
             return COLUMNS[section]
         return super().headerData(section, orientation, role)
 
@@ -99,6 +121,7 @@ class SlidesTableModel(QAbstractTableModel):
             (size_text(entry.size), entry.size),
             (px, (tile.width * tile.height) if tile else 0),
             ((tile.format.upper() if tile else ""), tile.format if tile else ""),
+            (self.labels.get(row, ""), self.labels.get(row, "")),
             (problem, problem),
         ]
 
@@ -111,7 +134,7 @@ class SlidesTableModel(QAbstractTableModel):
             return self.values(index.row())[index.column()][1]
         if role == Qt.ItemDataRole.ToolTipRole:
             text = self.values(index.row())[index.column()][0]
-            return plain_tooltip(self.entries[index.row()].path + ("\n" + text if index.column() == 5 and text else ""))
+            return plain_tooltip(self.entries[index.row()].path + ("\n" + text if index.column() in (LABELS_COLUMN, PROBLEMS_COLUMN) and text else ""))
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (1, 2, 3):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -120,6 +143,13 @@ class SlidesTableModel(QAbstractTableModel):
         self.first_tiles = dict(found)
         if self.entries:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self.entries) - 1, len(COLUMNS) - 1))
+
+    def set_labels(self, field: str, labels: dict[int, str]) -> None:
+        """Label counts per file of a categorical field (known for the files shown when it was read)."""
+        self.label_field, self.labels = field, dict(labels)
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, LABELS_COLUMN, LABELS_COLUMN)
+        if self.entries:
+            self.dataChanged.emit(self.index(0, LABELS_COLUMN), self.index(len(self.entries) - 1, LABELS_COLUMN))
 
     def file_changed(self, file_id: int) -> None:
         if 0 <= file_id < len(self.entries):

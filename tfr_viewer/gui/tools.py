@@ -37,6 +37,7 @@ class Tools(QObject):
         self.datasets, self.browser, self.map, self.jobs = datasets, browser, location_map, jobs
         self.wizard: QWidget | None = None
         self.slides: QWidget | None = None  # the View -> Slides table, while open
+        self.fields: Any = None  # the window's FieldStore: label counts for the Slides table
         datasets.rebuildFinished.connect(self._on_rebuilt)
         self.export_dialog: ExportDialog | None = None
         self.export_folder = ""  # the last export's folder, proposed again
@@ -176,11 +177,27 @@ class Tools(QObject):
         worker.result.connect(self._on_first_tiles)
         self.jobs.run(worker, "Reading tile sizes")
         self.slides.show()
+        self.show_slide_labels()
 
     @Slot(object)
     def _on_first_tiles(self, found: dict) -> None:
         if self.slides is not None and getattr(self.sender(), "generation", None) == self.datasets.generation:
             self.slides.model.set_first_tiles(found)
+
+    @Slot()
+    def show_slide_labels(self, *_: Any) -> None:
+        """Label counts per slide from a categorical field already read for the shown files
+        (`label` first); reading one (the filter bar, colour by) fills the column in."""
+        from .slides_table import label_counts_by_file
+
+        if self.slides is None or self.fields is None:
+            return
+        known = [f.name for f in self.fields.fields() if f.kind == "categorical" and self.fields.values(f.name) is not None]
+        known.sort(key=lambda name: (name != "label", name))
+        if known:
+            values = self.fields.values(known[0])
+            labels = label_counts_by_file(values.codes, values.names, self.browser.tile_model.file_of)
+            self.slides.model.set_labels(known[0], labels)
 
     @Slot()
     def _forget_slides(self) -> None:
