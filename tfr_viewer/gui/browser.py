@@ -178,7 +178,7 @@ class Browser(QObject):
             text = f"Showing {shown:,} of {total:,} tiles ({'; '.join(why)})"
         troubled = sum(1 for f in self.selected_files if self.datasets.entries[f].error)
         if troubled:
-            text += f" · {troubled} file(s) with a problem (see Problems)"
+            text += f" · {troubled:,} file(s) with a problem (see Problems)"
         selected = self._selected_count()
         if selected > 1:
             text += f" · {selected:,} selected"

@@ -89,7 +89,7 @@ class FieldStore(QObject):
             for path, record, message in values.problems:
                 if record is not None:
                     self.datasets.problems.add_tile_problem(path, record, message)
-            self.jobs.errors.report(f"{len(lines)} file(s) could not be read whole for {values.name}: {lines[0]}",
+            self.jobs.errors.report(f"{len(lines):,} file(s) could not be read whole for {values.name}: {lines[0]}",
                                     "\n".join(lines), dialog=False)
         info = self.field(values.name)
         if info is not None and info.source == "record" and info.kind != values.kind:
@@ -160,7 +160,7 @@ class FieldStore(QObject):
         self._values = {n: v for n, v in self._values.items() if n in record_names}
         note = f"Annotations: {len(annotations.rows):,} slide(s), columns {', '.join(annotations.columns)}"
         if annotations.duplicates:
-            note += f"; {len(annotations.duplicates)} slide(s) listed twice, the first row kept"
+            note += f"; {len(annotations.duplicates):,} slide(s) listed twice, the first row kept"
         self.jobs.status_bar.showMessage(note, 8000)
         self.annotationsLoaded.emit(annotations.path)
         self.fieldsChanged.emit()

@@ -117,11 +117,11 @@ class Tools(QObject):
         folder = getattr(self.sender(), "folder", "")
         if report.skipped:
             self.jobs.errors.report(
-                f"{len(report.skipped)} tile(s) not exported: their image is missing or does not decode",
+                f"{len(report.skipped):,} tile(s) not exported: their image is missing or does not decode",
                 "\n".join(reason for _, reason in report.skipped),
             )
         self.jobs.status_bar.showMessage(
-            f"Exported {len(report.written)} tile(s) to {folder}"
+            f"Exported {len(report.written):,} tile(s) to {folder}"
             + (f"; {len(report.existing)} already there, left as they were" if report.existing else "")
             + (f"; {len(report.skipped)} skipped" if report.skipped else ""), 10000)
 
