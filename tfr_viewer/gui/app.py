@@ -110,6 +110,7 @@ def open_at_start(window, paths: list[str], demo: bool = False, annotations: str
 
 
 PROBE_GIVE_UP_MS = 30_000
+PROBE_POLL_MS = 10
 FIRST_PAINT_WAIT_MS = 300  # a window that is never painted (minimised, hidden) is assembled anyway
 
 
@@ -142,14 +143,22 @@ def _after_first_paint(window: QWidget, callback: Callable[[], None]) -> None:
 def _quit_at_first_screen(window) -> None:
     """Prints `first-screen` once the visible thumbnails are painted, then quits (the probe;
     it gives up after PROBE_GIVE_UP_MS)."""
+    done = False
+
     def check(_count: int = 0) -> None:
-        if _visible_thumbnails_ready(window):
+        nonlocal done
+        if not done and _visible_thumbnails_ready(window):
+            done = True
             window.grid.viewport().repaint()
             print("first-screen", flush=True)
-            window.browser.tile_model.thumbnailsArrived.disconnect(check)
             QApplication.instance().quit()
 
     window.browser.tile_model.thumbnailsArrived.connect(check)
+    # The last thumbnails may arrive before the grid has laid its items out (a relayout after
+    # its columns were fitted to the width): look again now and then, not only on arrivals.
+    poll = QTimer(window)
+    poll.timeout.connect(check)
+    poll.start(PROBE_POLL_MS)
     QTimer.singleShot(PROBE_GIVE_UP_MS, QApplication.instance().quit)
 
 
