@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         self.map_panel.pointClicked.connect(self.browser.select_all_row)
         self.map_panel.regionSelected.connect(self.browser.apply_region)
         self.map_panel.selectionCleared.connect(self.browser.clear_region)
+        self.map_panel.map.exportRequested.connect(self.tools.export_map)
         self.problems.pathActivated.connect(self._on_problem_activated)
         self.tools.openRequested.connect(self.open_path)
         self.welcome.openFolderRequested.connect(self.tools.choose_folder)
@@ -253,7 +254,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.jobs.cancel_for_shutdown()
-        requests = (self.browser.thumbs, self.browser.reader, self.map_panel.builder)
+        requests = (self.browser.thumbs, self.browser.reader, *self.map_panel.request_workers())
         for worker in requests:
             worker.request_stop()
         deadline = time.monotonic() + (SHUTDOWN_WAIT_S if wait_s is None else wait_s)

@@ -1,4 +1,5 @@
-"""The location map of the selected files: points built in a worker, colour-by, legend, note.
+"""The slide view of the selected files: slides laid out side by side in a worker, their
+overviews and zoomed-in thumbnails from the mosaic workers, colour-by, legend, note.
 
 The map's arrays are built in a worker; only the answer for the newest selection is shown. While
 it is pending the map still shows the previous selection, so clicks and regions are ignored.
@@ -9,35 +10,40 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QTimer, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSlider, QVBoxLayout, QWidget
 
 from ..core.tile_jobs import read_field_job
 from .browser import Browser
 from .datasets import DatasetController
 from .jobs import JobRunner
-from .plain import plain_label
+from .plain import plain_label, plain_tooltip
+from .mosaic_workers import OverviewImage, OverviewLoader, OverviewRequest, TileImageLoader, TileRequest
 from .request_workers import ArrayBuilder, BuildRequest
+from .widgets.legend import MapLegend
 from .widgets.location_map import LocationMap, MapPoints, map_points
+from .widgets.slide_layout import layout_slides
 from .workers import JobWorker
 
 
-def selection_points(parts: list[tuple[int, np.ndarray, int]]) -> MapPoints | None:
-    """The map's points for (file id, locations, first tile row) of each selected file with
-    locations, or None when none has any. Runs in the ArrayBuilder thread: for 100,000 tiles
-    the concatenations, sorting and polygons take tens of milliseconds."""
+def selection_points(parts: list[tuple[int, np.ndarray, int, str]]) -> MapPoints | None:
+    """The map's points for (file id, locations, first tile row, slide name) of each selected
+    file with locations, the slides side by side, or None when none has any. Runs in the
+    ArrayBuilder thread: for 100,000 tiles the layout, sorting and polygons take a while."""
     if not parts:
         return None
-    xy = np.concatenate([locs for _, locs, _ in parts])
-    groups = np.concatenate([np.full(len(locs), fid, np.int64) for fid, locs, _ in parts])
-    rows = np.concatenate([np.arange(start, start + len(locs), dtype=np.int64) for _, locs, start in parts])
-    return map_points(xy, rows, groups)
+    layout = layout_slides([(fid, title, locs) for fid, locs, _, title in parts])
+    groups = np.concatenate([np.full(len(locs), fid, np.int64) for fid, locs, _, _ in parts])
+    rows = np.concatenate([np.arange(start, start + len(locs), dtype=np.int64) for _, locs, start, _ in parts])
+    return map_points(layout.xy, rows, groups, layout)
 
 
 class MapPanel(QWidget):
     """The colour-by choice and legend above the map, the note below it, and what feeds them."""
 
     mapFilled = Signal()
+    overviewsShown = Signal()  # every shown slide's overview arrived
+    tilesShown = Signal()  # thumbnails of the zoomed-in map arrived
     pointClicked = Signal(int)  # a tile's overall row, clicked on the map that shows the selection
     regionSelected = Signal(object)  # overall rows of the tiles in a region drawn on that map
     selectionCleared = Signal()
@@ -63,10 +69,34 @@ class MapPanel(QWidget):
         self._map_timer.setInterval(0)
         self._map_timer.timeout.connect(self._show_built_map)
 
+        self.overviews = OverviewLoader(self)
+        self.overviews.ready.connect(self._on_overview)
+        self.overviews.progress.connect(self._on_overview_progress)
+        self.tile_loader = TileImageLoader(self)
+        self.tile_loader.ready.connect(self._on_tile_images)
+        self._overviews_left = 0
+
         self.map = LocationMap()
         self.map.pointClicked.connect(self._on_map_point)
         self.map.regionSelected.connect(self._on_map_region)
         self.map.selectionCleared.connect(self.selectionCleared)
+        self.map.tilesWanted.connect(self._on_tiles_wanted)
+        self.legend = MapLegend()
+        self.map.legendChanged.connect(self._on_legend_changed)
+        self.map.themeChanged.connect(self.legend.set_dark)
+        self.view_mode = QComboBox()
+        self.view_mode.setObjectName("mapMode")
+        self.view_mode.setToolTip("Draw each tile's image (the mosaic) or a dot per tile")
+        self.view_mode.addItem("Mosaic", True)
+        self.view_mode.addItem("Dots", False)
+        self.view_mode.currentIndexChanged.connect(self._on_view_mode)
+        self.overlay = QSlider(Qt.Orientation.Horizontal)
+        self.overlay.setObjectName("overlayOpacity")
+        self.overlay.setToolTip("Opacity of the coloured dots over the mosaic")
+        self.overlay.setRange(0, 100)
+        self.overlay.setValue(round(100 * self.map.overlay_opacity))
+        self.overlay.setMaximumWidth(90)
+        self.overlay.valueChanged.connect(self._on_overlay)
         self.color_by = QComboBox()
         self.color_by.setObjectName("colorBy")
         self.color_by.setToolTip("Colour the map by slide or by a numeric field of the records")
@@ -77,18 +107,32 @@ class MapPanel(QWidget):
         self.map_note.setObjectName("mapNote")
         self.map_note.setWordWrap(True)
         self.map_note.setVisible(False)
+        self.tile_note = plain_label("")  # tiles of the shown slides that do not decode, named
+        self.tile_note.setObjectName("tileNote")
+        self.tile_note.setWordWrap(True)
+        self.tile_note.setVisible(False)
+        self._broken_lines: list[str] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
         bar.addWidget(self.color_by)
         bar.addWidget(self.color_legend, 1)
+        bar.addWidget(self.view_mode)
+        bar.addWidget(self.overlay)
         layout.addLayout(bar)
+        layout.addWidget(self.legend)
         layout.addWidget(self.map, 1)
         layout.addWidget(self.map_note)
+        layout.addWidget(self.tile_note)
 
         browser.filesShown.connect(self._on_files_shown)
         browser.currentTileChanged.connect(self._on_current_tile)
         browser.recordRead.connect(self._offer_numeric_fields)
+        self.tile_model.modelReset.connect(self._on_tiles_reset)
+
+    def request_workers(self) -> tuple:
+        """The panel's request workers, for the window to stop at shutdown."""
+        return self.builder, self.overviews, self.tile_loader
 
     def reset(self) -> None:
         """No map: a new dataset is being opened (a map the worker may still build is not wanted)."""
@@ -96,7 +140,14 @@ class MapPanel(QWidget):
         self._map_pending = False
         self._built_map = None
         self._map_timer.stop()
+        self.overviews.start_generation(self._map_generation, [])
+        self.tile_loader.want(self._map_generation, [])
         self.map.clear_points()
+
+    @Slot()
+    def _on_tiles_reset(self) -> None:
+        if not self.tile_model.is_filtered():  # the region was cleared, here or elsewhere
+            self.map.clear_band()
 
     @Slot()
     def _on_files_shown(self) -> None:
@@ -119,14 +170,15 @@ class MapPanel(QWidget):
             self.regionSelected.emit(all_rows)
 
     # --- building and showing the points -------------------------------------------------------
-    def _map_parts(self) -> list[tuple[int, np.ndarray, int]]:
-        """(file id, locations, first tile row) of the selected files whose index has locations."""
+    def _map_parts(self) -> list[tuple[int, np.ndarray, int, str]]:
+        """(file id, locations, first tile row, slide name) of the selected files whose index has
+        locations."""
         parts, start = [], 0
         for fid in self.browser.selected_files:
             entry = self.datasets.entries[fid]
             locs = entry.index.locations if entry.index is not None else None
             if locs is not None and len(locs) == entry.count:
-                parts.append((fid, locs, start))
+                parts.append((fid, locs, start, entry.slide))
             start += entry.count
         return parts
 
@@ -166,11 +218,96 @@ class MapPanel(QWidget):
         current = self.browser.current_all_row()
         if current is not None:
             self.map.set_current(current)
+        self._request_overviews(points)
         self.mapFilled.emit()
+
+    # --- the mosaic: overviews and thumbnails --------------------------------------------------
+    def _request_overviews(self, points: MapPoints | None) -> None:
+        """Queue each shown slide's overview (read from the cache, else built in the worker)."""
+        requests = []
+        if points is not None and points.layout is not None:
+            starts = {fid: start for fid, _, start, _ in self._map_parts()}
+            for frame in points.layout.frames:
+                entry = self.datasets.entries[frame.group]
+                if entry.index is None or frame.group not in starts:
+                    continue
+                requests.append(OverviewRequest(self._map_generation, frame.group, starts[frame.group], entry,
+                                                entry.index.locations, frame.step))
+        self._overviews_left = len(requests)
+        self._broken_lines = []
+        self.tile_note.setVisible(False)
+        self.overviews.start_generation(self._map_generation, requests)
+
+    @Slot(int, int, int, str)
+    def _on_overview_progress(self, generation: int, done: int, total: int, path: str) -> None:
+        if generation == self._map_generation and done < total:
+            self.jobs.status_bar.showMessage(f"Slide overview of {path}: {done:,} of {total:,} tiles", 2000)
+
+    @Slot(int, object)
+    def _on_overview(self, generation: int, answer: object) -> None:
+        if generation != self._map_generation or self._map_pending:
+            return
+        self._overviews_left -= 1
+        if isinstance(answer, str):
+            self.jobs.errors.report(answer, dialog=False)
+            return
+        assert isinstance(answer, OverviewImage)
+        self.map.set_overview(answer.group, answer.image, answer.x0, answer.y0, answer.scale)
+        if len(answer.broken_rows):
+            self.map.mark_broken(answer.broken_rows)
+            self._note_broken(answer.problems or [f"{len(answer.broken_rows)} tile(s) do not decode"])
+        if self._overviews_left <= 0:
+            self.overviewsShown.emit()
+
+    @Slot(object, int)
+    def _on_tiles_wanted(self, rows: np.ndarray, size: int) -> None:
+        if self._map_pending:
+            return
+        file_of, record_of = self.tile_model.file_of, self.tile_model.record_of
+        rows = rows[rows < len(file_of)]
+        requests = [TileRequest(self._map_generation, row, self.datasets.entries[int(file_of[row])], int(record_of[row]), size)
+                    for row in rows.tolist()]
+        self.tile_loader.want(self._map_generation, requests)
+
+    @Slot(list)
+    def _on_tile_images(self, batch: list) -> None:
+        answers, errors = [], []
+        for generation, row, image, error in batch:
+            if generation != self._map_generation:
+                continue
+            answers.append((row, image, error is not None))
+            if error:
+                errors.append(error)
+        self.map.add_tile_images(answers)
+        if errors:
+            self._note_broken(errors)
+        if answers:
+            self.tilesShown.emit()
+
+    def _note_broken(self, lines: list[str]) -> None:
+        """Name the broken tiles under the map (red on the map, with a cross)."""
+        self._broken_lines = list(dict.fromkeys(self._broken_lines + lines))
+        first = self._broken_lines[0]
+        more = len(self._broken_lines) - 1
+        self.tile_note.setText(f"Broken tile (marked red): {first}" + (f" (and {more} more)" if more else ""))
+        self.tile_note.setToolTip(plain_tooltip("\n".join(self._broken_lines[:50])))
+        self.tile_note.setVisible(True)
+
+    @Slot(int)
+    def _on_view_mode(self, _index: int) -> None:
+        self.map.set_mosaic(bool(self.view_mode.currentData()))
+
+    @Slot(int)
+    def _on_overlay(self, value: int) -> None:
+        self.map.set_overlay_opacity(value / 100)
+
+    @Slot()
+    def _on_legend_changed(self) -> None:
+        self.legend.set_content(self.map.legend_content())
 
     def _update_map_note(self) -> None:
         tiles = len(self.tile_model.file_of)
-        mapped = sum(len(locs) for _, locs, _ in self._map_parts())
+        mapped = sum(len(locs) for _, locs, _, _ in self._map_parts())
         shown = [self.datasets.entries[f] for f in self.browser.selected_files if self.datasets.entries[f].count]
         waiting = sum(e.index is None for e in shown)
         without = sum(e.index is not None and e.index.locations is None for e in shown)
