@@ -84,6 +84,8 @@ class MapPanel(QWidget):
         self.legend = MapLegend()
         self.map.legendChanged.connect(self._on_legend_changed)
         self.map.themeChanged.connect(self.legend.set_dark)
+        self.map.mosaicChanged.connect(self._on_mosaic_changed)
+        self.map.overlayChanged.connect(self._on_overlay_changed)
         self.view_mode = QComboBox()
         self.view_mode.setObjectName("mapMode")
         self.view_mode.setToolTip("Draw each tile's image (the mosaic) or a dot per tile")
@@ -296,6 +298,19 @@ class MapPanel(QWidget):
     @Slot(int)
     def _on_view_mode(self, _index: int) -> None:
         self.map.set_mosaic(bool(self.view_mode.currentData()))
+
+    @Slot(bool)
+    def _on_mosaic_changed(self, on: bool) -> None:
+        """The map's own menu switched: the combo box says so too."""
+        blocked = self.view_mode.blockSignals(True)
+        self.view_mode.setCurrentIndex(self.view_mode.findData(on))
+        self.view_mode.blockSignals(blocked)
+
+    @Slot(float)
+    def _on_overlay_changed(self, opacity: float) -> None:
+        blocked = self.overlay.blockSignals(True)
+        self.overlay.setValue(round(100 * opacity))
+        self.overlay.blockSignals(blocked)
 
     @Slot(int)
     def _on_overlay(self, value: int) -> None:

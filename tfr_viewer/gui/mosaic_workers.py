@@ -8,9 +8,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
 from PySide6.QtGui import QImage
 
 from ..core.catalog import FileEntry
@@ -18,8 +19,9 @@ from ..core.errors import TFRecordError
 from ..core.images import decode_thumbnail, load_decoders
 from ..core.messages import user_message
 from ..core.mosaic import load_or_build_overview
-from ..core.progress import CancelToken, Progress
+from ..core.progress import CancelToken, Job, Progress
 from ..core.records import image_bytes
+from ..core.storage import storage_for
 from .request_workers import RequestWorker, to_qimage, where_message
 
 OVERVIEW_SIDE = 2048  # the window's overviews: 16 MiB of RGBA at most per slide
@@ -169,3 +171,25 @@ class TileImageLoader(RequestWorker):
 
     def fail(self, batch: list[TileRequest], exc: Exception) -> None:
         self.ready.emit([(r.generation, r.row, None, where_message(r.entry.path, r.record, exc)) for r in batch])
+
+
+def save_png_job(image: QImage, path: str) -> Callable[[CancelToken], Job[str]]:
+    """A job (for `JobWorker`) that encodes `image` as PNG and writes it whole to `path` (a
+    failure leaves no file): a 4,000 px export takes a second to encode, off the GUI thread."""
+
+    def job(cancel: CancelToken) -> Job[str]:
+        yield Progress(0, 2, path)
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not image.save(buffer, "PNG"):
+            raise ValueError(f"could not encode the map as PNG ({image.width()} x {image.height()} px)")
+        buffer.close()
+        cancel.raise_if_cancelled()
+        yield Progress(1, 2, path)
+        with storage_for(path).atomic_output(path) as out:
+            out.write(bytes(data))
+        yield Progress(2, 2, path)
+        return path
+
+    return job

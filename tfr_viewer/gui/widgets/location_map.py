@@ -86,6 +86,8 @@ class LocationMap(pg.PlotWidget):
     exportRequested = Signal()
     legendChanged = Signal()
     themeChanged = Signal(bool)
+    mosaicChanged = Signal(bool)
+    overlayChanged = Signal(float)
 
     def __init__(self, parent=None) -> None:
         self._viewbox = _SelectViewBox()
@@ -329,12 +331,14 @@ class LocationMap(pg.PlotWidget):
         """Tiles as images (the mosaic, with the dots as a translucent overlay) or as dots."""
         self.mosaic = on
         self._apply_mode()
+        self.mosaicChanged.emit(on)
         if on:
             self._detail_timer.start()
 
     def set_overlay_opacity(self, opacity: float) -> None:
         self.overlay_opacity = float(min(max(opacity, 0.0), 1.0))
         self._apply_mode()
+        self.overlayChanged.emit(self.overlay_opacity)
 
     def _apply_mode(self) -> None:
         for item in self._slides:
@@ -488,11 +492,3 @@ class LocationMap(pg.PlotWidget):
             event.accept()
             return
         super().keyPressEvent(event)
-
-    def export_png(self, path: str, width: int | None = None) -> bool:
-        """The view as a PNG `width` pixels wide (the widget's width if None), with title and
-        legend, without the selection ring (see `map_export`)."""
-        from .map_export import render_map
-
-        image, _note = render_map(self, width or max(self.width(), 1))
-        return not image.isNull() and image.save(path, "PNG")

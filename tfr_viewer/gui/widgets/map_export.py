@@ -14,23 +14,20 @@ from .legend import legend_height, paint_legend
 if TYPE_CHECKING:
     from .location_map import LocationMap
 
+EXPORT_WIDTH = 4000  # the width the export dialog offers
 MAX_EXPORT_SIDE = 16384
 MAX_EXPORT_PIXELS = 2**26  # 64 Mpx: 256 MiB of ARGB while it is drawn
 
 
-def export_size(width: int, aspect: float, extra: float) -> tuple[int, int, str]:
-    """(width, height, note) for an image `width` wide whose map part has height/width `aspect`
-    and `extra` pixels of title and legend; shrunk to the caps, with a note saying so."""
-    asked = width
-    width = max(int(width), 16)
-    height = int(round(width * aspect + extra))
-    scale = min(1.0, MAX_EXPORT_SIDE / width, MAX_EXPORT_SIDE / max(height, 1), (MAX_EXPORT_PIXELS / (width * max(height, 1))) ** 0.5)
-    note = ""
-    if scale < 1.0:
-        width = int(width * scale)
-        height = int(round(width * aspect + extra))
-        note = f"{asked:,} px wide would be too big: exported {width:,} x {height:,} px (at most {MAX_EXPORT_SIDE:,} px a side, {MAX_EXPORT_PIXELS // 2**20} Mpx)"
-    return width, max(height, 1), note
+def export_width(width: int, aspect: float) -> tuple[int, str]:
+    """The width to render for `width` asked, when the map part has height/width `aspect`: within
+    the caps (with room for title and legend), and a note when it had to shrink."""
+    fits = min(MAX_EXPORT_SIDE, MAX_EXPORT_SIDE / max(aspect, 1e-9) * 0.8, (0.8 * MAX_EXPORT_PIXELS / max(aspect, 1e-9)) ** 0.5)
+    if width <= fits:
+        return max(int(width), 16), ""
+    capped = int(fits)
+    return capped, (f"{width:,} px wide would be too big: exported {capped:,} px wide "
+                    f"(at most {MAX_EXPORT_SIDE:,} px a side and {MAX_EXPORT_PIXELS // 2**20} Mpx)")
 
 
 def render_map(view: LocationMap, width: int, title: str = "") -> tuple[QImage, str]:
@@ -40,6 +37,7 @@ def render_map(view: LocationMap, width: int, title: str = "") -> tuple[QImage, 
     source = box.sceneBoundingRect()
     if source.width() <= 0 or source.height() <= 0:
         return QImage(), "the map has no size to export"
+    width, note = export_width(width, source.height() / source.width())
     font = QFont(view.font())
     font.setPixelSize(max(12, int(width / 90)))
     metrics = QFontMetricsF(font)
@@ -48,7 +46,7 @@ def render_map(view: LocationMap, width: int, title: str = "") -> tuple[QImage, 
     title = title or " · ".join(view.slide_titles()) or ""
     title_h = metrics.height() + margin if title else 0.0
     legend_h = legend_height(legend, width - 2 * margin, metrics) + margin if not legend.is_empty() else 0.0
-    width, height, note = export_size(width, source.height() / source.width(), title_h + legend_h + margin)
+    height = int(round(width * source.height() / source.width() + title_h + legend_h + margin))
     image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
     background = view.backgroundBrush().color()
     image.fill(background)
@@ -56,6 +54,9 @@ def render_map(view: LocationMap, width: int, title: str = "") -> tuple[QImage, 
     band = view.band_rect()
     view.clear_band()
     view.set_highlight_visible(False)
+    axes = [view.getPlotItem().getAxis(name) for name in ("left", "bottom")]
+    for axis in axes:  # their labels and grid lines would be drawn over the picture, scaled up
+        axis.hide()
     painter = QPainter(image)
     try:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -73,6 +74,8 @@ def render_map(view: LocationMap, width: int, title: str = "") -> tuple[QImage, 
     finally:
         painter.end()
         view.set_highlight_visible(True)
+        for axis in axes:
+            axis.show()
         if band is not None:
             view.show_band(band)
     return image, note
