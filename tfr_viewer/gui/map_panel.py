@@ -114,6 +114,9 @@ class MapPanel(QWidget):
         self.tile_note.setWordWrap(True)
         self.tile_note.setVisible(False)
         self._broken_lines: list[str] = []
+        self.overview_note = plain_label("")  # the overviews being built (long for big slides)
+        self.overview_note.setObjectName("overviewNote")
+        self.overview_note.setVisible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
@@ -126,6 +129,7 @@ class MapPanel(QWidget):
         layout.addWidget(self.map, 1)
         layout.addWidget(self.map_note)
         layout.addWidget(self.tile_note)
+        layout.addWidget(self.overview_note)
 
         browser.filesShown.connect(self._on_files_shown)
         browser.currentTileChanged.connect(self._on_current_tile)
@@ -238,18 +242,22 @@ class MapPanel(QWidget):
         self._overviews_left = len(requests)
         self._broken_lines = []
         self.tile_note.setVisible(False)
+        self.overview_note.setVisible(False)
         self.overviews.start_generation(self._map_generation, requests)
 
     @Slot(int, int, int, str)
     def _on_overview_progress(self, generation: int, done: int, total: int, path: str) -> None:
-        if generation == self._map_generation and done < total:
-            self.jobs.status_bar.showMessage(f"Slide overview of {path}: {done:,} of {total:,} tiles", 2000)
+        if generation == self._map_generation:
+            name = path.replace("\\", "/").rsplit("/", 1)[-1]
+            self.overview_note.setText(f"Drawing the slide overview of {name}: {done:,} of {total:,} tiles…")
+            self.overview_note.setVisible(done < total)
 
     @Slot(int, object)
     def _on_overview(self, generation: int, answer: object) -> None:
         if generation != self._map_generation or self._map_pending:
             return
         self._overviews_left -= 1
+        self.overview_note.setVisible(False)
         if isinstance(answer, str):
             self.jobs.errors.report(answer, dialog=False)
             return

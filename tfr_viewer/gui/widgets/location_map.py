@@ -22,6 +22,8 @@ __all__ = ["PALETTE", "RAMP", "LocationMap", "MapPoints", "PointLayers", "TilePo
            "map_points", "point_layers"]
 
 OVERLAY_PRESETS = {"Off": 0.0, "Light (30%)": 0.3, "Strong (60%)": 0.6, "Opaque": 1.0}
+COLOURED_OPACITY = 0.45  # the dots' opacity when colouring by a field turns them on
+WAITING_OPACITY = 0.6  # until every slide's overview is shown, the dots stand in for it
 DETAIL_DELAY_MS = 60  # thumbnails are asked for once the view rests this long
 
 
@@ -105,7 +107,7 @@ class LocationMap(pg.PlotWidget):
         plot.hideButtons()
         self.dark = False
         self.mosaic = True
-        self.overlay_opacity = 0.3
+        self.overlay_opacity = 0.0  # the mosaic alone; colouring by a field turns the dots on
         self.show_outliers = False
         self.tile_images = TileImageCache()
         self._slides: list[SlideMosaicItem] = []
@@ -169,6 +171,7 @@ class LocationMap(pg.PlotWidget):
         self._viewbox.clear_band()
         self.tile_images.clear()
         self._set_layout(points.layout)
+        self._apply_mode()
         self._legend = self._slide_legend()
         self.legendChanged.emit()
         if len(self._rows):
@@ -254,6 +257,8 @@ class LocationMap(pg.PlotWidget):
             groups, colours = self._groups, None
             self._legend = self._slide_legend()
         self._draw_groups = groups
+        if (colours is not None or self._shown is not None) and self.overlay_opacity == 0:
+            self.set_overlay_opacity(COLOURED_OPACITY)  # colours and subsets are told by the dots
         if colours is None and self._shown is None:
             self._points.set_layers(self._group_layers)
         else:
@@ -278,6 +283,7 @@ class LocationMap(pg.PlotWidget):
         for item in self._slides:
             if item.frame.group == group:
                 item.set_overview(QPixmap.fromImage(image), x0, y0, scale)
+                self._apply_mode()
                 return True
         return False
 
@@ -341,10 +347,18 @@ class LocationMap(pg.PlotWidget):
         self.overlayChanged.emit(self.overlay_opacity)
 
     def _apply_mode(self) -> None:
+        """Slides as images (with the dots at the chosen opacity; opaque enough to see while an
+        overview is still coming), or dots alone. No grid over the tissue: it costs a third of
+        a frame and shows nothing the slide does not."""
+        images = self.mosaic and bool(self._slides)
         for item in self._slides:
             item.setVisible(self.mosaic)
-        self._points.setOpacity(self.overlay_opacity if self.mosaic else 1.0)
+        waiting = images and not all(item.has_overview() for item in self._slides)
+        opacity = max(self.overlay_opacity, WAITING_OPACITY) if waiting else self.overlay_opacity
+        self._points.setOpacity(opacity if self.mosaic else 1.0)
+        self._points.setVisible(opacity > 0 or not self.mosaic)
         self._points.set_footprint(self._layout.step if self.mosaic and self._layout is not None else None)
+        self.showGrid(x=not images, y=not images, alpha=0.15)
         if hasattr(self, "menu_actions"):
             self.menu_actions["mosaic" if self.mosaic else "dots"].setChecked(True)
 

@@ -17,6 +17,19 @@ import numpy as np
 from ...core.mosaic_layout import grid_step, outlier_mask, robust_bounds
 
 GAP_SHARE = 0.12  # space between cells, as a share of the larger cell side (room for the title)
+STEP_PATCH = 64  # tiles around the slide's middle whose spacing gives the grid step (an 8 x 8 patch)
+
+
+def patch_step(xy: np.ndarray) -> float:
+    """The grid step (`core.mosaic_layout.grid_step`) measured on a patch of `STEP_PATCH` tiles
+    around the middle of the slide: the same answer on a tile grid, in a few milliseconds
+    whatever the tile count (the whole slide took ~40 ms a file: 2 s for 50 files)."""
+    points = xy[np.isfinite(xy).all(axis=1)]
+    if len(points) <= STEP_PATCH:
+        return grid_step(points, default=1.0)
+    middle = np.median(points, axis=0)
+    distance = np.abs(points - middle).max(axis=1)
+    return grid_step(points[np.argpartition(distance, STEP_PATCH)[:STEP_PATCH]], default=1.0)
 
 
 @dataclass(frozen=True)
@@ -70,7 +83,7 @@ def layout_slides(slides: list[tuple[int, str, np.ndarray]], step: float | None 
     cells = []
     for group, title, locations in slides:
         xy = np.asarray(locations, np.float64).reshape(-1, 2)
-        slide_step = float(step) if step else grid_step(xy, default=1.0)
+        slide_step = float(step) if step else patch_step(xy)
         bounds = robust_bounds(xy, slide_step)
         cells.append((group, title, xy, slide_step, bounds))
         steps.append(slide_step)
