@@ -262,7 +262,7 @@ class MapPanel(QWidget):
             self.jobs.errors.report(answer, dialog=False)
             return
         assert isinstance(answer, OverviewImage)
-        self.map.set_overview(answer.group, answer.image, answer.x0, answer.y0, answer.scale)
+        self.map.set_overview(answer.group, answer.images, answer.x0, answer.y0, answer.scale)
         if len(answer.broken_rows):
             self.map.mark_broken(answer.broken_rows)
             self._note_broken(answer.problems or [f"{len(answer.broken_rows)} tile(s) do not decode"])

@@ -278,11 +278,12 @@ class LocationMap(pg.PlotWidget):
         return len(self._rows)
 
     # --- mosaic --------------------------------------------------------------------------------
-    def set_overview(self, group: int, image: QImage, x0: float, y0: float, scale: float) -> bool:
-        """Show a slide's overview image (see `core.overview.Overview`); False for no such slide."""
+    def set_overview(self, group: int, images: tuple[QImage, ...], x0: float, y0: float, scale: float) -> bool:
+        """Show a slide's overview (see `core.overview.Overview`), given with smaller copies, each
+        half the size of the one before; False for no such slide."""
         for item in self._slides:
             if item.frame.group == group:
-                item.set_overview(QPixmap.fromImage(image), x0, y0, scale)
+                item.set_overview(tuple(QPixmap.fromImage(image) for image in images), x0, y0, scale)
                 self._apply_mode()
                 return True
         return False

@@ -73,22 +73,30 @@ class SlideMosaicItem(pg.GraphicsObject):
         self.xy, self.rows, self.cache = xy, rows, cache  # this slide's placed points and overall rows
         self.broken: set[int] = set()  # overall rows
         self.shown: np.ndarray | None = None  # bool per point when only a subset is shown
-        self._overview: QPixmap | None = None
+        self._overview: tuple[QPixmap, ...] = ()  # the overview, then copies each half the size
         self._overview_rect = QRectF()
         x0, y0, x1, y1 = frame.placed_bounds
         self._rect = QRectF(x0, y0, x1 - x0, y1 - y0)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
-    def set_overview(self, pixmap: QPixmap, x0: float, y0: float, scale: float) -> None:
+    def set_overview(self, levels: tuple[QPixmap, ...], x0: float, y0: float, scale: float) -> None:
         """The slide's overview, whose top-left pixel covers slide point (x0, y0), `scale` slide
-        pixels a pixel."""
+        pixels a pixel, then smaller copies of it (each half the size of the one before)."""
         dx, dy = self.frame.offset
-        self._overview = pixmap
-        self._overview_rect = QRectF(x0 + dx, y0 + dy, pixmap.width() * scale, pixmap.height() * scale)
+        self._overview = levels
+        self._overview_rect = QRectF(x0 + dx, y0 + dy, levels[0].width() * scale, levels[0].height() * scale)
         self.update()
 
     def has_overview(self) -> bool:
-        return self._overview is not None
+        return bool(self._overview)
+
+    def _overview_level(self, painter: QPainter) -> QPixmap:
+        """The copy with about as many pixels as the screen shows (never fewer)."""
+        on_screen = self._overview_rect.width() * abs(painter.worldTransform().m11())
+        level = 0
+        while level + 1 < len(self._overview) and self._overview[level + 1].width() >= on_screen:
+            level += 1
+        return self._overview[level]
 
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self._rect
@@ -108,11 +116,20 @@ class SlideMosaicItem(pg.GraphicsObject):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, *_args) -> None:
         cell = self.cell_pixels(painter)
-        if self._overview is not None:
+        if self._overview:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, cell < DETAIL_PX)
             if self.shown is not None:
                 painter.setOpacity(0.35)  # tiles outside the subset are dimmed
-            painter.drawPixmap(self._overview_rect, self._overview, QRectF(self._overview.rect()))
+            pixmap = self._overview_level(painter)
+            target = self._overview_rect.intersected(option.exposedRect)  # only what shows: zoomed
+            if not target.isEmpty():  # in, a few of its pixels cover the whole view
+                rect, per_pixel = self._overview_rect, self._overview_rect.width() / pixmap.width()
+                source = QRectF((target.left() - rect.left()) / per_pixel, (target.top() - rect.top()) / per_pixel,
+                                target.width() / per_pixel, target.height() / per_pixel).toAlignedRect()
+                source = source.intersected(pixmap.rect())  # whole pixels: no copy of the pixmap per frame
+                target = QRectF(rect.left() + source.left() * per_pixel, rect.top() + source.top() * per_pixel,
+                                source.width() * per_pixel, source.height() * per_pixel)
+                painter.drawPixmap(target, pixmap, QRectF(source))
             painter.setOpacity(1.0)
         if cell >= DETAIL_PX:  # zoomed out, the overview marks the broken tiles itself
             self._paint_tiles(painter, self.visible_points(option.exposedRect))
@@ -130,7 +147,7 @@ class SlideMosaicItem(pg.GraphicsObject):
             pixmap = self.cache.get(row)
             if pixmap is not None:
                 painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))
-            elif self._overview is None:
+            elif not self._overview:
                 painter.fillRect(target, PLACEHOLDER)
         self._paint_broken(painter, broken)
 
