@@ -147,6 +147,47 @@ def slide_view_pictures(app: QApplication, demo: Path) -> None:
     window.close()
 
 
+def labelled_copy(demo: Path, folder: Path) -> Path:
+    """The demo's first slide with a `label` field per tile, from how much dark stain it holds."""
+    import numpy as np
+
+    from tfr_viewer.core.framing import frame_record
+    from tfr_viewer.core.images import decode_image
+    from tfr_viewer.core.index import create_index
+    from tfr_viewer.core.loaders import tfrecord_loader
+    from tfr_viewer.core.records import make_example
+
+    folder.mkdir(parents=True)
+    source = sorted(demo.glob("*.tfrecords"))[0]
+    records = list(tfrecord_loader(str(source)))
+    darkness = np.array([255 - decode_image(r["image_raw"].tobytes()).mean() for r in records])
+    low, high = np.quantile(darkness, [0.3, 0.75])
+    dest = folder / source.name
+    with open(dest, "wb") as f:
+        for record, dark in zip(records, darkness):
+            label = "tumor" if dark > high else "stroma" if dark > low else "background"
+            f.write(frame_record(make_example({"image_raw": record["image_raw"].tobytes(), "slide": source.stem,
+                                               "loc_x": int(record["loc_x"][0]), "loc_y": int(record["loc_y"][0]),
+                                               "label": label})))
+    create_index(dest)
+    return folder
+
+
+def label_filter_picture(app: QApplication, folder: Path) -> None:
+    """The filter bar narrowing the grid (and the map) to the tumor tiles."""
+    window = opened_window(app, str(folder))
+    wait_until(app, lambda: window.fields.field("label") is not None, "the fields")
+    window.filters.filter_by("label", {"tumor"})
+    wait_until(app, lambda: window.browser.has_field_filter(), "the label filter")
+    model = window.browser.tile_model  # the filter bar leaves room for fewer rows than `settled` waits for
+    wait_until(app, lambda: not window.jobs.busy() and all(model.thumbnail_settled(r) for r in range(30)),
+               "the filtered tiles")
+    for _ in range(20):
+        app.processEvents()
+    window.grab().save(str(OUT / "label_filter.png"))
+    window.close()
+
+
 def main() -> int:
     app = make_app(sys.argv[:1])
     demo = ensure_demo_dataset()
@@ -176,6 +217,8 @@ def main() -> int:
         settled(app, window)
         window.grab().save(str(OUT / "problems.png"))
         window.close()
+
+        label_filter_picture(app, labelled_copy(demo, tmp / "labelled"))
 
         source = tmp / "slide_03_tiles"
         tile_images(source, demo, 120)

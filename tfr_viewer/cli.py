@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
     args = gui_parser().parse_args(args_list)
-    for path in args.paths:
+    for path in args.paths + ([args.annotations] if args.annotations else []):
         if not os.path.exists(path):
             return _fail(f"no such file or folder: {path}")
     from .gui.app import run_gui
@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fresh_settings=args.fresh_settings,
         screenshot=args.screenshot,
         quit_after_load=args.quit_after_load,
+        annotations=args.annotations,
     )
 
 

@@ -28,6 +28,8 @@ def gui_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", help="TFRecord files or folders to open")
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     parser.add_argument("--demo", action="store_true", help="open a generated sample dataset")
+    parser.add_argument("--annotations", metavar="CSV",
+                        help="annotations CSV with a slide column: its columns colour and filter the tiles")
     parser.add_argument("--fresh-settings", action="store_true", help="start with default settings")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window once loaded")
     parser.add_argument("--quit-after-load", action="store_true", help="quit once loaded (with --screenshot)")

@@ -49,7 +49,7 @@ def test_a_region_narrows_the_grid_and_clearing_it_keeps_the_current_tile(qtbot,
         parts.open(qtbot, folder)
     browser.apply_region(np.array([5, 6, 7], np.int64))
     assert browser.tile_model.rowCount() == 3
-    assert parts.grid_label.text() == "3 of 60 tiles (map area)"
+    assert parts.grid_label.text() == "Showing 3 of 60 tiles (map area)"
     assert parts.clear_map_filter.isVisibleTo(parts.host)
     assert browser.current_all_row() == 5
     browser.next_tile()

@@ -101,14 +101,14 @@ def test_the_problems_panel_keeps_the_latest_word_per_file(qtbot) -> None:
     panel = ProblemsPanel()
     qtbot.addWidget(panel)
     activated = []
-    panel.pathActivated.connect(activated.append)
+    panel.problemActivated.connect(lambda path, record: activated.append((path, record)))
     panel.set_problems("/a", ["/a: record 3 is cut", "/a: record 4 is cut"])
     panel.set_problems("/b", ["/b: bad"])
     assert panel.label.text() == "Problems (3)"
     panel.set_problems("/a", ["/a: fine now but one"])
     assert [panel.list.item(i).text() for i in range(panel.list.count())] == ["/b: bad", "/a: fine now but one"]
     panel.list.itemActivated.emit(panel.list.item(1))
-    assert activated == ["/a"]
+    assert activated == [("/a", -1)]
     panel.set_problems("/a", [])
     assert not panel.has_problems("/a") and panel.has_problems("/b")
     panel.clear()

@@ -38,8 +38,9 @@ def run_gui(
     fresh_settings: bool = False,
     screenshot: str | None = None,
     quit_after_load: bool = False,
+    annotations: str | None = None,
 ) -> int:
-    """Open the window (on `paths`, or the demo dataset) and run the event loop."""
+    """Open the window (on `paths`, or the demo dataset, with an annotations CSV) and run the event loop."""
     app = make_app()
     from .main_window import MainWindow
     from .settings import Settings
@@ -52,11 +53,8 @@ def run_gui(
     window.show()
     if screenshot or quit_after_load:
         _finish_after_load(window, screenshot, quit_after_load)
-    if demo:
-        window.tools.open_demo()
-    elif paths:
-        window.open_paths(paths)
-    elif screenshot or quit_after_load:
+    open_at_start(window, paths, demo, annotations)
+    if not (demo or paths) and (screenshot or quit_after_load):
         QTimer.singleShot(500, window.loaded.emit)
     _close_on_terminal_signals(window)
     status = app.exec()
@@ -70,6 +68,16 @@ def run_gui(
         sys.stderr.flush()
         os._exit(status)
     return status
+
+
+def open_at_start(window, paths: list[str], demo: bool = False, annotations: str | None = None) -> None:
+    """What the command line asked the window to open: the demo or the paths, and annotations."""
+    if demo:
+        window.tools.open_demo()
+    elif paths:
+        window.open_paths(paths)
+    if annotations:
+        window.fields.load_annotations(annotations)
 
 
 def _close_on_terminal_signals(window) -> None:

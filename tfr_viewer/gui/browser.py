@@ -1,7 +1,9 @@
 """Selection and browsing: tree selection -> tile grid -> viewer -> metadata.
 
 Files are selected in the tree; their tiles fill the grid; the current tile's record is read in
-a worker and shown in the viewer and the record panel. A map region narrows the grid.
+a worker and shown in the viewer and the record panel. A map region and the field filters
+narrow the grid (and the map, which listens to `subsetChanged`); Go to and the Problems list
+make a tile current.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton
 
+from ..core.navigation import nearest_record
 from .datasets import DatasetController
 from .models import FILE_ID_ROLE, TileListModel
 from .widgets.dataset_tree import DatasetTreeView
@@ -28,6 +31,8 @@ class Browser(QObject):
     currentTileChanged = Signal(int)  # the current tile's overall row
     recordRead = Signal(object)  # the current tile's record, as the reader answered
     recordShown = Signal()  # the viewer and the record panel show the current tile's answer
+    subsetChanged = Signal(object)  # overall rows shown (np.ndarray), or None for all
+    filtersCleared = Signal()  # the field filters were dropped here (Show all tiles, Go to a hidden tile)
 
     def __init__(self, datasets: DatasetController, tree: DatasetTreeView, slide_filter: QLineEdit,
                  grid: TileGridView, grid_label: QLabel, clear_map_filter: QPushButton,
@@ -37,7 +42,12 @@ class Browser(QObject):
         self.tree, self.slide_filter, self.grid, self.grid_label = tree, slide_filter, grid, grid_label
         self.clear_map_filter, self.viewer, self.metadata = clear_map_filter, viewer, metadata
         self.selected_files: list[int] = []
+        self._region: np.ndarray | None = None  # overall rows in the map rectangle
+        self._field_rows: np.ndarray | None = None  # overall rows the field filters let through
+        self._field_note = ""  # what the field filters keep, for the status line
+        self._broken: dict[tuple[int, int], str] = {}  # (file id, record) -> why it cannot be shown
         self.thumbs = ThumbnailLoader(self)
+        self.thumbs.ready.connect(self._on_thumbnails)
         self.reader = RecordReader(self)
         self.reader.ready.connect(self._on_record)
         self.tile_model = TileListModel(self.thumbs, self)
@@ -55,7 +65,7 @@ class Browser(QObject):
         grid.selectionModel().currentChanged.connect(self._on_current_tile)
         grid.selectionModel().selectionChanged.connect(self.update_status)
         grid.activatedRow.connect(self._on_tile_activated)
-        clear_map_filter.clicked.connect(self.clear_region)
+        clear_map_filter.clicked.connect(self.clear_filters)
         viewer.previousRequested.connect(self.previous_tile)
         viewer.nextRequested.connect(self.next_tile)
         datasets.fileIndexed.connect(self._on_file_indexed)
@@ -64,6 +74,8 @@ class Browser(QObject):
     def reset(self) -> None:
         """Nothing selected, nothing shown: a new dataset is being opened."""
         self.selected_files = []
+        self._region = self._field_rows = None
+        self._broken = {}
         self.tile_model.set_tiles([], [])
         self.metadata.clear()
         self.viewer.clear()
@@ -122,6 +134,9 @@ class Browser(QObject):
 
     def show_files(self, file_ids: list[int]) -> None:
         self.selected_files = file_ids
+        had_subset = self.subset() is not None
+        self._region = self._field_rows = None  # the filters answer again for the new tiles
+        self._field_note = ""
         self.tile_model.set_tiles(self.datasets.entries, file_ids)
         self.clear_map_filter.setVisible(False)
         self.metadata.clear()
@@ -129,6 +144,8 @@ class Browser(QObject):
         self.update_status()
         if len(self.tile_model.file_of):
             self.grid.set_current_row_quietly(0)
+        if had_subset:
+            self.subsetChanged.emit(None)
         self.filesShown.emit()
 
     @Slot(int)
@@ -153,7 +170,12 @@ class Browser(QObject):
     def update_status(self, *_: Any) -> None:
         shown, total = len(self.tile_model.rows), len(self.tile_model.file_of)
         files = len(self.selected_files)
-        text = f"{total:,} tiles in {files} file(s)" if shown == total else f"{shown:,} of {total:,} tiles (map area)"
+        if self._region is None and self._field_rows is None:
+            text = f"{total:,} tiles in {files} file(s)"
+        else:
+            why = [self._field_note] if self._field_rows is not None and self._field_note else []
+            why += ["map area"] if self._region is not None else []
+            text = f"Showing {shown:,} of {total:,} tiles ({'; '.join(why)})"
         troubled = sum(1 for f in self.selected_files if self.datasets.entries[f].error)
         if troubled:
             text += f" · {troubled} file(s) with a problem (see Problems)"
@@ -198,6 +220,10 @@ class Browser(QObject):
             return  # an answer for a tile that is no longer current
         self.metadata.show_record(details)
         self.recordRead.emit(details)
+        if details.get("error") or details.get("image_error"):
+            self._broken[details["key"]] = details.get("error") or details["image_error"]
+            self.datasets.problems.add_tile_problem(self.datasets.entries[details["key"][0]].path, details["key"][1],
+                                                    details.get("error") or details["image_error"])
         if details.get("error"):
             self.viewer.show_message(details["error"])
         else:
@@ -211,10 +237,10 @@ class Browser(QObject):
         self.recordShown.emit()
 
     def select_all_row(self, all_row: int) -> None:
-        """Make the tile with this overall number current (clearing a map filter that hides it)."""
+        """Make the tile with this overall number current (clearing filters that hide it)."""
         row = self.tile_model.row_of_all(all_row)
         if row is None:
-            self.clear_region()
+            self.clear_filters()
             row = self.tile_model.row_of_all(all_row)
         if row is not None:
             index = self.tile_model.index(row)
@@ -238,20 +264,129 @@ class Browser(QObject):
         self.viewer.fit()
         self.viewer.view.setFocus()
 
-    # --- map region ----------------------------------------------------------------------------
+    # --- the subset shown: map region and field filters ------------------------------------------
     def apply_region(self, all_rows: np.ndarray) -> None:
-        self.tile_model.set_filter(all_rows)
-        self.clear_map_filter.setVisible(True)
-        self.update_status()
-        if self.tile_model.rowCount():
-            self.grid.set_current_row_quietly(0)
+        """Show only these tiles of the map rectangle (with the field filters), from the top."""
+        self._region = np.unique(np.asarray(all_rows, np.int64))
+        self._show_subset(keep_current=False)
 
     def clear_region(self) -> None:
-        """Show every tile again, staying on the current one."""
-        if self.tile_model.is_filtered():
-            keep = self.current_all_row()
-            self.tile_model.set_filter(None)
-            if keep is not None:
-                self.select_all_row(keep)
-        self.clear_map_filter.setVisible(False)
+        """Drop the map rectangle, staying on the current tile."""
+        self._region = None
+        self._show_subset(keep_current=True)
+
+    def set_field_filter(self, all_rows: np.ndarray | None, note: str = "") -> None:
+        """The tiles the field filters let through (None: no filter), described by `note`
+        ("label = tumor"); the grid shows them from the top."""
+        self._field_rows = None if all_rows is None else np.unique(np.asarray(all_rows, np.int64))
+        self._field_note = note if all_rows is not None else ""
+        self._show_subset(keep_current=all_rows is None)
+
+    def clear_filters(self) -> None:
+        """Show every tile again (map rectangle and field filters), staying on the current one."""
+        had_fields = self._field_rows is not None
+        self._region = self._field_rows = None
+        self._field_note = ""
+        self._show_subset(keep_current=True)
+        if had_fields:
+            self.filtersCleared.emit()
+
+    def has_field_filter(self) -> bool:
+        return self._field_rows is not None
+
+    def subset(self) -> np.ndarray | None:
+        """Overall rows the filters let through (map rectangle AND field filters), None for all."""
+        parts = [p for p in (self._region, self._field_rows) if p is not None]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else np.intersect1d(parts[0], parts[1], assume_unique=True)
+
+    def _show_subset(self, keep_current: bool) -> None:
+        keep = self.current_all_row() if keep_current else None
+        rows = self.subset()
+        if rows is not None or self.tile_model.is_filtered():
+            self.tile_model.set_filter(rows)
+        self.clear_map_filter.setVisible(rows is not None)
         self.update_status()
+        shown = self.tile_model.row_of_all(keep) if keep is not None else None
+        if shown is not None:
+            index = self.tile_model.index(shown)
+            self.grid.setCurrentIndex(index)
+            self.grid.scrollTo(index)
+        elif self.tile_model.rowCount():
+            self.grid.set_current_row_quietly(0)
+            self.grid.scrollToTop()
+        self.subsetChanged.emit(rows)
+
+    # --- broken tiles --------------------------------------------------------------------------
+    @Slot(list)
+    def _on_thumbnails(self, batch: list) -> None:
+        """A tile that failed to decode is broken, and named in Problems (with its record)."""
+        entries = self.datasets.entries
+        for _generation, _row, key, image, error in batch:
+            if image is not None or error is None or key in self._broken or key[0] >= len(entries):
+                continue
+            path = entries[key[0]].path
+            if error.startswith(path):  # an answer about this dataset's file, not a previous one's
+                self._broken[key] = error
+                self.datasets.problems.add_tile_problem(path, key[1], error)
+
+    def broken_rows(self) -> np.ndarray:
+        """Overall rows of the shown files' tiles known to be broken: failed to decode in the
+        grid or the viewer, or named by a Problems line (verify, indexing)."""
+        keys = set(self._broken)
+        for path, record in self.datasets.problems.tile_problems():
+            file_id = self.datasets.file_id_of(path)
+            if file_id is not None:
+                keys.add((file_id, record))
+        rows = [r for key in keys if key[0] in self.selected_files and (r := self.tile_model.all_row_of(*key)) is not None]
+        return np.array(sorted(rows), np.int64)
+
+    # --- going to a tile -----------------------------------------------------------------------
+    def current_file(self) -> int | None:
+        """The file of the current tile, else the first shown file."""
+        current = self.grid.currentIndex()
+        if current.isValid():
+            return self.tile_model.key(current.row())[0]
+        return self.selected_files[0] if self.selected_files else None
+
+    def go_to_record(self, record: int, file_id: int | None = None) -> str:
+        """Make a record of this file (default: the current one) current; returns what happened."""
+        file_id = self.current_file() if file_id is None else file_id
+        if file_id is None:
+            return "No file is shown"
+        entry = self.datasets.entries[file_id]
+        if file_id not in self.selected_files:
+            self.select_files([file_id])
+        all_row = self.tile_model.all_row_of(file_id, record)
+        if all_row is None:
+            return f"{entry.slide} has no record {record} (records 0 to {entry.count - 1:,})"
+        self.select_all_row(all_row)
+        return f"{entry.slide}: record {record}"
+
+    def go_to_xy(self, x: int, y: int) -> str:
+        """Make the current file's tile nearest to (x, y) current; returns what happened."""
+        file_id = self.current_file()
+        if file_id is None:
+            return "No file is shown"
+        entry = self.datasets.entries[file_id]
+        locations = entry.index.locations if entry.index is not None else None
+        if locations is None or not len(locations):
+            return f"{entry.slide} has no tile locations (loc_x, loc_y)"
+        record, exact = nearest_record(locations, x, y)
+        self.go_to_record(record, file_id)
+        at = f"x {int(locations[record][0])}, y {int(locations[record][1])}"
+        return f"{entry.slide}: record {record} at {at}" + ("" if exact else f" (nearest to x {x}, y {y})")
+
+    @Slot(str, int)
+    def show_problem(self, path: str, record: int) -> None:
+        """A Problems line was activated: its tile becomes current (record >= 0), else its file
+        is selected."""
+        file_id = self.datasets.file_id_of(path)
+        if file_id is None:
+            return
+        if record < 0 or file_id not in self.selected_files:
+            self.select_files([file_id])
+        all_row = self.tile_model.all_row_of(file_id, record) if record >= 0 else None
+        if all_row is not None:
+            self.select_all_row(all_row)

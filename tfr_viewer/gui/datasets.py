@@ -255,7 +255,7 @@ class DatasetController(QObject):
         for report in reports:
             lines = [f"{report.path}, record {problem.index}, byte offset {problem.offset}: {problem.reason}"
                      for problem in report.problems]
-            self.problems.set_problems(report.path, lines)
+            self.problems.set_problems(report.path, lines, [problem.index for problem in report.problems])
             file_id = file_ids.get(report.path)
             if lines and file_id is not None and not self.entries[file_id].error:
                 self.entries[file_id].error = lines[0]  # the tree and the grid label show it too

@@ -31,6 +31,9 @@ from .appearance import LEFT_SIZES, MAIN_SIZES, RIGHT_SIZES, Appearance
 from .browser import Browser
 from .datasets import DatasetController
 from .errors import ErrorBridge
+from .fields import FieldStore
+from .filters import FilterController
+from .goto import GoTo
 from .jobs import JobRunner
 from .map_panel import MapPanel
 from .plain import plain_label, plain_title
@@ -38,6 +41,7 @@ from .settings import THUMB_SIZES, Settings
 from .tools import Tools
 from .welcome import WelcomePage
 from .widgets.dataset_tree import DatasetTreeView
+from .widgets.filter_panel import FilterPanel
 from .widgets.metadata_panel import MetadataPanel
 from .widgets.problems import ProblemsPanel
 from .widgets.tile_grid import TileGridView
@@ -76,6 +80,10 @@ class MainWindow(QMainWindow):
         self.problems = ProblemsPanel()
         self.datasets = DatasetController(self.settings, self.jobs, self.problems, self.statusBar(), self)
         self._build_browser()
+        self.fields = FieldStore(self.browser, self.datasets, self.jobs, self)
+        self.filter_panel = FilterPanel()
+        self.filters = FilterController(self.fields, self.filter_panel, self.browser, self)
+        self.goto = GoTo(self.browser, self.statusBar(), self)
         self.map_panel = MapPanel(self.browser, self.datasets, self.jobs)
         self._build_layout()
         self.tools = Tools(self, self.datasets, self.browser, self.map_panel.map, self.jobs)
@@ -124,6 +132,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.grid_label, 1)
         bar.addWidget(self.clear_map_filter)
         center_layout.addLayout(bar)
+        center_layout.addWidget(self.filter_panel)
         center_layout.addWidget(self.grid, 1)
 
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
@@ -153,6 +162,7 @@ class MainWindow(QMainWindow):
             "file.open_file": tools.choose_file,
             "file.open_folder": tools.choose_folder,
             "file.recent": lambda menu: fill_path_menu(menu, self.settings.get("recent/paths"), self.open_path),
+            "file.load_annotations": lambda: self.fields.choose_annotations(self),
             "file.export_tiles": tools.export_selected,
             "file.export_map": tools.export_map,
             "file.quit": self.close,
@@ -163,6 +173,8 @@ class MainWindow(QMainWindow):
             "view.filter_slides": self.slide_filter.setFocus,
             "view.refresh": self.datasets.refresh_files,
             "view.select_area": lambda on: self.map_panel.map.set_select_mode(on),
+            "view.go_to": self.goto.open,
+            "view.broken_only": self.filter_panel.set_broken_only,
             "tools.convert": tools.open_convert_wizard,
             "tools.verify": tools.verify_selected,
             "tools.rebuild_indexes": tools.rebuild_indexes,
@@ -186,7 +198,8 @@ class MainWindow(QMainWindow):
         self.map_panel.regionSelected.connect(self.browser.apply_region)
         self.map_panel.selectionCleared.connect(self.browser.clear_region)
         self.map_panel.map.exportRequested.connect(self.tools.export_map)
-        self.problems.pathActivated.connect(self._on_problem_activated)
+        self.problems.problemActivated.connect(self.browser.show_problem)
+        self.filter_panel.broken.toggled.connect(self.commands.actions["view.broken_only"].setChecked)
         self.tools.openRequested.connect(self.open_path)
         self.welcome.openFolderRequested.connect(self.tools.choose_folder)
         self.welcome.openFileRequested.connect(self.tools.choose_file)
@@ -201,6 +214,7 @@ class MainWindow(QMainWindow):
     def open_paths(self, paths: list[str]) -> None:
         """Start opening in the background; older results are ignored from now on."""
         self.browser.reset()
+        self.fields.reset()
         self.map_panel.reset()
         self.datasets.open_paths(paths)
         self.stack.setCurrentWidget(self.splitter)
@@ -214,11 +228,6 @@ class MainWindow(QMainWindow):
         if first is not None:
             self.browser.select_files([first])
 
-    def _on_problem_activated(self, path: str) -> None:
-        file_id = self.datasets.file_id_of(path)
-        if file_id is not None:
-            self.browser.select_files([file_id])
-
     def _on_escape(self) -> None:
         focus = QApplication.focusWidget()
         if focus is not None and self.viewer.isAncestorOf(focus):  # back from the tile to the grid
@@ -226,7 +235,7 @@ class MainWindow(QMainWindow):
         elif self.jobs.busy():
             self.jobs.cancel_all()
         elif self.browser.tile_model.is_filtered():
-            self.browser.clear_region()
+            self.browser.clear_filters()
 
     # --- window lifetime -------------------------------------------------------------------------
     def changeEvent(self, event) -> None:  # noqa: N802

@@ -1,4 +1,6 @@
-"""The Problems list: the latest word on each file that could not be read whole."""
+"""The Problems list: the latest word on each file that could not be read whole, and the tiles
+that could not be shown. Each line carries its file and record (-1 for the file as a whole), so
+activating it goes to that tile, never parsing its text back."""
 
 from __future__ import annotations
 
@@ -9,10 +11,15 @@ from ..errors import problem_color
 from ..plain import plain_label, plain_tooltip
 
 
-class ProblemsPanel(QWidget):
-    """A heading with the count and one line per problem; activating a line names its file."""
+PATH_ROLE = Qt.ItemDataRole.UserRole
+RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 
-    pathActivated = Signal(str)
+
+class ProblemsPanel(QWidget):
+    """A heading with the count and one line per problem; activating a line names its file and
+    record (-1: the file as a whole)."""
+
+    problemActivated = Signal(str, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -31,21 +38,34 @@ class ProblemsPanel(QWidget):
     def has_problems(self, path: str) -> bool:
         return path in self._items
 
-    def set_problems(self, path: str, lines: list[str]) -> None:
-        """The file's lines are replaced, not added to; no lines clears the file's problems."""
+    def set_problems(self, path: str, lines: list[str], records: list[int] | None = None) -> None:
+        """The file's lines are replaced, not added to; no lines clears the file's problems.
+        `records`: the record each line is about (-1 or absent: the file)."""
         for item in self._items.pop(path, []):
             self.list.takeItem(self.list.row(item))
-        items = []
-        for text in lines:
-            item = QListWidgetItem(text)
-            item.setToolTip(plain_tooltip(text))
-            item.setData(Qt.ItemDataRole.UserRole, path)
-            item.setForeground(problem_color())
-            self.list.addItem(item)
-            items.append(item)
-        if items:
-            self._items[path] = items
+        for i, text in enumerate(lines):
+            self._add(path, text, records[i] if records is not None else -1)
         self._update_label()
+
+    def add_tile_problem(self, path: str, record: int, text: str) -> None:
+        """One more line about one tile of the file (kept until the file's lines are replaced)."""
+        if (path, record) not in self.tile_problems():
+            self._add(path, text, record)
+            self._update_label()
+
+    def tile_problems(self) -> list[tuple[str, int]]:
+        """(path, record) of every line about one tile."""
+        return [(path, item.data(RECORD_ROLE)) for path, items in self._items.items()
+                for item in items if item.data(RECORD_ROLE) >= 0]
+
+    def _add(self, path: str, text: str, record: int) -> None:
+        item = QListWidgetItem(text)
+        item.setToolTip(plain_tooltip(text))
+        item.setData(PATH_ROLE, path)
+        item.setData(RECORD_ROLE, int(record))
+        item.setForeground(problem_color())
+        self.list.addItem(item)
+        self._items.setdefault(path, []).append(item)
 
     def clear(self) -> None:
         self.list.clear()
@@ -62,4 +82,4 @@ class ProblemsPanel(QWidget):
         self.label.setText(f"Problems ({n})" if n else "Problems: none")
 
     def _on_item_activated(self, item: QListWidgetItem) -> None:
-        self.pathActivated.emit(item.data(Qt.ItemDataRole.UserRole))
+        self.problemActivated.emit(item.data(PATH_ROLE), item.data(RECORD_ROLE))
