@@ -25,17 +25,24 @@ def tile_colour(slide: int, i: int) -> tuple[int, int, int]:
     return (40 + 70 * slide, 20 + (7 * i) % 200, 230 - (11 * i) % 180)
 
 
+LABELS = ("tumor", "stroma", "<i>necrosis</i>")
+
+
 def write_slide(path: Path, slide: int, columns: int, rows: int, stray_at: tuple[int, int] | None = None,
-                broken: tuple[int, ...] = ()) -> list[tuple[int, int]]:
+                broken: tuple[int, ...] = (), labelled: bool = False) -> list[tuple[int, int]]:
     """A slide of columns x rows tiles (tile i at column i % columns, row i // columns), each a
     solid colour `tile_colour(slide, i)`; a stray tile appended at `stray_at`; tiles in
-    `broken` hold bytes that are no image. Returns the locations."""
+    `broken` hold bytes that are no image; `labelled`: a `label` field, LABELS[i % 3]. Returns
+    the locations."""
     locations = [(STEP * (i % columns) + STEP // 2, STEP * (i // columns) + STEP // 2) for i in range(columns * rows)]
     if stray_at is not None:
         locations.append(stray_at)
     with open(path, "wb") as f:
         for i, (x, y) in enumerate(locations):
             image = b"\x89PNG\r\n\x1a\n not really" if i in broken else solid_png(tile_colour(slide, i))
-            f.write(frame_record(make_example({"image_raw": image, "slide": path.stem, "loc_x": x, "loc_y": y})))
+            fields = {"image_raw": image, "slide": path.stem, "loc_x": x, "loc_y": y}
+            if labelled:
+                fields["label"] = LABELS[i % 3]
+            f.write(frame_record(make_example(fields)))
     create_index(path)
     return locations

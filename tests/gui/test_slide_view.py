@@ -13,9 +13,9 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from tfr_viewer.gui.widgets.map_export import render_map
-from tfr_viewer.gui.widgets.slide_colours import palette_colour
+from tfr_viewer.gui.widgets.slide_colours import PALETTE, palette_colour
 
-from .slide_data import STEP, tile_colour, write_slide
+from .slide_data import LABELS, STEP, tile_colour, write_slide
 
 RING = (214, 39, 40)  # the current tile's ring and the selection rectangle
 
@@ -238,3 +238,27 @@ def test_a_broken_tile_is_marked_and_named(qtbot, window, tmp_path: Path) -> Non
     red = pixel(view.viewport().grab().toImage(), QPointF(view.view_point_to_widget(x + STEP / 4, y)))
     assert red[0] > 150 and red[1] < 80 and red[2] < 80
     assert near(pixel(view.viewport().grab().toImage(), QPointF(view.view_point_to_widget(x + STEP, y))), tile_colour(0, 8), 12)
+
+
+def test_colour_by_a_label_field_and_show_the_filtered_tiles(qtbot, window, tmp_path: Path) -> None:
+    write_slide(tmp_path / "labelled.tfrecords", 0, 6, 5, labelled=True)  # 30 tiles: 10 of each label
+    open_slides(qtbot, window, tmp_path, [0])
+    panel, view = window.map_panel, window.map_panel.map
+    qtbot.waitUntil(lambda: panel.color_by.findData("class:label") >= 0, timeout=10_000)
+    panel.color_by.setCurrentIndex(panel.color_by.findData("class:label"))
+    names = sorted(LABELS)  # the classes in the legend, markup shown as text
+    qtbot.waitUntil(lambda: panel.legend.texts() == [f"{name} (10)" for name in names], timeout=10_000)
+    assert panel.color_by.findData("class:slide") < 0 and panel.color_by.itemData(0) == "slide"
+    assert panel.color_legend.text() == "label: 3 classes" and view.overlay_opacity > 0  # the dots show the classes
+    view.menu_actions["dots"].trigger()
+    image = view.viewport().grab().toImage()
+    for i in range(3):  # tile i has label LABELS[i], coloured by its class
+        x, y = STEP * i + STEP // 2, STEP // 2
+        expected = QColor(PALETTE[names.index(LABELS[i])]).getRgb()[:3]
+        assert near(pixel(image, QPointF(view.view_point_to_widget(x, y))), expected, 12), i
+    window.filters.filter_by("label", {"tumor"})  # the grid's subset: the map shows the same tiles
+    qtbot.waitUntil(lambda: window.browser.tile_model.rowCount() == 10, timeout=10_000)
+    assert view.nearest_row(STEP // 2, STEP // 2) == 0  # a tumor tile answers clicks
+    assert view.nearest_row(STEP + STEP // 2, STEP // 2) is None  # a stroma tile is hidden
+    window.browser.clear_filters()
+    assert view.nearest_row(STEP + STEP // 2, STEP // 2) == 1

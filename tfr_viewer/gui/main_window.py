@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
         self.filter_panel = FilterPanel()
         self.filters = FilterController(self.fields, self.filter_panel, self.browser, self)
         self.goto = GoTo(self.browser, self.statusBar(), self)
-        self.map_panel = MapPanel(self.browser, self.datasets, self.jobs)
+        self.map_panel = MapPanel(self.browser, self.datasets, self.jobs, self.fields)
         self._build_layout()
         self.tools = Tools(self, self.datasets, self.browser, self.map_panel.map, self.jobs)
         self.appearance = Appearance(

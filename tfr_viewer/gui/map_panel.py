@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSlider, QVBoxLayout, QWid
 
 from ..core.tile_jobs import read_field_job
 from .browser import Browser
+from .fields import FieldStore
 from .datasets import DatasetController
 from .jobs import JobRunner
 from .plain import plain_label, plain_tooltip
@@ -38,6 +39,9 @@ def selection_points(parts: list[tuple[int, np.ndarray, int, str]]) -> MapPoints
     return map_points(layout.xy, rows, groups, layout)
 
 
+CLASS = "class:"  # the colour-by choice of a categorical field is CLASS + its name
+
+
 class MapPanel(QWidget):
     """The colour-by choice and legend above the map, the note below it, and what feeds them."""
 
@@ -49,9 +53,9 @@ class MapPanel(QWidget):
     selectionCleared = Signal()
 
     def __init__(self, browser: Browser, datasets: DatasetController, jobs: JobRunner,
-                 parent: QWidget | None = None) -> None:
+                 fields: FieldStore | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.browser, self.datasets, self.jobs = browser, datasets, jobs
+        self.browser, self.datasets, self.jobs, self.fields = browser, datasets, jobs, fields
         self.tile_model = browser.tile_model
         self._map_rows = np.zeros(0, np.int64)
         self._numeric_fields_known = False
@@ -134,7 +138,11 @@ class MapPanel(QWidget):
         browser.filesShown.connect(self._on_files_shown)
         browser.currentTileChanged.connect(self._on_current_tile)
         browser.recordRead.connect(self._offer_numeric_fields)
+        browser.subsetChanged.connect(self._on_subset)
         self.tile_model.modelReset.connect(self._on_tiles_reset)
+        if fields is not None:  # classes of the records and of an annotations CSV
+            fields.fieldsChanged.connect(self._offer_class_fields)
+            fields.valuesReady.connect(self._on_class_values)
 
     def request_workers(self) -> tuple:
         """The panel's request workers, for the window to stop at shutdown."""
@@ -224,6 +232,8 @@ class MapPanel(QWidget):
         current = self.browser.current_all_row()
         if current is not None:
             self.map.set_current(current)
+        if self.browser.subset() is not None:
+            self.map.set_shown(self.browser.subset())
         self._request_overviews(points)
         self.mapFilled.emit()
 
@@ -354,6 +364,8 @@ class MapPanel(QWidget):
         self.color_by.blockSignals(False)
         self.color_legend.setText("")
         self._numeric_fields_known = False
+        if self.fields is not None:
+            self._offer_class_fields()  # annotation columns stay known from one selection to the next
 
     @Slot(object)
     def _offer_numeric_fields(self, details: dict) -> None:
@@ -364,6 +376,32 @@ class MapPanel(QWidget):
         for field in details.get("fields", []):
             if field.get("kind") in ("int", "float") and len(field.get("values", [])) == 1:
                 self.color_by.addItem(f"Colour by {field['name']}", field["name"])
+
+    @Slot()
+    def _offer_class_fields(self) -> None:
+        """Categorical fields (of the records, or columns of an annotations CSV) colour by class."""
+        for info in self.fields.fields():
+            if info.kind != "categorical" or info.name == "slide" or self.color_by.findData(CLASS + info.name) >= 0:
+                continue  # (the slide name is the first choice already)
+            numeric = self.color_by.findData(info.name) >= 0  # an integer field: by number or by class
+            self.color_by.addItem(f"Colour by {info.name}" + (" (classes)" if numeric else ""), CLASS + info.name)
+
+    @Slot(str, object)
+    def _on_class_values(self, name: str, values: object) -> None:
+        if self.color_by.currentData() != CLASS + name:
+            return  # an answer for a choice since replaced
+        self._ensure_map_filled()
+        if values.codes is not None:
+            self.map.set_categories(values.codes, values.names, values.counts)
+            self.color_legend.setText(f"{name}: {len(values.names)} classes")
+        elif values.numbers is not None:
+            self._show_color_values(values.numbers[self._map_rows], name)
+
+    @Slot(object)
+    def _on_subset(self, rows: object) -> None:
+        """The grid shows a subset (filters, map area): the map shows the same tiles."""
+        if not self._map_pending:
+            self.map.set_shown(rows)
 
     def _ensure_map_filled(self) -> None:
         """Colours refer to the map's points: fill it now if the worker has not answered yet."""
@@ -386,6 +424,10 @@ class MapPanel(QWidget):
             return
         if choice == "#order":
             self._show_color_values(self.tile_model.record_of[self._map_rows].astype(np.float64), "record")
+            return
+        if isinstance(choice, str) and choice.startswith(CLASS) and self.fields is not None:
+            self.map.set_color_values(None)
+            self.fields.request(choice[len(CLASS):])  # `_on_class_values` colours the map
             return
         if choice in ("loc_x", "loc_y"):
             xy = self.map.point_xy()
