@@ -262,3 +262,16 @@ def test_colour_by_a_label_field_and_show_the_filtered_tiles(qtbot, window, tmp_
     assert view.nearest_row(STEP + STEP // 2, STEP // 2) is None  # a stroma tile is hidden
     window.browser.clear_filters()
     assert view.nearest_row(STEP + STEP // 2, STEP // 2) == 1
+
+
+def test_slide_names_that_look_like_markup_are_titled_as_text(qtbot, window, tmp_path: Path) -> None:
+    names = ["<img src=x onerror=y>", "<b>bold<b> & <i>"]  # file names: the slide is named by its file
+    for k, name in enumerate(names):
+        write_slide(tmp_path / f"{name}.tfrecords", k, 3, 3)
+    open_slides(qtbot, window, tmp_path, [0, 1])
+    view = window.map_panel.map
+    shown = sorted(view.slide_titles())
+    assert shown == sorted(names)
+    assert sorted(window.map_panel.legend.texts()) == sorted(f"{name} (9)" for name in names)
+    for item in view._titles:
+        assert "&lt;" in item.textItem.toHtml()  # the angle brackets are characters, not tags
