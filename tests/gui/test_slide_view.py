@@ -233,6 +233,7 @@ def test_a_broken_tile_is_marked_and_named(qtbot, window, tmp_path: Path) -> Non
     view.menu_actions["overlay:Off"].trigger()
     qtbot.waitUntil(lambda: panel.tile_note.isVisibleTo(window), timeout=20_000)
     assert "cracked.tfrecords" in panel.tile_note.text() and "record 7" in panel.tile_note.text()
+    assert (str(tmp_path / "cracked.tfrecords"), 7) in window.problems.tile_problems()  # a line that leads to it
     x, y = STEP + STEP // 2, STEP + STEP // 2  # tile 7: column 1, row 1
     qtbot.waitUntil(lambda: view.slide_items()[0].has_overview(), timeout=10_000)
     red = pixel(view.viewport().grab().toImage(), QPointF(view.view_point_to_widget(x + STEP / 4, y)))

@@ -276,6 +276,7 @@ class MapPanel(QWidget):
         if len(answer.broken_rows):
             self.map.mark_broken(answer.broken_rows)
             self._note_broken(answer.problems or [f"{len(answer.broken_rows)} tile(s) do not decode"])
+            self._list_problems(answer.broken_rows.tolist(), answer.problems)  # the first ones, in order
         if self._overviews_left <= 0:
             self.overviewsShown.emit()
 
@@ -297,10 +298,11 @@ class MapPanel(QWidget):
                 continue
             answers.append((row, image, error is not None))
             if error:
-                errors.append(error)
+                errors.append((row, error))
         self.map.add_tile_images(answers)
         if errors:
-            self._note_broken(errors)
+            self._note_broken([error for _, error in errors])
+            self._list_problems([row for row, _ in errors], [error for _, error in errors])
         if answers:
             self.tilesShown.emit()
 
@@ -312,6 +314,14 @@ class MapPanel(QWidget):
         self.tile_note.setText(f"Broken tile (marked red): {first}" + (f" (and {more} more)" if more else ""))
         self.tile_note.setToolTip(plain_tooltip("\n".join(self._broken_lines[:50])))
         self.tile_note.setVisible(True)
+
+    def _list_problems(self, rows: list[int], messages: list[str]) -> None:
+        """A Problems line per broken tile, which takes the user to it."""
+        file_of, record_of = self.tile_model.file_of, self.tile_model.record_of
+        for row, message in zip(rows, messages):
+            if row < len(file_of):
+                path = self.datasets.entries[int(file_of[row])].path
+                self.datasets.problems.add_tile_problem(path, int(record_of[row]), message)
 
     @Slot(int)
     def _on_view_mode(self, _index: int) -> None:
