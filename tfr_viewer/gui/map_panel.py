@@ -462,5 +462,5 @@ class MapPanel(QWidget):
         self._show_color_values(values[self._map_rows], self.color_by.currentData())
 
     def _show_color_values(self, values: np.ndarray, name: str) -> None:
-        span = self.map.set_color_values(values)
+        span = self.map.set_color_values(values, name)
         self.color_legend.setText(f"{name}: {span[0]:g} (purple) … {span[1]:g} (yellow)" if span else "")

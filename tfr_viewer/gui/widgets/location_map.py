@@ -127,6 +127,7 @@ class LocationMap(pg.PlotWidget):
         self._draw_groups = self._groups
         self._group_layers = PointLayers()  # the points coloured by group, kept for recolouring
         self._values: np.ndarray | None = None
+        self._values_name = "Colour"
         self._categories: tuple[np.ndarray, list[str], np.ndarray] | None = None
         self._shown: np.ndarray | None = None  # bool per point, None: all
         self._legend = LegendContent()
@@ -202,12 +203,12 @@ class LocationMap(pg.PlotWidget):
     def slide_titles(self) -> list[str]:
         return [item.toPlainText() for item in self._titles]
 
-    def set_color_values(self, values: np.ndarray | None) -> tuple[float, float] | None:
-        """Colour points by a number per point (the ramp, min..max), or by group when None.
-
-        Returns the (min, max) the ramp spans, for a legend.
+    def set_color_values(self, values: np.ndarray | None, name: str = "Colour") -> tuple[float, float] | None:
+        """Colour points by a number per point (the ramp, min..max), or by group when None;
+        `name` titles the colour bar. Returns the (min, max) the ramp spans.
         """
         self._values = None if values is None else np.asarray(values, dtype=np.float64)
+        self._values_name = name
         self._categories = None
         return self._draw()
 
@@ -252,7 +253,7 @@ class LocationMap(pg.PlotWidget):
             scaled = np.zeros(len(values)) if hi <= lo else (np.where(finite, values, lo) - lo) / (hi - lo)
             groups = np.minimum((scaled * len(RAMP)).astype(np.int64), len(RAMP) - 1)
             colours, span = RAMP, (lo, hi)
-            self._legend = LegendContent("Colour", ramp=tuple(RAMP), low=lo, high=hi)
+            self._legend = LegendContent(self._values_name, ramp=tuple(RAMP), low=lo, high=hi)
         else:
             groups, colours = self._groups, None
             self._legend = self._slide_legend()
