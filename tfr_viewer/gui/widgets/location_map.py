@@ -295,24 +295,26 @@ class LocationMap(pg.PlotWidget):
         for row, image, broken in images:
             if image is not None:
                 self.tile_images.put(row, QPixmap.fromImage(image))
-            for item in self._slides:
-                if item.frame.first <= self._index_of(row) < item.frame.first + item.frame.count:
-                    if broken:
-                        item.broken.add(row)
-                    changed.add(item)
-                    break
+            item = self._slide_of_row(row)
+            if item is not None:
+                if broken:
+                    item.broken.add(row)
+                changed.add(item)
         for item in changed:
             item.update()
+
+    def _slide_of_row(self, row: int) -> SlideMosaicItem | None:
+        """The slide drawing this overall row (each slide's rows are one run of numbers)."""
+        for item in self._slides:
+            if len(item.rows) and item.rows[0] <= row <= item.rows[-1]:
+                return item
+        return None
 
     def mark_broken(self, rows: np.ndarray) -> None:
         """Tiles known not to decode (from an overview): drawn red with a cross when zoomed in."""
         for item in self._slides:
             item.broken.update(int(r) for r in np.intersect1d(item.rows, rows).tolist())
             item.update()
-
-    def _index_of(self, row: int) -> int:
-        hits = np.flatnonzero(self._rows == row)
-        return int(hits[0]) if len(hits) else -1
 
     def visible_tiles(self) -> tuple[np.ndarray, int]:
         """Overall rows of the tiles on screen whose cell is big enough to show its thumbnail, and
