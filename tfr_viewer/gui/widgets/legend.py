@@ -4,7 +4,7 @@ function on screen and into an exported image."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainter
@@ -26,7 +26,6 @@ class LegendContent:
     ramp: tuple[str, ...] = ()
     low: float = 0.0
     high: float = 0.0
-    notes: tuple[str, ...] = field(default=())
 
     def is_empty(self) -> bool:
         return not self.entries and not self.ramp
@@ -107,7 +106,7 @@ class MapLegend(QWidget):
     def set_content(self, content: LegendContent) -> None:
         self.content = content
         self.setVisible(not content.is_empty())
-        self.updateGeometry()
+        self.setFixedHeight(self.heightForWidth(max(self.width(), 200)))
         self.update()
 
     def set_dark(self, dark: bool) -> None:
