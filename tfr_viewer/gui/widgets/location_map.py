@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QGraphicsRectItem
 from .legend import LegendContent
 from .slide_axis import GridAxis as _GridAxis
 from .slide_colours import DARK_BACKGROUND, MISSING, PALETTE, RAMP, palette_colour
-from .slide_items import DETAIL_PX, MAX_DETAIL_TILES, SlideMosaicItem, TileImageCache, title_item
+from .slide_items import DETAIL_PX, MAX_DETAIL_TILES, SlideMosaicItem, SlideTitlesItem, TileImageCache
 from .slide_layout import SlideLayout
 from .slide_menu import build_map_menu
 from .slide_points import MapPoints, PointLayers, TilePointsItem, map_points, point_layers
@@ -111,7 +111,7 @@ class LocationMap(pg.PlotWidget):
         self.show_outliers = False
         self.tile_images = TileImageCache()
         self._slides: list[SlideMosaicItem] = []
-        self._titles: list[pg.TextItem] = []
+        self._titles: SlideTitlesItem | None = None  # for two slides or more
         self._layout: SlideLayout | None = None
         self._points = TilePointsItem()
         self._points.setZValue(5)
@@ -151,8 +151,8 @@ class LocationMap(pg.PlotWidget):
             axis = self.getPlotItem().getAxis(name)
             axis.setPen(ink)  # the grid lines take this colour too, translucent
             axis.setTextPen(ink)
-        for item in self._titles:
-            item.setColor("#e0e0e4" if dark else "#202024")
+        if self._titles is not None:
+            self._titles.set_dark(dark)
         self.themeChanged.emit(dark)
 
     # --- data ----------------------------------------------------------------------------------
@@ -179,9 +179,9 @@ class LocationMap(pg.PlotWidget):
             self.reset_view()
 
     def _set_layout(self, layout: SlideLayout | None) -> None:
-        for item in self._slides + self._titles:
-            self.removeItem(item)
-        self._slides, self._titles = [], []
+        for item in self._slides + ([self._titles] if self._titles is not None else []):
+            self._viewbox.removeItem(item)
+        self._slides, self._titles = [], None
         self._layout = layout
         self._points.set_footprint(layout.step if layout is not None else None)
         if layout is None:
@@ -191,17 +191,17 @@ class LocationMap(pg.PlotWidget):
             item = SlideMosaicItem(frame, self._xy[part], self._rows[part], self.tile_images)
             item.setVisible(self.mosaic)
             self._slides.append(item)
-            self.addItem(item)
-            if len(layout.frames) > 1:
-                title = title_item(frame, self.dark)
-                self._titles.append(title)
-                self.addItem(title, ignoreBounds=True)
+            self._viewbox.addItem(item, ignoreBounds=True)  # the view frames the layout itself
+        if len(layout.frames) > 1:
+            self._titles = SlideTitlesItem(layout.frames, self.dark)
+            self._titles.setZValue(8)
+            self._viewbox.addItem(self._titles, ignoreBounds=True)
 
     def slide_items(self) -> list[SlideMosaicItem]:
         return list(self._slides)
 
     def slide_titles(self) -> list[str]:
-        return [item.toPlainText() for item in self._titles]
+        return self._titles.titles() if self._titles is not None else []
 
     def set_color_values(self, values: np.ndarray | None, name: str = "Colour") -> tuple[float, float] | None:
         """Colour points by a number per point (the ramp, min..max), or by group when None;

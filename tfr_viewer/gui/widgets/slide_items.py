@@ -8,10 +8,9 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem
 
 from .slide_layout import SlideFrame
 
@@ -62,7 +61,7 @@ def _bytes_of(pixmap: QPixmap) -> int:
     return pixmap.width() * pixmap.height() * 4
 
 
-class SlideMosaicItem(pg.GraphicsObject):
+class SlideMosaicItem(QGraphicsObject):
     """Paints one slide: the overview pixmap at the slide's geometry, and over it, when a cell is
     at least DETAIL_PX on screen, the cached thumbnail of each visible tile (a faint placeholder
     while it comes). Broken tiles are red with a dark cross."""
@@ -164,12 +163,46 @@ class SlideMosaicItem(pg.GraphicsObject):
             painter.drawLine(target.topRight(), target.bottomLeft())
 
 
-def title_item(frame: SlideFrame, dark: bool) -> pg.TextItem:
-    """The slide's name above its cell, as plain text (a name from a file is never markup)."""
-    item = pg.TextItem(anchor=(0, 1), color="#e0e0e4" if dark else "#202024")
-    item.setText(frame.title)  # setText sets plain text
-    x0, y0, _, _ = frame.placed_bounds
-    item.setPos(x0, y0)
-    return item
+class SlideTitlesItem(QGraphicsObject):
+    """Every slide's name above its cell, in one item: plain text (a name from a file is never
+    markup) at a fixed size on screen, whatever the zoom."""
 
+    MARGIN_PX = 40.0  # room above a cell for its title, on screen
+    WIDTH_PX = 600.0  # room right of a cell's left edge for a long title
 
+    def __init__(self, frames: tuple[SlideFrame, ...], dark: bool) -> None:
+        super().__init__()
+        self.frames = frames
+        self.ink = QColor("#e0e0e4" if dark else "#202024")
+        self._pixel = 1.0  # slide pixels per screen pixel, from the last paint
+        boxes = [f.placed_bounds for f in frames]
+        self._cells = QRectF(min(b[0] for b in boxes), min(b[1] for b in boxes), 0, 0)
+        self._cells.setRight(max(b[2] for b in boxes))
+        self._cells.setBottom(max(b[3] for b in boxes))
+
+    def titles(self) -> list[str]:
+        return [frame.title for frame in self.frames]
+
+    def set_dark(self, dark: bool) -> None:
+        self.ink = QColor("#e0e0e4" if dark else "#202024")
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        return self._cells.adjusted(0, -self.MARGIN_PX * self._pixel, self.WIDTH_PX * self._pixel, 0)
+
+    def paint(self, painter: QPainter, *_args) -> None:
+        transform = painter.worldTransform()
+        pixel = 1.0 / max(abs(transform.m11()), 1e-12)
+        if pixel != self._pixel:  # zoomed: the room the titles take changes with it
+            self.prepareGeometryChange()
+            self._pixel = pixel
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(self.ink)
+        flags = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom) | int(Qt.TextFlag.TextSingleLine)
+        for frame in self.frames:
+            x0, y0, _, _ = frame.placed_bounds
+            corner = transform.map(QPointF(x0, y0))
+            painter.drawText(QRectF(corner.x(), corner.y() - self.MARGIN_PX, self.WIDTH_PX, self.MARGIN_PX - 2),
+                             flags, " ".join(frame.title.split()))
+        painter.restore()

@@ -14,22 +14,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...core.mosaic_layout import grid_step, outlier_mask, robust_bounds
+from ...core.mosaic_layout import STEP_TOLERANCE, grid_step, outlier_mask, robust_bounds
 
 GAP_SHARE = 0.12  # space between cells, as a share of the larger cell side (room for the title)
-STEP_PATCH = 64  # tiles around the slide's middle whose spacing gives the grid step (an 8 x 8 patch)
+STEP_PATCH = 256  # tiles around the slide's middle whose spacing gives the grid step
 
 
 def patch_step(xy: np.ndarray) -> float:
-    """The grid step (`core.mosaic_layout.grid_step`) measured on a patch of `STEP_PATCH` tiles
-    around the middle of the slide: the same answer on a tile grid, in a few milliseconds
-    whatever the tile count (the whole slide took ~40 ms a file: 2 s for 50 files)."""
-    points = xy[np.isfinite(xy).all(axis=1)]
-    if len(points) <= STEP_PATCH:
+    """The grid step by `core.mosaic_layout.grid_step`'s rule (the most common nearest-neighbour
+    spacing, spacings within STEP_TOLERANCE counted as one) measured on the STEP_PATCH tiles
+    around the slide's middle, all pairs at once: the same answer on a tile grid in about a
+    millisecond whatever the tile count (`grid_step` over a whole file took ~40 ms: two seconds
+    before fifty slides could be drawn)."""
+    points = np.asarray(xy, np.float64).reshape(-1, 2)
+    points = points[np.isfinite(points).all(axis=1)]
+    if len(points) > STEP_PATCH:
+        distance = np.abs(points - np.median(points, axis=0)).max(axis=1)
+        points = points[np.argpartition(distance, STEP_PATCH)[:STEP_PATCH]]
+    if len(points) < 2:
         return grid_step(points, default=1.0)
-    middle = np.median(points, axis=0)
-    distance = np.abs(points - middle).max(axis=1)
-    return grid_step(points[np.argpartition(distance, STEP_PATCH)[:STEP_PATCH]], default=1.0)
+    gaps = np.hypot(*(points[:, None, :] - points[None, :, :]).transpose(2, 0, 1))
+    gaps[gaps == 0] = np.inf  # a tile and its repeats are no neighbours
+    nearest = np.sort(gaps.min(axis=1))
+    nearest = nearest[np.isfinite(nearest)]
+    if not len(nearest):
+        return 1.0
+    upper = np.searchsorted(nearest, nearest * (1 + STEP_TOLERANCE), side="right")
+    first = int(np.argmax(upper - np.arange(len(nearest))))
+    return float(np.median(nearest[first : upper[first]]))
 
 
 @dataclass(frozen=True)
