@@ -188,6 +188,15 @@ def label_filter_picture(app: QApplication, folder: Path) -> None:
     window.close()
 
 
+def mosaic_command_picture(demo: Path) -> None:
+    """What `tfr-viewer mosaic` writes for the second demo slide (README, Slide mosaic)."""
+    from tfr_viewer import cli
+
+    slide = demo / "demo_slide_02.tfrecords"
+    if cli.main(["mosaic", str(slide), str(OUT / "cli_mosaic.png"), "--width", "600"]) != 0:
+        raise SystemExit("tfr-viewer mosaic failed on the demo slide")
+
+
 def main() -> int:
     app = make_app(sys.argv[:1])
     demo = ensure_demo_dataset()
@@ -225,6 +234,7 @@ def main() -> int:
         wizard_pictures(app, source, tmp / "converted")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    mosaic_command_picture(demo)
     print(f"screenshots written to {OUT}")
     return 0
 

@@ -421,6 +421,46 @@ def cmd_salvage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mosaic(args: argparse.Namespace) -> int:
+    from .core.mosaic import MAX_MOSAIC_SIDE, iter_render_mosaic
+    from .core.storage import storage_for
+
+    if not os.path.isfile(args.tfrecord):
+        raise UserError(f"no such file: {args.tfrecord}")
+    if not 1 <= args.width <= MAX_MOSAIC_SIDE:
+        raise UserError(f"--width must be between 1 and {MAX_MOSAIC_SIDE} pixels, not {args.width}")
+    out = args.output
+    folder = os.path.dirname(os.path.abspath(out))
+    if out.endswith((".tfrecords", ".tfrecord")) or os.path.abspath(out) == os.path.abspath(args.tfrecord):
+        raise UserError(f"will not write the image over a TFRecord: {out}")
+    if os.path.isdir(out):
+        raise UserError(f"{out} is a folder; name the PNG file to write")
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise UserError(f"cannot write {out}: " + ("no such folder" if not os.path.isdir(folder) else "folder not writable"))
+    with _open_tolerant(args.tfrecord) as tfr:
+        index = tfr.index_info
+    job = iter_render_mosaic(args.tfrecord, args.width, args.color_by, args.step, index=index)
+    mosaic = _run_with_bar(job, "mosaic")
+    with storage_for(out).atomic_output(out) as f:  # a failure or Ctrl+C leaves no partial PNG
+        mosaic.image.save(f, format="PNG", compress_level=3)
+    problems = list(mosaic.problems)
+    if index.error is not None:
+        problems.append(str(index.error))
+    data = {"path": args.tfrecord, "output": os.path.abspath(out), **mosaic.to_dict(), "problems": problems}
+    lines = [
+        f"wrote {_p(out)}: {mosaic.image.width} x {mosaic.image.height} px, {mosaic.drawn} tile(s) "
+        f"(step {mosaic.step:g} px)" + (f", {len(mosaic.broken)} broken" if mosaic.broken else "")
+        + (f", {mosaic.outlier_count} stray tile(s) left out" if mosaic.outlier_count else "")
+    ]
+    if mosaic.scheme is not None and mosaic.scheme.kind == "categories":
+        lines += [f"  {_p(v)}: {'#%02x%02x%02x' % c}, {n} tile(s)" for v, c, n in mosaic.scheme.legend]
+    elif mosaic.scheme is not None and mosaic.scheme.kind == "numbers":
+        lines.append(f"  {_p(args.color_by)}: {mosaic.scheme.low:g} (violet) .. {mosaic.scheme.high:g} (yellow)")
+    lines += [f"problem: {_p(p)}" for p in problems]
+    _emit(args, data, "\n".join(lines))
+    return 1 if problems else 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "info": cmd_info,
     "summary": cmd_summary,
@@ -429,4 +469,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "convert": cmd_convert,
     "export": cmd_export,
     "salvage": cmd_salvage,
+    "mosaic": cmd_mosaic,
 }

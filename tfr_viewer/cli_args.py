@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-SUBCOMMANDS = ("info", "summary", "index", "verify", "convert", "export", "salvage")
+SUBCOMMANDS = ("info", "summary", "index", "verify", "convert", "export", "salvage", "mosaic")
 PROG = "tfr-viewer"
 
 
@@ -90,5 +90,13 @@ def command_parser() -> argparse.ArgumentParser:
     p.add_argument("src")
     p.add_argument("dest")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("mosaic", help="the slide reconstructed from its tiles at their locations -> PNG")
+    p.add_argument("tfrecord")
+    p.add_argument("output", metavar="OUT.png")
+    p.add_argument("--width", type=int, default=4000, help="image width in pixels (default 4000; at most 16384)")
+    p.add_argument("--color-by", metavar="FIELD", help="tint each tile by the value of this record field")
+    p.add_argument("--step", type=float, help="tile footprint in slide pixels (default: the grid step of the locations)")
     p.add_argument("--json", action="store_true")
     return parser

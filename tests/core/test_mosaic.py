@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -338,3 +339,51 @@ def test_colours_categories_and_numbers() -> None:
     for colour in list(CATEGORY_COLOURS) + [tuple(ramp(np.array([0.0]))[0])]:
         luminance = 0.2126 * colour[0] + 0.7152 * colour[1] + 0.0722 * colour[2]
         assert 60 < luminance < 225, colour  # neither lost on a dark theme nor on a light one
+
+
+def test_threads_give_the_same_overview(tmp_path: Path) -> None:
+    locations = grid(30, 25)  # 750 tiles: three chunks of work, the last one short
+    tiles = [(solid_jpeg(tile_colour(k)), x, y) for k, (x, y) in enumerate(locations)]
+    for k in (3, 300, 749):
+        tiles[k] = (b"\x89PNG\r\n\x1a\n broken", *locations[k])
+    path = write_slide(tmp_path / "threads.tfrecords", tiles)
+    one = build_overview(str(path), locations, threads=1)
+    several = build_overview(str(path), locations, threads=3)
+    assert np.array_equal(one.pixels, several.pixels)
+    assert one.broken.tolist() == several.broken.tolist() == [3, 300, 749]
+    assert one.problems == several.problems and "record 300" in one.problems[1]
+
+
+def test_cancel_mid_build_stops_the_decoding_threads(tmp_path: Path, count_decodes) -> None:
+    path, locations = coloured_slide(tmp_path, 40, 40)  # 1,600 tiles: seven chunks
+    token = CancelToken()
+
+    def cancel_at_first_chunk(progress) -> None:
+        if progress.done > 0:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        build_overview(str(path), locations, cancel=token, progress=cancel_at_first_chunk, threads=2)
+    decoded = len(count_decodes)
+    # seen at the next chunk: the chunks reported, the one pasted and the one in flight
+    assert overview_module.CHUNK <= decoded <= 4 * overview_module.CHUNK < len(locations)
+    assert not [t for t in threading.enumerate() if t.name.startswith("overview")]  # joined
+
+
+def test_decode_cell_uses_the_largest_dct_scale_that_covers_the_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import JpegImagePlugin
+
+    sizes: list[tuple[int, int]] = []
+    real_draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spying_draft(self, mode, size):
+        result = real_draft(self, mode, size)
+        sizes.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spying_draft)
+    data = solid_jpeg((90, 140, 200), px=256)
+    for cell, decoded in ((29, (32, 32)), (32, (32, 32)), (33, (64, 64)), (100, (128, 128)), (200, (256, 256))):
+        pixels = overview_module.decode_cell(data, cell, cell)
+        assert pixels.shape == (cell, cell, 3) and sizes[-1] == decoded, cell
+        assert np.abs(pixels.reshape(-1, 3).mean(axis=0) - (90, 140, 200)).max() < 4

@@ -10,6 +10,7 @@ The public face of three parts: the geometry (`grid_step`, `robust_bounds`, `out
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,10 +25,10 @@ from .overview import (
     Overview,
     build_overview,
     decode_cell,
+    decoded_chunks,
     iter_build_overview,
     mark_broken,
-    tile_image_bytes,
-    tile_side,
+    slide_layout,
 )
 from .overview_cache import iter_load_or_build_overview, load_or_build_overview
 from .progress import CancelToken, Job, Progress, run_job
@@ -35,6 +36,7 @@ from .records import parse_example
 from .tfrecord import TFRecord
 
 __all__ = [
+    "MAX_MOSAIC_SIDE",
     "Mosaic",
     "Overview",
     "build_overview",
@@ -55,7 +57,6 @@ MAX_MOSAIC_SIDE = 16384
 MAX_MOSAIC_PIXELS = 2**27  # 134 Mpx: 384 MiB of RGB, e.g. 16384 x 8192
 BACKGROUND = (255, 255, 255)  # the glass of a slide
 OVERLAY_ALPHA = 0.45
-PROGRESS_EVERY = 256
 
 
 @dataclass
@@ -130,6 +131,7 @@ def iter_render_mosaic(
     step: float | None = None,
     cancel: CancelToken | None = None,
     index: IndexInfo | None = None,
+    threads: int | None = None,
 ) -> Job[Mosaic]:
     """Job: the slide reconstructed from its tiles, `width` pixels wide (height from the slide's
     aspect, strays left out of the framing). Each tile is decoded at the smallest JPEG DCT scale
@@ -144,35 +146,35 @@ def iter_render_mosaic(
         if color_by is not None and color_by not in tfr.fields:
             raise ValueError(f"{path} has no field {color_by!r} (fields: {', '.join(tfr.fields)})")
         xy = xy.astype(np.float64)
-        step = float(step) if step else grid_step(xy, default=float(tile_side(tfr, np.arange(len(xy))) or 1))
-        strays = outlier_mask(xy, step)
+        step, strays, bounds, _ = slide_layout(tfr, xy, step)
         rows = np.flatnonzero(~strays)
-        bounds = robust_bounds(xy, step)
         width, height, scale = mosaic_size(bounds, width)
         canvas = np.full((height, width, 3), BACKGROUND, np.uint8)
         boxes = cell_boxes(xy[rows], step, bounds[0], bounds[1], scale)
         boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
-        values: list = []
+        values: list = [None] * len(rows)
         broken: list[int] = []
         problems: list[str] = []
-        for n, (i, box) in enumerate(zip(rows.tolist(), boxes.tolist())):
-            if n % PROGRESS_EVERY == 0:
+        with closing(decoded_chunks(tfr, rows, boxes, threads)) as chunks:  # a cancel stops its threads
+            for start, cells in chunks:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                yield Progress(n, len(rows), path)
-            left, top, right, bottom = box
-            value = None
-            try:
-                if color_by is not None:
-                    value = _field_value(parse_example(tfr.read_payload(i), path, i), color_by)
-                if right > left and bottom > top:
-                    canvas[top:bottom, left:right] = decode_cell(tile_image_bytes(tfr, i), right - left, bottom - top)
-            except TFRecordError as exc:
-                broken.append(i)
-                if len(problems) < MAX_PROBLEMS:
-                    problems.append(str(exc.located(path, i)))
-            values.append(value)
+                yield Progress(start, len(rows), path)
+                end = start + len(cells)
+                for k, i, box, cell in zip(range(start, end), rows[start:end].tolist(), boxes[start:end].tolist(), cells):
+                    if color_by is not None and not isinstance(cell, TFRecordError):
+                        try:
+                            values[k] = _field_value(parse_example(tfr.read_payload(i), path, i), color_by)
+                        except TFRecordError as exc:
+                            cell = exc.located(path, i)
+                    if isinstance(cell, np.ndarray):
+                        left, top, right, bottom = box
+                        canvas[top:bottom, left:right] = cell
+                    elif isinstance(cell, TFRecordError):
+                        broken.append(i)
+                        if len(problems) < MAX_PROBLEMS:
+                            problems.append(str(cell))
         yield Progress(len(rows), len(rows), path)
     scheme = None
     if color_by is not None:
@@ -180,9 +182,8 @@ def iter_render_mosaic(
         for box, colour in zip(boxes[present].tolist(), colours[present]):
             cell = canvas[box[1] : box[3], box[0] : box[2]]
             cell[...] = np.rint(cell * (1 - OVERLAY_ALPHA) + colour * OVERLAY_ALPHA).astype(np.uint8)
-    position = {row: k for k, row in enumerate(rows.tolist())}
-    for i in broken:
-        mark_broken(canvas, tuple(boxes[position[i]].tolist()))
+    for k in np.searchsorted(rows, broken).tolist():  # rows are sorted
+        mark_broken(canvas, tuple(boxes[k].tolist()))
     image = Image.fromarray(canvas, "RGB")
     return Mosaic(image, step, len(xy), len(rows) - len(broken), int(strays.sum()), broken, problems, scheme)
 

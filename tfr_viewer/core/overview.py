@@ -7,8 +7,10 @@ the tile count, and cached per file in the per-user cache (see `overview_cache`)
 from __future__ import annotations
 
 import os
+from contextlib import closing
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -23,7 +25,8 @@ from .tfrecord import TFRecord
 
 DCT_REDUCTION = 8  # the smallest JPEG decode: 1/8 of each side
 MAX_OVERVIEW_SIDE = 16384  # whatever the caller asks: 16384^2 RGBA is 1 GiB, the most we allow
-PROGRESS_EVERY = 256  # tiles between progress reports and cancel checks
+CHUNK = 256  # tiles between progress reports and cancel checks
+MAX_THREADS = 4
 BROKEN_FILL = (205, 35, 35, 255)
 BROKEN_CROSS = (90, 0, 0, 255)
 SIZE_PROBES = 16  # records tried to learn the tiles' pixel size
@@ -102,6 +105,55 @@ def decode_cell(data: bytes, width: int, height: int) -> np.ndarray:
         raise TFRecordError(f"image bytes do not decode ({readable_reason(exc)})") from None
 
 
+def _decode_slice(tfr: TFRecord, rows: list[int], boxes: list[list[int]]) -> list[np.ndarray | TFRecordError | None]:
+    """Each tile decoded into its box: the cell's pixels, the error naming file and record, or
+    None for a box of no pixels."""
+    out: list[np.ndarray | TFRecordError | None] = []
+    for i, (left, top, right, bottom) in zip(rows, boxes):
+        if right <= left or bottom <= top:
+            out.append(None)
+            continue
+        try:
+            out.append(decode_cell(tile_image_bytes(tfr, i), right - left, bottom - top))
+        except TFRecordError as exc:
+            out.append(exc.located(tfr.path, i))
+    return out
+
+
+def default_threads() -> int:
+    """Decoding threads: the machine's cores, at most `MAX_THREADS`."""
+    return max(1, min(MAX_THREADS, os.cpu_count() or 1))
+
+
+def decoded_chunks(
+    tfr: TFRecord, rows: np.ndarray, boxes: np.ndarray, threads: int | None = None
+) -> Iterator[tuple[int, list[np.ndarray | TFRecordError | None]]]:
+    """(start, cells) for consecutive chunks of `CHUNK` tiles (`rows[start:]` in `boxes[start:]`),
+    decoded by `threads` threads, the next chunk decoding while the caller pastes this one."""
+    threads = threads or default_threads()
+    starts = range(0, len(rows), CHUNK)
+
+    def work(start: int, end: int) -> list[np.ndarray | TFRecordError | None]:
+        return _decode_slice(tfr, rows[start:end].tolist(), boxes[start:end].tolist())
+
+    if threads <= 1:
+        for start in starts:
+            yield start, work(start, start + CHUNK)
+        return
+
+    def submit(start: int) -> list[Future]:
+        end = min(start + CHUNK, len(rows))
+        size = -(-(end - start) // threads)
+        return [pool.submit(work, a, min(a + size, end)) for a in range(start, end, size)]
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="overview") as pool:
+        pending = submit(0) if len(rows) else []
+        for start in starts:
+            following = submit(start + CHUNK) if start + CHUNK < len(rows) else []
+            yield start, [cell for future in pending for cell in future.result()]
+            pending = following
+
+
 def tile_side(tfr: TFRecord, rows: np.ndarray) -> int | None:
     """The larger side in pixels of the first tile (among the first few) whose header reads."""
     for i in rows[:SIZE_PROBES].tolist():
@@ -111,6 +163,19 @@ def tile_side(tfr: TFRecord, rows: np.ndarray) -> int | None:
             continue
         return max(int(info["width"]), int(info["height"]))
     return None
+
+
+def slide_layout(
+    tfr: TFRecord, xy: np.ndarray, step: float | None
+) -> tuple[float, np.ndarray, tuple[float, float, float, float], int | None]:
+    """(step, stray mask, robust bounds, tile side in px or None) of the tiles at `xy`: the
+    step given, else the grid step of the locations (the tile's pixel size for a lone tile)."""
+    side = tile_side(tfr, np.arange(min(len(xy), SIZE_PROBES)))
+    step = float(step) if step else grid_step(xy, default=float(side or 1))
+    if not (step > 0 and np.isfinite(step)):
+        raise ValueError(f"{tfr.path}: the grid step must be a positive number of pixels, not {step:g}")
+    strays = outlier_mask(xy, step)
+    return step, strays, robust_bounds(xy, step), side
 
 
 def mark_broken(canvas: np.ndarray, box: tuple[int, int, int, int]) -> None:
@@ -141,25 +206,22 @@ def iter_build_overview(
     max_side: int = 4096,
     cancel: CancelToken | None = None,
     index: IndexInfo | None = None,
+    threads: int | None = None,
 ) -> Job[Overview]:
     """Job: the overview of one file whose record i is at `locations[i]` (tile centres).
 
     The slide's extent leaves stray tiles out (`robust_bounds`); a cell is at most 1/8 of a
     tile's pixels a side and the image at most `max_side` pixels a side, so memory stays
     bounded at any tile count (a million tiles: cells of a few pixels). A tile that does not
-    read or decode is marked and listed; the build goes on."""
+    read or decode is marked and listed; the build goes on. `threads`: decoding threads
+    (default `default_threads()`; Pillow decodes without holding the GIL)."""
     path = os.fspath(path)
     max_side = int(min(max(max_side, 1), MAX_OVERVIEW_SIDE))
     with TFRecord(path, create_index=False, index=index) as tfr:
         xy = _check_locations(locations, len(tfr), path)
-        step = float(step) if step else grid_step(xy, default=1.0)
-        if not step > 0 or not np.isfinite(step):
-            raise ValueError(f"{path}: grid step must be a positive number, not {step}")
-        strays = outlier_mask(xy, step)
+        step, strays, (x0, y0, x1, y1), side = slide_layout(tfr, xy, step)
         rows = np.flatnonzero(~strays)
-        x0, y0, x1, y1 = robust_bounds(xy, step)
-        side = tile_side(tfr, rows) or DCT_REDUCTION
-        cell = max(side / DCT_REDUCTION, 1.0)  # overview px per step at 1/8 decode
+        cell = max((side or DCT_REDUCTION) / DCT_REDUCTION, 1.0)  # overview px per step at 1/8 decode
         scale = max(step / cell, (x1 - x0) / max_side, (y1 - y0) / max_side)
         width = min(max(int(np.ceil((x1 - x0) / scale)), 1), max_side)
         height = min(max(int(np.ceil((y1 - y0) / scale)), 1), max_side)
@@ -170,22 +232,22 @@ def iter_build_overview(
         broken: list[int] = []
         problems: list[str] = []
         total = len(rows)
-        for n, (i, box) in enumerate(zip(rows.tolist(), boxes.tolist())):
-            if n % PROGRESS_EVERY == 0:
+        with closing(decoded_chunks(tfr, rows, boxes, threads)) as chunks:  # a cancel stops its threads
+            for start, cells in chunks:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                yield Progress(n, total, path)
-            left, top, right, bottom = box
-            if right <= left or bottom <= top:
-                continue
-            try:
-                canvas[top:bottom, left:right, :3] = decode_cell(tile_image_bytes(tfr, i), right - left, bottom - top)
-                canvas[top:bottom, left:right, 3] = 255
-            except TFRecordError as exc:
-                broken.append(i)
-                if len(problems) < MAX_PROBLEMS:
-                    problems.append(str(exc.located(path, i)))
-                mark_broken(canvas, box)
+                yield Progress(start, total, path)
+                end = start + len(cells)
+                for i, box, cell in zip(rows[start:end].tolist(), boxes[start:end].tolist(), cells):
+                    left, top, right, bottom = box
+                    if isinstance(cell, np.ndarray):
+                        canvas[top:bottom, left:right, :3] = cell
+                        canvas[top:bottom, left:right, 3] = 255
+                    elif isinstance(cell, TFRecordError):
+                        broken.append(i)
+                        if len(problems) < MAX_PROBLEMS:
+                            problems.append(str(cell))
+                        mark_broken(canvas, box)
         yield Progress(total, total, path)
     return Overview(
         canvas, x0, y0, scale, step, np.asarray(broken, np.int64), len(xy), int(strays.sum()), problems
@@ -200,6 +262,7 @@ def build_overview(
     cancel: CancelToken | None = None,
     progress: Callable[[Progress], None] | None = None,
     index: IndexInfo | None = None,
+    threads: int | None = None,
 ) -> Overview:
     """`iter_build_overview` run to its end; `progress` gets each `Progress`."""
-    return run_job(iter_build_overview(path, locations, step, max_side, cancel, index), progress)
+    return run_job(iter_build_overview(path, locations, step, max_side, cancel, index, threads), progress)

@@ -27,7 +27,7 @@ from .storage import LOCAL, storage_for
 
 MAGIC = b"TFRVOVW\x01"
 FORMAT_VERSION = 1
-MAX_HEADER = 64 * 1024
+MAX_HEADER = 1024 * 1024  # JSON: a few numbers and up to MAX_PROBLEMS lines
 _LENGTH = struct.Struct("<I")
 CACHE_NAME = "overview.bin"
 MAX_BROKEN = 2**27  # record indexes an entry may list
