@@ -159,3 +159,18 @@ def test_nearest_record():
     assert nearest_record(locs, 100, 0) == (1, True)
     assert nearest_record(locs, 40, 80) == (2, False)
     assert nearest_record(locs, 10**9, 10**9 - 1) == (3, False)
+
+
+def test_a_record_with_thousands_of_fields_offers_a_bounded_list(tmp_path):
+    from tfr_viewer.core.labels import MAX_FIELDS
+
+    path = tmp_path / "wide.tfrecords"
+    with open(path, "wb") as f:
+        for i in range(5):
+            fields = {"image_raw": make_jpeg(8, 8, seed=i), "slide": "wide"}
+            fields.update({f"f{k:05d}": k for k in range(3000)})
+            f.write(frame_record(make_example(fields)))
+    create_index(path)
+    entries, ids = opened(path)
+    fields = run_job(iter_discover_fields(entries, ids, CancelToken()))
+    assert len(fields) == MAX_FIELDS and "image_raw" not in {f.name for f in fields}

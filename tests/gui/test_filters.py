@@ -116,8 +116,10 @@ def test_numeric_range_filter(qtbot, window, tmp_path):
     expected = [i for i, r in enumerate(written) if 3 <= r["score"] <= 5.5]
     assert shown_rows(window).tolist() == expected
     assert window.grid_label.text() == f"Showing {len(expected)} of 70 tiles (3 ≤ score ≤ 5.5)"
+    assert window.filter_panel.clear_button.isEnabled()
     QTest.mouseClick(window.filter_panel.clear_button, Qt.MouseButton.LeftButton)
     assert len(shown_rows(window)) == 70
+    assert not window.filter_panel.sections and not window.filter_panel.clear_button.isEnabled()
 
 
 def test_filter_by_an_annotations_column(qtbot, window, tmp_path):
@@ -236,3 +238,15 @@ def test_labels_from_files_show_as_plain_text(qtbot, window, tmp_path):
     toggle_class(section, "<img src=x>")
     assert window.grid_label.text() == "Showing 3 of 6 tiles (label = <b>bold</b>&amp;)"
     assert window.grid_label.textFormat() == Qt.TextFormat.PlainText
+
+
+def test_esc_clears_the_filters(qtbot, window, tmp_path):
+    write_labelled(tmp_path / "s1.tfrecords", 30)
+    open_and_wait(qtbot, window, tmp_path / "s1.tfrecords")
+    section = choose_field(qtbot, window, "label")
+    toggle_class(section, "tumor")
+    assert window.browser.tile_model.is_filtered()
+    window.grid.setFocus()
+    QTest.keyClick(window.grid, Qt.Key.Key_Escape)
+    assert not window.browser.tile_model.is_filtered() and not window.filter_panel.sections
+    assert window.grid_label.text().startswith("30 tiles")

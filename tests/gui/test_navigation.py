@@ -115,3 +115,23 @@ def test_a_file_level_problems_line_selects_its_file(qtbot, window, tmp_path):
     rect = window.problems.list.visualItemRect(item)
     activate(window.problems.list, rect)
     assert window.browser.selected_files == [1]
+
+
+def test_problem_lines_carry_their_file_and_record(qtbot):
+    from tfr_viewer.gui.widgets.problems import ProblemsPanel
+
+    panel = ProblemsPanel()
+    qtbot.addWidget(panel)
+    activated = []
+    panel.problemActivated.connect(lambda path, record: activated.append((path, record)))
+    panel.set_problems("/a", ["/a, record 3: bad CRC", "/a: cut short"], [3, -1])
+    panel.add_tile_problem("/a", 9, "/a, record 9: not an image")
+    panel.add_tile_problem("/a", 9, "/a, record 9: not an image")  # said once
+    panel.add_tile_problem("/b", 0, "/b, record 0: not an image")
+    assert panel.tile_problems() == [("/a", 3), ("/a", 9), ("/b", 0)]
+    assert panel.label.text() == "Problems (4)"
+    for row in range(panel.list.count()):
+        panel.list.itemActivated.emit(panel.list.item(row))
+    assert activated == [("/a", 3), ("/a", -1), ("/a", 9), ("/b", 0)]
+    panel.set_problems("/a", [])  # the file reads well again: its lines go, tiles too
+    assert panel.tile_problems() == [("/b", 0)] and panel.list.count() == 1

@@ -21,6 +21,7 @@ from .errors import TFRecordError
 from .loaders import tfrecord_loader
 from .naming import natural_key
 from .progress import CancelToken, Job, Progress
+from .tfrecord import TFRecord
 
 MAX_LABEL_CHARS = 80  # a label longer than this is cut (and shown cut)
 MAX_TEXT_BYTES = 1024  # a bytes value longer than this is data, not a label
@@ -28,6 +29,8 @@ MAX_CLASSES = 100  # classes kept per field; the rarest ones are counted togethe
 CATEGORICAL_MAX_INTS = 50  # an integer field with at most this many distinct values is categorical,
 CATEGORICAL_INT_RANGE = 1000  # all within +- this: class numbers are small, coordinates are not
 SAMPLE_RECORDS = 200  # records read to discover the fields of the shown files
+SAMPLE_FILES = 8  # from at most this many of them
+MAX_FIELDS = 100  # fields offered per selection; a record with thousands is sampled once
 CANCEL_EVERY = 512  # records read between checks of the cancel token
 NOT_LABELS = frozenset({"image_raw"})
 OTHER = "(other)"
@@ -94,6 +97,18 @@ def record_value(value: object) -> Value:
     return None
 
 
+def raw_value(values: list) -> Value:
+    """`record_value` for a parsed record's list of values (`TFRecord.read_raw`)."""
+    if len(values) != 1:
+        return None
+    value = values[0]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return label_text(bytes(value)) if len(value) <= MAX_TEXT_BYTES else None
+    if isinstance(value, int):
+        return int(value)
+    return float(value) if isinstance(value, float) else None
+
+
 def field_kind(values: Iterable[Value]) -> str | None:
     """"categorical" for text or few distinct integers, "numeric" for other numbers, None when
     no value is present."""
@@ -141,31 +156,35 @@ def categorical_values(name: str, labels: list[str | None]) -> FieldValues:
 
 # --- jobs over the shown files ----------------------------------------------------------------
 def iter_discover_fields(entries: list[FileEntry], file_ids: list[int], cancel: CancelToken) -> Job[list[FieldInfo]]:
-    """Job: the label fields of these files, from their first `SAMPLE_RECORDS` records (a
-    file that cannot be read is skipped; reading all values later reports it)."""
+    """Job: the label fields of these files, from `SAMPLE_RECORDS` records spread over up to
+    `SAMPLE_FILES` of them (spread: the first rows of a slide hold few distinct coordinates).
+    A file that cannot be read is skipped; reading all values later reports it."""
+    readable = [f for f in file_ids if entries[f].index is not None and entries[f].count]
+    chosen = readable[:: max(1, len(readable) // SAMPLE_FILES)][:SAMPLE_FILES]
     samples: dict[str, list[Value]] = {}
     order: list[str] = []
-    read = 0
-    for f in file_ids:
+    for n, f in enumerate(chosen):
         entry = entries[f]
-        if read >= SAMPLE_RECORDS or entry.index is None or not entry.count:
-            continue
-        want = min(entry.count, SAMPLE_RECORDS - read)
+        spread = np.unique(np.linspace(0, entry.count - 1, max(1, SAMPLE_RECORDS // len(chosen))).astype(np.int64))
         try:
-            for record in tfrecord_loader(entry.path, entry.index.offsets, clip=want):
-                for name, value in record.items():
-                    if name in NOT_LABELS:
-                        continue
-                    if name not in samples:
-                        samples[name] = []
-                        order.append(name)
-                    samples[name].append(record_value(value))
-                read += 1
+            with TFRecord(entry.path, create_index=False, index=entry.index) as tfr:
+                for i in spread:
+                    record = tfr.read_raw(int(i))
+                    for name, values in record.items():
+                        if name in NOT_LABELS or (name not in samples and len(order) >= MAX_FIELDS):
+                            continue
+                        if name not in samples:
+                            samples[name] = []
+                            order.append(name)
+                        samples[name].append(raw_value(values))
+                    if len(record) > MAX_FIELDS:
+                        break  # a record this wide costs a parse each: one is enough to list fields
         except (TFRecordError, OSError):
             pass
         cancel.raise_if_cancelled()
-        yield Progress(read, SAMPLE_RECORDS, entry.path)
-    return [FieldInfo(name, kind, "record") for name in order if (kind := field_kind(samples[name]))]
+        yield Progress(n + 1, len(chosen), entry.path)
+    return [FieldInfo(name, kind, "record") for name in sorted(order, key=natural_key)
+            if (kind := field_kind(samples[name]))]
 
 
 def iter_read_field_values(

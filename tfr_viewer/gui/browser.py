@@ -278,9 +278,13 @@ class Browser(QObject):
     def set_field_filter(self, all_rows: np.ndarray | None, note: str = "") -> None:
         """The tiles the field filters let through (None: no filter), described by `note`
         ("label = tumor"); the grid shows them from the top."""
-        self._field_rows = None if all_rows is None else np.unique(np.asarray(all_rows, np.int64))
-        self._field_note = note if all_rows is not None else ""
-        self._show_subset(keep_current=all_rows is None)
+        rows = None if all_rows is None else np.unique(np.asarray(all_rows, np.int64))
+        same = (rows is None and self._field_rows is None) or (
+            rows is not None and self._field_rows is not None and np.array_equal(rows, self._field_rows))
+        if same and note == self._field_note:
+            return  # e.g. another field's values arrived: the grid stays where it is
+        self._field_rows, self._field_note = rows, (note if rows is not None else "")
+        self._show_subset(keep_current=rows is None)
 
     def clear_filters(self) -> None:
         """Show every tile again (map rectangle and field filters), staying on the current one."""

@@ -1,7 +1,7 @@
 """The label fields of the files shown: what they are, and their values, read in workers.
 
 `FieldStore` is what the map's colouring and the filter panel ask: `fields()` lists the fields
-of the shown files' records (found from their first records) and the columns of a loaded
+of the shown files' records (found from a sample of their records) and the columns of a loaded
 annotations CSV; `request(name)` reads one field for every tile in a job and answers with
 `valuesReady(name, FieldValues)`, aligned with the tile model's overall rows. Answers are kept
 per selection; an answer for an older selection is dropped.
@@ -46,7 +46,7 @@ class FieldStore(QObject):
         self.fieldsChanged.emit()
 
     def fields(self) -> list[FieldInfo]:
-        """Record fields first (in file order), then annotation columns not named like one."""
+        """Record fields first (by name), then annotation columns not named like one."""
         names = {f.name for f in self._record_fields}
         extra = [f for f in self.annotations.fields() if f.name not in names] if self.annotations else []
         return self._record_fields + extra
@@ -131,7 +131,7 @@ class FieldStore(QObject):
         worker.generation = self._generation
         worker.result.connect(self._on_fields_found)
         self._discovery = worker
-        self.jobs.run(worker, "Finding fields")
+        self.jobs.run(worker, "Finding fields", after_paint=True)  # the new tiles are painted first
 
     @Slot(object)
     def _on_fields_found(self, fields: list[FieldInfo]) -> None:

@@ -69,7 +69,7 @@ class FilterSection(QGroupBox):
                 box.setValidator(validator)
                 box.setPlaceholderText("any")
                 box.editingFinished.connect(self.changed)
-                form.addRow(text, box)
+                form.addRow(plain_label(text), box)
             layout.addLayout(form)
             layout.addStretch(1)
 
@@ -137,6 +137,7 @@ class FilterPanel(QWidget):
         self.clear_button.clicked.connect(self.clear)
         self.sections: dict[str, FilterSection] = {}
         self._kinds: dict[str, str] = {}
+        self.filtersChanged.connect(self._update_clear_button)
         self._row = QHBoxLayout()
         self._row.setContentsMargins(0, 0, 0, 0)
         self._row.addStretch(1)
@@ -155,6 +156,10 @@ class FilterPanel(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self._section_area)
         self.set_fields([])
+        self._update_clear_button()
+
+    def _update_clear_button(self) -> None:
+        self.clear_button.setEnabled(bool(self.sections) or self.broken.isChecked())
 
     def set_fields(self, fields: list[tuple[str, str, str]]) -> None:
         """(name, kind, source) of the fields that can be filtered by."""
@@ -182,6 +187,7 @@ class FilterPanel(QWidget):
         self.sections[name] = section
         self._row.insertWidget(self._row.count() - 1, section)
         self._section_area.setVisible(True)
+        self._update_clear_button()
         self.fieldAdded.emit(name)
         return section
 
@@ -195,6 +201,7 @@ class FilterPanel(QWidget):
             section.setParent(None)
             section.deleteLater()
         self._section_area.setVisible(bool(self.sections))
+        self._update_clear_button()
 
     def clear(self) -> None:
         """No filter at all (one `filtersChanged`)."""

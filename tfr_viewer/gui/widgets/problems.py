@@ -30,6 +30,7 @@ class ProblemsPanel(QWidget):
         self.list.itemActivated.connect(self._on_item_activated)
         self.label = plain_label("Problems")
         self._items: dict[str, list[QListWidgetItem]] = {}  # per file: its lines
+        self._tiles: set[tuple[str, int]] = set()  # (path, record) of the lines about one tile
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(self.label)
@@ -42,6 +43,7 @@ class ProblemsPanel(QWidget):
         """The file's lines are replaced, not added to; no lines clears the file's problems.
         `records`: the record each line is about (-1 or absent: the file)."""
         for item in self._items.pop(path, []):
+            self._tiles.discard((path, item.data(RECORD_ROLE)))
             self.list.takeItem(self.list.row(item))
         for i, text in enumerate(lines):
             self._add(path, text, records[i] if records is not None else -1)
@@ -49,14 +51,13 @@ class ProblemsPanel(QWidget):
 
     def add_tile_problem(self, path: str, record: int, text: str) -> None:
         """One more line about one tile of the file (kept until the file's lines are replaced)."""
-        if (path, record) not in self.tile_problems():
+        if (path, record) not in self._tiles:
             self._add(path, text, record)
             self._update_label()
 
     def tile_problems(self) -> list[tuple[str, int]]:
         """(path, record) of every line about one tile."""
-        return [(path, item.data(RECORD_ROLE)) for path, items in self._items.items()
-                for item in items if item.data(RECORD_ROLE) >= 0]
+        return sorted(self._tiles)
 
     def _add(self, path: str, text: str, record: int) -> None:
         item = QListWidgetItem(text)
@@ -66,10 +67,13 @@ class ProblemsPanel(QWidget):
         item.setForeground(problem_color())
         self.list.addItem(item)
         self._items.setdefault(path, []).append(item)
+        if record >= 0:
+            self._tiles.add((path, int(record)))
 
     def clear(self) -> None:
         self.list.clear()
         self._items.clear()
+        self._tiles.clear()
         self._update_label()
 
     def recolor(self) -> None:
