@@ -15,16 +15,15 @@ from .slide_axis import GridAxis as _GridAxis
 from .slide_colours import DARK_BACKGROUND, MISSING, PALETTE, RAMP, palette_colour
 from .slide_items import DETAIL_PX, MAX_DETAIL_TILES, SlideMosaicItem, SlideTitlesItem, TileImageCache
 from .slide_layout import SlideLayout
-from .slide_menu import build_map_menu
+from .slide_menu import OVERLAY_PRESETS, build_map_menu, run_map_action
 from .slide_points import MapPoints, PointLayers, TilePointsItem, map_points, point_layers
 
 __all__ = ["PALETTE", "RAMP", "LocationMap", "MapPoints", "PointLayers", "TilePointsItem", "_GridAxis",
            "map_points", "point_layers"]
 
-OVERLAY_PRESETS = {"Off": 0.0, "Light (30%)": 0.3, "Strong (60%)": 0.6, "Opaque": 1.0}
 COLOURED_OPACITY = 0.45  # the dots' opacity when colouring by a field turns them on
 WAITING_OPACITY = 0.6  # until every slide's overview is shown, the dots stand in for it
-DETAIL_DELAY_MS = 60  # thumbnails are asked for once the view rests this long
+DETAIL_DELAY_MS = 60  # the thumbnails in view are asked for this often while the view moves
 
 
 class _SelectViewBox(pg.ViewBox):
@@ -135,7 +134,7 @@ class LocationMap(pg.PlotWidget):
         self._detail_timer.setSingleShot(True)
         self._detail_timer.setInterval(DETAIL_DELAY_MS)
         self._detail_timer.timeout.connect(self._ask_for_tiles)
-        self._viewbox.sigRangeChanged.connect(self._detail_timer.start)
+        self._viewbox.sigRangeChanged.connect(self._on_range_changed)
         self.scene().sigMouseClicked.connect(self._on_scene_click)
         self._viewbox.rectSelected.connect(self._on_rect)
         self.menu, self.menu_actions = build_map_menu(self, OVERLAY_PRESETS)
@@ -337,6 +336,13 @@ class LocationMap(pg.PlotWidget):
                    and (self.tile_images.get(r) is None or self.tile_images.get(r).width() < size // 2)]
         self.tilesWanted.emit(np.asarray(missing, np.int64), size)
 
+    @Slot()
+    def _on_range_changed(self) -> None:
+        """Ask for the thumbnails in view at most every DETAIL_DELAY_MS while panning (a timer
+        restarted on every move would wait for the pan to end)."""
+        if not self._detail_timer.isActive():
+            self._detail_timer.start()
+
     def set_mosaic(self, on: bool) -> None:
         """Tiles as images (the mosaic, with the dots as a translucent overlay) or as dots."""
         self.mosaic = on
@@ -420,24 +426,10 @@ class LocationMap(pg.PlotWidget):
     # --- context menu --------------------------------------------------------------------------
     @Slot(QAction)
     def _on_menu_action(self, action: QAction) -> None:
-        key = action.data()
-        if key == "reset":
-            self.reset_view()
-            self.selectionCleared.emit()
-        elif key == "select":
-            self.set_select_mode(action.isChecked())
-        elif key == "show_these":
-            self._show_tiles_in_view()
-        elif key == "outliers":
-            self.set_show_outliers(action.isChecked())
-        elif key in ("mosaic", "dots"):
-            self.set_mosaic(key == "mosaic")
-        elif key == "export":
-            self.exportRequested.emit()
-        elif isinstance(key, str) and key.startswith("overlay:"):
-            self.set_overlay_opacity(OVERLAY_PRESETS[key.split(":", 1)[1]])
+        run_map_action(self, action.data(), action.isChecked())
 
-    def _show_tiles_in_view(self) -> None:
+    def show_tiles_in_view(self) -> None:
+        """Narrow the grid to the tiles in view (the context menu's Show these tiles)."""
         rows = self.rows_in_rect(self._viewbox.viewRect())
         if len(rows):
             self.regionSelected.emit(rows)

@@ -3,8 +3,15 @@ Each action carries its key in `data()`; the map handles `QMenu.triggered` in on
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QWidget
+
+if TYPE_CHECKING:
+    from .location_map import LocationMap
+
+OVERLAY_PRESETS = {"Off": 0.0, "Light (30%)": 0.3, "Strong (60%)": 0.6, "Opaque": 1.0}
 
 
 def build_map_menu(parent: QWidget, overlay_presets: dict[str, float]) -> tuple[QMenu, dict[str, QAction]]:
@@ -35,3 +42,22 @@ def build_map_menu(parent: QWidget, overlay_presets: dict[str, float]) -> tuple[
     menu.addSeparator()
     add(menu, "export", "Export…")
     return menu, actions
+
+
+def run_map_action(view: LocationMap, key: str, checked: bool) -> None:
+    """Do what the menu entry `key` says on the map."""
+    if key == "reset":
+        view.reset_view()
+        view.selectionCleared.emit()
+    elif key == "select":
+        view.set_select_mode(checked)
+    elif key == "show_these":
+        view.show_tiles_in_view()
+    elif key == "outliers":
+        view.set_show_outliers(checked)
+    elif key in ("mosaic", "dots"):
+        view.set_mosaic(key == "mosaic")
+    elif key == "export":
+        view.exportRequested.emit()
+    elif key.startswith("overlay:"):
+        view.set_overlay_opacity(OVERLAY_PRESETS[key.split(":", 1)[1]])
