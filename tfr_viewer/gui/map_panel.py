@@ -39,6 +39,7 @@ def selection_points(parts: list[tuple[int, np.ndarray, int, str]]) -> MapPoints
     return map_points(layout.xy, rows, groups, layout)
 
 
+OVERVIEW_DELAY_MS = 100  # after the map is shown, before its overviews are asked for
 CLASS = "class:"  # the colour-by choice of a categorical field is CLASS + its name
 
 
@@ -79,6 +80,11 @@ class MapPanel(QWidget):
         self.tile_loader = TileImageLoader(self)
         self.tile_loader.ready.connect(self._on_tile_images)
         self._overviews_left = 0
+        self._overviews_for: MapPoints | None = None  # the shown map, whose overviews are asked for next
+        self._overview_timer = QTimer(self)
+        self._overview_timer.setSingleShot(True)
+        self._overview_timer.setInterval(OVERVIEW_DELAY_MS)
+        self._overview_timer.timeout.connect(self._request_overviews)
 
         self.map = LocationMap()
         self.map.pointClicked.connect(self._on_map_point)
@@ -154,6 +160,7 @@ class MapPanel(QWidget):
         self._map_pending = False
         self._built_map = None
         self._map_timer.stop()
+        self._overview_timer.stop()
         self.overviews.start_generation(self._map_generation, [])
         self.tile_loader.want(self._map_generation, [])
         self.map.clear_points()
@@ -203,6 +210,8 @@ class MapPanel(QWidget):
         self._map_pending = True
         self._built_map = None
         self._map_timer.stop()
+        self._overview_timer.stop()
+        self.overviews.start_generation(self._map_generation, [])  # the old slides' build stops now
         self.builder.submit([BuildRequest(self._map_generation, partial(selection_points, self._map_parts()))])
 
     @Slot(int, object)
@@ -234,12 +243,15 @@ class MapPanel(QWidget):
             self.map.set_current(current)
         if self.browser.subset() is not None:
             self.map.set_shown(self.browser.subset())
-        self._request_overviews(points)
+        self._overviews_for = points
+        self._overview_timer.start()  # once the map and the grid are painted: the build takes the CPU
         self.mapFilled.emit()
 
     # --- the mosaic: overviews and thumbnails --------------------------------------------------
-    def _request_overviews(self, points: MapPoints | None) -> None:
+    @Slot()
+    def _request_overviews(self) -> None:
         """Queue each shown slide's overview (read from the cache, else built in the worker)."""
+        points, self._overviews_for = self._overviews_for, None
         requests = []
         if points is not None and points.layout is not None:
             starts = {fid: start for fid, _, start, _ in self._map_parts()}
