@@ -133,6 +133,7 @@ def test_the_rectangle_stays_until_cleared(qtbot, window, three_slides: Path) ->
     assert view.band_rect() is not None  # still drawn after the release
     image = view.grab().toImage()
     assert near(pixel(image, QPointF(view.view_point_to_widget(STEP * 3.5 + 40, STEP))), RING, 40)
+    qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=10_000)  # else Esc cancels the jobs first
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_Escape)
     assert view.band_rect() is None and not window.browser.tile_model.is_filtered()
