@@ -280,3 +280,32 @@ def test_slide_names_that_look_like_markup_are_titled_as_text(qtbot, window, tmp
     corner = view.view_point_to_widget(x0, y0)
     ink = [image.pixelColor(corner.x() + dx, corner.y() - dy).lightness() for dx in range(4, 120) for dy in range(3, 14)]
     assert min(ink) < 100  # dark text on the light background
+
+
+def test_drawing_the_overviews_shows_progress_and_stops(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    import threading
+
+    from tfr_viewer.gui import mosaic_workers
+
+    release = threading.Event()
+    build = mosaic_workers.load_or_build_overview
+
+    def held(*args, progress=None, **kwargs):  # the build waits after its first report until Stop is pressed
+        def report(step):
+            progress(step)
+            release.wait(10)
+        return build(*args, progress=report, **kwargs)
+
+    monkeypatch.setattr(mosaic_workers, "load_or_build_overview", held)
+    write_slide(tmp_path / "wide.tfrecords", 0, 20, 20)  # 400 tiles: a cancel check after the first 256
+    open_slides(qtbot, window, tmp_path, [0])
+    panel, view = window.map_panel, window.map_panel.map
+    qtbot.waitUntil(lambda: panel.overview_row.isVisibleTo(window), timeout=10_000)
+    assert panel.overview_note.text().startswith("Drawing the slide overview of wide.tfrecords: 0 of 400 tiles")
+    with qtbot.waitSignal(panel.overviewsStopped, timeout=10_000):
+        qtbot.mouseClick(panel.stop_overviews, Qt.MouseButton.LeftButton)
+        release.set()
+    assert not panel.overview_row.isVisibleTo(window) and not view.slide_items()[0].has_overview()
+    assert view._points.isVisible()  # the tiles stay shown as dots, and clickable
+    click(view.viewport(), QPointF(view.view_point_to_widget(STEP * 2.5, STEP * 3.5)))
+    qtbot.waitUntil(lambda: window.browser.current_all_row() == 3 * 20 + 2, timeout=5000)

@@ -11,7 +11,7 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from ..core.tile_jobs import read_field_job
 from .browser import Browser
@@ -48,6 +48,7 @@ class MapPanel(QWidget):
 
     mapFilled = Signal()
     overviewsShown = Signal()  # every shown slide's overview arrived
+    overviewsStopped = Signal()  # a build was cancelled part-way (Stop, a new selection)
     tilesShown = Signal()  # thumbnails of the zoomed-in map arrived
     pointClicked = Signal(int)  # a tile's overall row, clicked on the map that shows the selection
     regionSelected = Signal(object)  # overall rows of the tiles in a region drawn on that map
@@ -77,9 +78,11 @@ class MapPanel(QWidget):
         self.overviews = OverviewLoader(self)
         self.overviews.ready.connect(self._on_overview)
         self.overviews.progress.connect(self._on_overview_progress)
+        self.overviews.stopped.connect(self._on_overviews_stopped)
         self.tile_loader = TileImageLoader(self)
         self.tile_loader.ready.connect(self._on_tile_images)
         self._overviews_left = 0
+        self._overviews_stopped = False
         self._overviews_for: MapPoints | None = None  # the shown map, whose overviews are asked for next
         self._overview_timer = QTimer(self)
         self._overview_timer.setSingleShot(True)
@@ -126,7 +129,16 @@ class MapPanel(QWidget):
         self._broken_lines: list[str] = []
         self.overview_note = plain_label("")  # the overviews being built (long for big slides)
         self.overview_note.setObjectName("overviewNote")
-        self.overview_note.setVisible(False)
+        self.stop_overviews = QPushButton("Stop")
+        self.stop_overviews.setObjectName("stopOverviews")
+        self.stop_overviews.setToolTip("Stop drawing the slide overviews (the tiles stay shown as dots)")
+        self.stop_overviews.clicked.connect(self._on_stop_overviews)
+        self.overview_row = QWidget()
+        row = QHBoxLayout(self.overview_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.overview_note, 1)
+        row.addWidget(self.stop_overviews)
+        self.overview_row.setVisible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
@@ -139,7 +151,7 @@ class MapPanel(QWidget):
         layout.addWidget(self.map, 1)
         layout.addWidget(self.map_note)
         layout.addWidget(self.tile_note)
-        layout.addWidget(self.overview_note)
+        layout.addWidget(self.overview_row)
 
         browser.filesShown.connect(self._on_files_shown)
         browser.currentTileChanged.connect(self._on_current_tile)
@@ -262,24 +274,39 @@ class MapPanel(QWidget):
                 requests.append(OverviewRequest(self._map_generation, frame.group, starts[frame.group], entry,
                                                 entry.index.locations, frame.step))
         self._overviews_left = len(requests)
+        self._overviews_stopped = False
         self._broken_lines = []
         self.tile_note.setVisible(False)
-        self.overview_note.setVisible(False)
+        self.overview_row.setVisible(False)
         self.overviews.start_generation(self._map_generation, requests)
 
     @Slot(int, int, int, str)
     def _on_overview_progress(self, generation: int, done: int, total: int, path: str) -> None:
-        if generation == self._map_generation:
+        if generation == self._map_generation and not self._overviews_stopped:
             name = path.replace("\\", "/").rsplit("/", 1)[-1]
             self.overview_note.setText(f"Drawing the slide overview of {name}: {done:,} of {total:,} tiles…")
-            self.overview_note.setVisible(done < total)
+            self.overview_row.setVisible(done < total)
+
+    @Slot()
+    def _on_stop_overviews(self) -> None:
+        """The user stops the build: the slide being drawn and those waiting are left as dots."""
+        self.overviews.start_generation(self._map_generation, [])
+        self._overviews_left = 0
+        self._overviews_stopped = True  # progress reports still queued are not shown
+        self.overview_row.setVisible(False)
+
+    @Slot(int)
+    def _on_overviews_stopped(self, generation: int) -> None:
+        if generation == self._map_generation:
+            self.overview_row.setVisible(False)
+        self.overviewsStopped.emit()
 
     @Slot(int, object)
     def _on_overview(self, generation: int, answer: object) -> None:
         if generation != self._map_generation or self._map_pending:
             return
         self._overviews_left -= 1
-        self.overview_note.setVisible(False)
+        self.overview_row.setVisible(False)
         if isinstance(answer, str):
             self.jobs.errors.report(answer, dialog=False)
             return

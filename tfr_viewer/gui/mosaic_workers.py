@@ -56,10 +56,12 @@ class OverviewLoader(RequestWorker):
     """Loads or builds each slide's overview, one slide at a time, in request order.
 
     `progress(generation, done, total, path)` while building; `ready(generation, answer)` with an
-    `OverviewImage`, or a message naming the file when it could not be made."""
+    `OverviewImage`, or a message naming the file when it could not be made; `stopped` when a
+    build was cancelled (a new selection, the Stop button, the window closing)."""
 
     ready = Signal(int, object)
     progress = Signal(int, int, int, str)
+    stopped = Signal(int)  # a build of this generation was cancelled part-way
     batch_size = 1
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -102,7 +104,9 @@ class OverviewLoader(RequestWorker):
             overview = load_or_build_overview(request.entry.path, request.locations, request.step, OVERVIEW_SIDE,
                                               cancel=token, progress=report, index=request.entry.index)
         except Exception as exc:  # noqa: BLE001  (said in the window; the other slides still come)
-            if not token.cancelled:
+            if token.cancelled:
+                self.stopped.emit(request.generation)
+            else:
                 self.ready.emit(request.generation, f"{request.entry.path}: no overview ({where_reason(exc)})")
             return
         pixels = np.ascontiguousarray(overview.pixels)
