@@ -179,6 +179,34 @@ def window_states_pictures(app: QApplication, demo: Path, tmp: Path) -> None:
     window.close()
 
 
+def slide_view_pictures(app: QApplication, demo: Path) -> None:
+    """The slide view: three slides side by side with their legend, then one slide's mosaic
+    zoomed out (its overview) and zoomed in (each tile's own thumbnail)."""
+    window = opened_window(app, str(demo))
+    window.right_splitter.setSizes([620, 140, 140])  # room for the map
+    view = window.map_panel.map
+    window.browser.select_files([0, 1, 2])
+    wait_until(app, lambda: len(view.slide_items()) == 3 and all(i.has_overview() for i in view.slide_items()),
+               "the overviews of three slides")
+    settled(app, window)
+    window.grab().save(str(OUT / "slides_side_by_side.png"))
+    window.browser.select_files([0])
+    wait_until(app, lambda: len(view.slide_items()) == 1 and view.slide_items()[0].has_overview(), "one slide's overview")
+    settled(app, window)
+    window.map_panel.grab().save(str(OUT / "mosaic_zoomed_out.png"))
+    x0, y0, x1, y1 = view.slide_items()[0].frame.placed_bounds
+    step = view.slide_items()[0].frame.step
+    middle_x, middle_y = (x0 + x1) / 2, (y0 + y1) / 2
+    view.setRange(xRange=(middle_x - 3 * step, middle_x + 3 * step), yRange=(middle_y - 2 * step, middle_y + 2 * step),
+                  padding=0)
+    wait_until(app, lambda: len(view.visible_tiles()[0]) and all(view.tile_images.get(r) is not None
+                                                                 for r in view.visible_tiles()[0].tolist()),
+               "the thumbnails of the zoomed-in tiles")
+    settled(app, window)
+    window.map_panel.grab().save(str(OUT / "mosaic_zoomed_in.png"))
+    window.close()
+
+
 def labelled_copy(demo: Path, folder: Path) -> Path:
     """The demo's first slide with a `label` field per tile, from how much dark stain it holds."""
     import numpy as np
@@ -303,6 +331,7 @@ def main() -> int:
     settled(app, window)
     window.grab().save(str(OUT / "tile_viewer.png"))
     window.close()
+    slide_view_pictures(app, demo)
 
     tmp = Path(tempfile.gettempdir()) / "tfr-viewer-screenshots"  # a stable name: it shows in the pictures
     shutil.rmtree(tmp, ignore_errors=True)

@@ -57,7 +57,7 @@ class Parts:
     def add_map_panel(self) -> MapPanel:
         browser = self.browser or self.add_browser()
         self.map_panel = MapPanel(browser, self.datasets, self.jobs)
-        self._request_workers.append(self.map_panel.builder)
+        self._request_workers += list(self.map_panel.request_workers())
         return self.map_panel
 
     def open(self, qtbot, path) -> None:

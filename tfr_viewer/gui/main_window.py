@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         self.filter_panel = FilterPanel()
         self.filters = FilterController(self.fields, self.filter_panel, self.browser, self)
         self.goto = GoTo(self.browser, self.statusBar(), self)
-        self.map_panel = MapPanel(self.browser, self.datasets, self.jobs)
+        self.map_panel = MapPanel(self.browser, self.datasets, self.jobs, self.fields)
         self._build_layout()
         self.tools = Tools(self, self.datasets, self.browser, self.map_panel.map, self.jobs)
         self.tools.fields = self.fields
@@ -248,6 +248,7 @@ class MainWindow(QMainWindow):
         self.map_panel.pointClicked.connect(self.browser.select_all_row)
         self.map_panel.regionSelected.connect(self.browser.apply_region)
         self.map_panel.selectionCleared.connect(self.browser.clear_region)
+        self.map_panel.map.exportRequested.connect(self.tools.export_map)
         self.problems.problemActivated.connect(self.browser.show_problem)
         self.filter_panel.broken.toggled.connect(self.commands.actions["view.broken_only"].setChecked)
         self.tools.openRequested.connect(self.open_path)
@@ -342,7 +343,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.jobs.cancel_for_shutdown()
-        requests = (self.browser.thumbs, self.browser.reader, self.map_panel.builder)
+        requests = (self.browser.thumbs, self.browser.reader, *self.map_panel.request_workers())
         for worker in requests:
             worker.request_stop()
         deadline = time.monotonic() + (SHUTDOWN_WAIT_S if wait_s is None else wait_s)

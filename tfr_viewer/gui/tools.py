@@ -20,8 +20,10 @@ from .browser import Browser
 from .datasets import DatasetController
 from .export_dialog import ExportDialog, selected_keys_array
 from .jobs import JobRunner
+from .mosaic_workers import save_png_job
 from .plain import plain_message_box
 from .widgets.location_map import LocationMap
+from .widgets.map_export import EXPORT_WIDTH, MAX_EXPORT_SIDE, render_map
 from .workers import JobWorker
 
 
@@ -29,6 +31,7 @@ class Tools(QObject):
     """Commands that ask the user something or run a job over the selection, then report."""
 
     openRequested = Signal(str)  # a file or folder the user chose (or the demo) is to be opened
+    mapExported = Signal()  # the map's PNG is written
 
     def __init__(self, window: QWidget, datasets: DatasetController, browser: Browser, location_map: LocationMap,
                  jobs: JobRunner) -> None:
@@ -126,11 +129,29 @@ class Tools(QObject):
             + (f"; {len(report.skipped)} skipped" if report.skipped else ""), 10000)
 
     def export_map(self) -> None:
+        """The slide view as a PNG of a chosen width, with title and legend (see `map_export`)."""
         path, _ = QFileDialog.getSaveFileName(self.dialog_parent, "Export map", "map.png", "PNG images (*.png)")
-        if path and not path.lower().endswith(".png"):
+        if not path:
+            return
+        if not path.lower().endswith(".png"):
             path += ".png"
-        if path and not self.map.export_png(path):
-            self.jobs.errors.report(f"Could not write {path}")
+        width, ok = QInputDialog.getInt(self.dialog_parent, "Export map", "Width of the image in pixels:",
+                                        EXPORT_WIDTH, 100, MAX_EXPORT_SIDE, 100)
+        if not ok:
+            return
+        image, note = render_map(self.map, width)
+        if image.isNull():
+            self.jobs.errors.report(f"Could not export the map: {note}")
+            return
+        worker = JobWorker(save_png_job(image, path), "Exporting map", self)
+        worker.note = note or f"Exported the map ({image.width():,} x {image.height():,} px) to {path}"
+        worker.result.connect(self._on_map_exported)
+        self.jobs.run(worker, "Exporting map")
+
+    @Slot(object)
+    def _on_map_exported(self, _path: str) -> None:
+        self.jobs.status_bar.showMessage(self.sender().note, 10000)
+        self.mapExported.emit()
 
     # --- checking files ------------------------------------------------------------------------
     def verify_selected(self) -> None:
