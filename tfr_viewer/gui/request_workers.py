@@ -183,7 +183,74 @@ class ThumbRequest:
     size: int
 
 
-class ThumbnailLoader(RequestWorker):
+class CachedThumbnails(RequestWorker):
+    """A worker making thumbnails through the per-user cache and the shared decoder: the grid's
+    loader and the slide view's share both (a tile seen in one is not decoded again for the other)."""
+
+    def __init__(self, parent: QObject | None = None, cache: ThumbnailCache | None = None,
+                 decoder: ThumbnailDecoder | None = None) -> None:
+        self.cache = cache if cache is not None else ThumbnailCache()
+        self.decoder = decoder if decoder is not None else shared_decoder()
+        self._identities: dict[str, str | None] = {}  # file key -> identity when it was opened
+        self._unsaved: list[tuple[str, str, int, list[tuple[int, np.ndarray]]]] = []  # for the cache
+        super().__init__(parent)
+
+    def identity(self, entry: FileEntry) -> str | None:
+        """The file's identity for the cache, taken once per opened file; None (no caching)
+        when the file is no longer what the catalog listed (its index may be of other content)."""
+        key = f"{entry.path}\0{entry.version}"
+        if key not in self._identities:
+            identity = file_identity(entry.path)
+            if identity is not None and not identity.startswith(f"{entry.size}:{entry.mtime_ns}:"):
+                identity = None
+            self._identities[key] = identity
+        return self._identities[key]
+
+    def thumbnails(self, entry: FileEntry, records: list[int], size: int) -> list[tuple[QImage | None, str | None]]:
+        """(image, None) or (None, error naming file and record) for each record of one file at
+        one size: cached ones first, the rest read here and decoded (on every core for big batches)."""
+        identity = self.identity(entry)
+        cached = self.cache.get(entry.path, identity, records, size) if identity else {}
+        answers: list[tuple[QImage | None, str | None]] = [(None, None)] * len(records)
+        to_decode: list[tuple[int, bytes]] = []  # (position, image bytes)
+        for i, record in enumerate(records):
+            if record in cached:
+                answers[i] = (fit_qimage(to_qimage(cached[record]), size), None)
+                continue
+            try:
+                to_decode.append((i, image_bytes(self.tfrecord(entry).read_raw(record), entry.path, record)))
+            except Exception as exc:  # noqa: BLE001  (any failure is this tile's: a broken tile)
+                answers[i] = (None, where_message(entry.path, record, exc))
+        fresh = []
+        for (i, _), pixels in zip(to_decode, self.decoder.decode([(data, size) for _, data in to_decode])):
+            if isinstance(pixels, str):
+                answers[i] = (None, f"{entry.path}, record {records[i]}: {pixels}")
+            else:
+                answers[i] = (fit_qimage(to_qimage(pixels), size), None)
+                fresh.append((records[i], pixels))
+        if identity and fresh:
+            self._unsaved.append((entry.path, identity, size, fresh))
+        return answers
+
+    def save_when_idle(self) -> None:
+        """New thumbnails go to the cache when no request waits: it never delays a screen."""
+        with self._cond:
+            idle = not self._pending
+        if idle:
+            self._save()
+
+    def _save(self) -> None:
+        unsaved, self._unsaved = self._unsaved, []
+        for path, identity, size, fresh in unsaved:
+            self.cache.put(path, identity, fresh, size)
+
+    def _close_files(self) -> None:
+        super()._close_files()
+        self._save()
+        self.cache.close()
+
+
+class ThumbnailLoader(CachedThumbnails):
     """Thumbnails for the rows the grid shows, emitted in batches: from the per-user cache when
     it has them, else read here and decoded on every core (JPEG DCT scaling), then cached;
     Qt fits them to the size here.
@@ -200,11 +267,7 @@ class ThumbnailLoader(RequestWorker):
                  decoder: ThumbnailDecoder | None = None) -> None:
         self._visible = (0, 0, -1)  # generation, first row, last row (set by the GUI)
         self._visible_lock = threading.Lock()
-        self.cache = cache if cache is not None else ThumbnailCache()
-        self.decoder = decoder if decoder is not None else shared_decoder()
-        self._identities: dict[str, str | None] = {}  # file key -> identity when it was opened
-        self._unsaved: list[tuple[str, str, int, list[tuple[int, np.ndarray]]]] = []  # for the cache
-        super().__init__(parent)
+        super().__init__(parent, cache, decoder)
 
     def set_visible(self, generation: int, first: int, last: int) -> None:
         with self._visible_lock:
@@ -227,17 +290,6 @@ class ThumbnailLoader(RequestWorker):
             return False
         return last < first or first - self.MARGIN <= request.row <= last + self.MARGIN
 
-    def identity(self, entry: FileEntry) -> str | None:
-        """The file's identity for the cache, taken once per opened file; None (no caching)
-        when the file is no longer what the catalog listed (its index may be of other content)."""
-        key = f"{entry.path}\0{entry.version}"
-        if key not in self._identities:
-            identity = file_identity(entry.path)
-            if identity is not None and not identity.startswith(f"{entry.size}:{entry.mtime_ns}:"):
-                identity = None
-            self._identities[key] = identity
-        return self._identities[key]
-
     def process(self, batch: list[ThumbRequest]) -> None:
         out: list[tuple] = []
         groups: dict[tuple[str, int, int], list[ThumbRequest]] = {}
@@ -247,55 +299,13 @@ class ThumbnailLoader(RequestWorker):
             else:
                 out.append((request.generation, request.row, request.key, None, None))
         for requests in groups.values():
-            out += self._serve_file(requests)
+            answers = self.thumbnails(requests[0].entry, [r.key[1] for r in requests], requests[0].size)
+            out += [(r.generation, r.row, r.key, image, error) for r, (image, error) in zip(requests, answers)]
         self.ready.emit(out)
-        with self._cond:
-            idle = not self._pending
-        if idle:  # written when nothing waits: the cache never delays a screen of thumbnails
-            self._save()
-
-    def _save(self) -> None:
-        unsaved, self._unsaved = self._unsaved, []
-        for path, identity, size, fresh in unsaved:
-            self.cache.put(path, identity, fresh, size)
-
-    def _serve_file(self, requests: list[ThumbRequest]) -> list[tuple]:
-        """One file's thumbnails at one size: cached ones first, the rest read and decoded."""
-        entry, size = requests[0].entry, requests[0].size
-        out: list[tuple] = []
-        identity = self.identity(entry)
-        cached = self.cache.get(entry.path, identity, [r.key[1] for r in requests], size) if identity else {}
-        to_decode: list[tuple[ThumbRequest, bytes]] = []
-        for request in requests:
-            record = request.key[1]
-            if record in cached:
-                out.append((request.generation, request.row, request.key, fit_qimage(to_qimage(cached[record]), size), None))
-                continue
-            try:
-                raw = self.tfrecord(entry).read_raw(record)
-                to_decode.append((request, image_bytes(raw, entry.path, record)))
-            except Exception as exc:  # noqa: BLE001  (any failure is this tile's: a broken tile)
-                out.append((request.generation, request.row, request.key, None, where_message(entry.path, record, exc)))
-        answers = self.decoder.decode([(data, size) for _, data in to_decode])
-        fresh = []
-        for (request, _), answer in zip(to_decode, answers):
-            if isinstance(answer, str):
-                error = f"{entry.path}, record {request.key[1]}: {answer}"
-                out.append((request.generation, request.row, request.key, None, error))
-            else:
-                out.append((request.generation, request.row, request.key, fit_qimage(to_qimage(answer), size), None))
-                fresh.append((request.key[1], answer))
-        if identity and fresh:
-            self._unsaved.append((entry.path, identity, size, fresh))
-        return out
+        self.save_when_idle()
 
     def fail(self, batch: list[ThumbRequest], exc: Exception) -> None:
         self.ready.emit([(r.generation, r.row, r.key, None, where_message(r.entry.path, r.key[1], exc)) for r in batch])
-
-    def _close_files(self) -> None:
-        super()._close_files()
-        self._save()
-        self.cache.close()
 
 
 @dataclass(frozen=True)
