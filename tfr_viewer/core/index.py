@@ -170,6 +170,9 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
     data_size: int | None = None
     storage = storage_for(tfrecord)
     candidates = candidate_index_paths(tfrecord)
+    cached = candidates[-1]
+    if storage.versions_are_exact:  # an object store: the cache entry is of these very bytes, ask it first
+        candidates = [cached, *candidates[:-1]]
     for candidate in candidates:
         if not _is_file(candidate):
             continue
@@ -183,12 +186,25 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
             continue
         except OSError:  # gone or unreadable meanwhile: as if it were not there
             continue
-        trusted = storage.versions_are_exact and candidate == candidates[-1]  # cached under this ETag
+        trusted = storage.versions_are_exact and candidate == cached  # cached under this size and ETag
         if index_problem(offsets, locations, data_size) is None and (
             trusted or _records_match(tfrecord, offsets, locations, storage)
         ):
+            if storage.versions_are_exact and not trusted and locations is not None:
+                _remember_checked(IndexInfo(offsets, locations, candidate), cached)
             return IndexInfo(offsets, locations, candidate)
     return None
+
+
+def _remember_checked(info: IndexInfo, cached: Path | str) -> None:
+    """A copy of an index just checked against an object's records, in the per-user cache under
+    the object's URL, size and ETag: the next open trusts it without a request (an object
+    replaced gets a new ETag, so a new cache entry, and its index is checked again). Only
+    indexes with locations: an older form without them is indexed again for them."""
+    try:
+        save_index(info, cached, index_file=cached)
+    except OSError:  # no cache to be had: the index is checked again next time
+        pass
 
 
 SAMPLED_HEADERS = 9  # record headers an index is checked against before it is trusted
