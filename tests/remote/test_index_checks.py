@@ -83,3 +83,14 @@ def test_merged_spans_join_only_what_lies_close() -> None:
     far = 700 + MERGE_GAP + 1
     assert merged_spans([(0, 100), (600, 700), (far, far + 10)]) == [(0, 700), (far, far + 10)]
     assert merged_spans([]) == []
+
+
+def test_locations_are_checked_at_records_whose_headers_are_read() -> None:
+    from tfr_viewer.core.index import SAMPLED_LOCATIONS, _header_picks, _location_picks
+
+    for n in (1, 2, 3, 9, 200, 10_000):
+        headers = set(_header_picks(n).tolist())
+        picks = _location_picks(n)
+        assert set(picks) <= headers and {0, n - 1} <= set(picks)
+        assert len(picks) == min(n, SAMPLED_LOCATIONS, len(headers))
+        assert picks == _location_picks(n)  # the same records every run

@@ -222,7 +222,7 @@ def _records_match(
     n = len(offsets)
     if not n:
         return True
-    picks = np.unique(np.linspace(0, n - 1, min(SAMPLED_HEADERS, n)).astype(np.int64))
+    picks = _header_picks(n)
     path = os.fspath(tfrecord)
     try:
         with storage.open(path) as f:
@@ -246,11 +246,18 @@ def _records_match(
     return True
 
 
+def _header_picks(n: int) -> np.ndarray:
+    """The records whose headers are checked: the first, the last and evenly spaced between."""
+    return np.unique(np.linspace(0, n - 1, min(SAMPLED_HEADERS, n)).astype(np.int64))
+
+
 def _location_picks(n: int) -> list[int]:
-    """The records whose locations are checked: the first, the last and a few picked at random
-    (seeded by the count: the same answer every run)."""
+    """The records whose locations are checked: the first, the last and a few of the header
+    picks between, picked at random (seeded by the count: the same answer every run). Records
+    whose headers are read anyway: on a remote file each is one request, not two."""
+    inner = _header_picks(n).tolist()[1:-1]
     rng = np.random.default_rng(n)
-    extra = rng.integers(0, n, size=max(0, SAMPLED_LOCATIONS - 2)).tolist() if n > 2 else []
+    extra = rng.choice(inner, size=min(len(inner), SAMPLED_LOCATIONS - 2), replace=False).tolist() if inner else []
     return sorted({0, n - 1, *extra})
 
 
