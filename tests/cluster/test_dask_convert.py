@@ -5,6 +5,11 @@ refusals as a local convert."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +127,35 @@ def test_dask_without_slide_folders_says_to_use_multi(tmp_path: Path, capsys) ->
     assert capsys.readouterr().err.strip() == (
         "tfr-viewer: error: --dask converts one slide folder per task: use it with --multi")
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_cancels_the_queued_slides_and_leaves_no_partial_file(cluster: DaskCluster, tmp_path: Path,
+                                                                     capsys) -> None:
+    from distributed import Client
+
+    from .test_dask import _wait_for_running_tasks
+
+    src = make_tiles(tmp_path / "tiles")
+    local_dest, dest = tmp_path / "local", tmp_path / "out"
+    assert _convert([str(src), str(local_dest), "--multi"], capsys)[0] == 0
+    env = {**os.environ, "TFR_VIEWER_TEST_TASK_DELAY_S": "2"}  # two slides running, two queued when it comes
+    run = subprocess.Popen([sys.executable, "-m", "tfr_viewer", "convert", str(src), str(dest), "--multi",
+                            "--dask", cluster.address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _wait_for_running_tasks(cluster.address)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and err.strip().splitlines()[-1] == "tfr-viewer: error: interrupted", err
+    with Client(cluster.address, timeout=30) as client:  # the running slides end, the queued ones never start
+        deadline = time.monotonic() + 30
+        while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+            assert time.monotonic() < deadline, "tasks left on the scheduler"
+            time.sleep(0.1)
+        while any(client.run(lambda dask_worker: len(dask_worker.state.tasks)).values()):
+            assert time.monotonic() < deadline, "tasks left on the workers"  # a cancelled task still running
+            time.sleep(0.1)
+    written = sorted(p.name for p in dest.iterdir()) if dest.exists() else []
+    tfrecords = [name for name in written if name.endswith(".tfrecords")]
+    assert len(tfrecords) < len(SLIDES)  # the queued slides were cancelled
+    assert not [name for name in written if name.startswith(".")]  # no temporary file left behind
+    for name in tfrecords:  # a slide being written when Ctrl+C came is finished whole
+        assert (dest / name).read_bytes() == (local_dest / name).read_bytes()
