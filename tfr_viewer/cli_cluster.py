@@ -1,5 +1,6 @@
-"""`--dask`: the command line's per-file work on a Dask cluster, with progress on stderr as
-files finish (the per-file functions are the local loop's; see `core.cluster`)."""
+"""`--dask`: the command line's per-file work (per-slide for `convert --multi`) on a Dask
+cluster, with progress on stderr as tasks finish (the functions are the local loop's; see
+`core.cluster`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from .core.messages import one_line
 from .core.write_pool import Group
 from .core.write_report import SkippedFile, WriteReport
 from .core.writer import plan_tfrecords_multi, write_group
-
 
 
 def on_cluster(address: str, func: Callable, files: Sequence[Any], *args: Any, on_error: Callable,
