@@ -94,3 +94,4 @@ def test_locations_are_checked_at_records_whose_headers_are_read() -> None:
         assert set(picks) <= headers and {0, n - 1} <= set(picks)
         assert len(picks) == min(n, SAMPLED_LOCATIONS, len(headers))
         assert picks == _location_picks(n)  # the same records every run
+
