@@ -434,17 +434,23 @@ def cmd_convert(args: argparse.Namespace) -> int:
         workers=max(1, args.workers),
         compress=args.compress,
     )
-    if multi:
-        existing = "overwrite" if args.overwrite else ("skip" if args.skip_existing else "error")
-        job = writer.iter_write_tfrecords_multi(src, args.dest, existing=existing, **options)
-    else:
-        slide = args.slide or src.resolve().name
-        job = writer.iter_write_tfrecords_single(
-            src, args.dest, args.filename or slide, slide, overwrite=args.overwrite, **options
-        )
+    if args.dask and not multi:
+        raise UserError("--dask converts one slide folder per task: use it with --multi")
+    existing = "overwrite" if args.overwrite else ("skip" if args.skip_existing else "error")
     dest_was_there = os.path.lexists(args.dest)
     try:
-        report = _run_with_bar(job, "converting")
+        if args.dask:
+            from .cli_cluster import convert_on_cluster
+
+            del options["workers"]  # one process per slide on the cluster
+            report = convert_on_cluster(args.dask, str(src), args.dest, existing, options)
+        elif multi:
+            report = _run_with_bar(writer.iter_write_tfrecords_multi(src, args.dest, existing=existing, **options),
+                                   "converting")
+        else:
+            slide = args.slide or src.resolve().name
+            report = _run_with_bar(writer.iter_write_tfrecords_single(
+                src, args.dest, args.filename or slide, slide, overwrite=args.overwrite, **options), "converting")
     except OutputsExist as exc:
         what = exc.paths[0] if len(exc.paths) == 1 else f"{len(exc.paths)} TFRecords, e.g. {exc.paths[0]},"
         other = " or --skip-existing to leave them" if multi else ""
@@ -456,6 +462,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     rate = report.tiles / report.elapsed if report.elapsed else 0
     lines.append(f"{report.tiles} tiles in {len(report.written)} file(s), {report.elapsed:.1f} s ({rate:,.0f} images/s)")
     _emit(args, report.to_dict(), "\n".join(lines))
+    if args.dask and any(s.reason.startswith("not written: ") for s in report.skipped):
+        return _fail("some slides were not written (see the skipped files above)", 1)
     if report.written or (args.skip_existing and any(s.reason.endswith("already exists") for s in report.skipped)):
         return 0
     if not dest_was_there:

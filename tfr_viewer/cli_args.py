@@ -116,7 +116,7 @@ def command_parser() -> argparse.ArgumentParser:
     return parser
 
 
-DASK_COMMANDS = ("index", "verify", "summary")
+DASK_COMMANDS = ("index", "verify", "summary", "convert")
 
 
 def _add_remote_options(commands: dict[str, argparse.ArgumentParser]) -> None:

@@ -1,26 +1,64 @@
-"""`--dask`: the command line's per-file work on a Dask cluster, with progress on stderr as
-files finish (the per-file functions are the local loop's; see `core.cluster`)."""
+"""`--dask`: the command line's per-file work (per-slide for `convert --multi`) on a Dask
+cluster, with progress on stderr as tasks finish (the functions are the local loop's; see
+`core.cluster`)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .core.cluster import dask_client, map_files
 from .core.console import ProgressBar
 from .core.messages import one_line
+from .core.write_pool import Group
+from .core.write_report import SkippedFile, WriteReport
+from .core.writer import plan_tfrecords_multi, write_group
 
 
-def on_cluster(address: str, func: Callable, files: Sequence[str], *args: Any, on_error: Callable) -> list:
+def on_cluster(address: str, func: Callable, files: Sequence[Any], *args: Any, on_error: Callable,
+               name: Callable[[Any], str] = lambda path: Path(path).name) -> list:
     """`func(file, *args)` for every file on the Dask cluster at `address` (or `local:N`),
-    results in the order of `files`. Raises `ClusterError` (one line) when there is no cluster."""
+    results in the order of `files`; the bar names each finished item by `name(item)`.
+    Raises `ClusterError` (one line) when there is no cluster."""
     with dask_client(address) as client:
         bar = ProgressBar(f"on {address}")
         try:
             return map_files(client, func, files, *args, on_error=on_error,
-                             progress=lambda done, total, path: bar.update(done, total, Path(path).name))
+                             progress=lambda done, total, item: bar.update(done, total, name(item)))
         finally:
             bar.close()
+
+
+def convert_on_cluster(address: str, src: str, dest: str, existing: str, options: dict[str, Any]) -> WriteReport:
+    """`convert --multi` with one slide folder per task: planned here as the local run plans it
+    (every destination checked before anything is submitted, loose images reported once), each
+    group written on a worker by the local run's writer, the reports joined in slide order so
+    that `--json` equals the local run's apart from the timing."""
+    groups, report = plan_tfrecords_multi(src, dest, existing=existing)
+    started = time.perf_counter()
+    parts = on_cluster(address, convert_slide, groups, options, on_error=slide_lost,
+                       name=lambda group: group[1]) if groups else []
+    for part in parts:
+        report.written.extend(part.written)
+        report.skipped.extend(part.skipped)
+        report.warnings.extend(part.warnings)
+    report.elapsed = time.perf_counter() - started
+    return report
+
+
+def convert_slide(group: Group, options: dict[str, Any]) -> WriteReport:
+    """One slide's TFRecord, on a worker; a slide that cannot be written is that slide's
+    problem (the writer leaves no partial file), the other slides still run."""
+    try:
+        return write_group(group, **options)
+    except Exception as exc:  # noqa: BLE001  (whatever the destination or data did: this slide's report)
+        return slide_lost(group, exc)
+
+
+def slide_lost(group: Group, exc: BaseException) -> WriteReport:
+    """The report of a slide whose TFRecord was not written: its destination, and why."""
+    return WriteReport(skipped=[SkippedFile(str(group[0]), f"not written: {one_line(exc)}")])
 
 
 def index_lost(path: str, exc: BaseException) -> dict[str, Any]:

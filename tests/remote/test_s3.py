@@ -16,7 +16,7 @@ import tfr_viewer as sf
 from tfr_viewer import cli
 from tfr_viewer.core import catalog
 from tfr_viewer.core.progress import run_job
-from tfr_viewer.core.remote_storage import STORAGE_OPTIONS_ENV, set_storage_options
+from tfr_viewer.core.remote_storage import MERGE_GAP, STORAGE_OPTIONS_ENV, set_storage_options
 from tfr_viewer.core.storage import storage_for
 
 from .conftest import BUCKET, URL, make_local_dataset
@@ -47,7 +47,9 @@ def test_records_of_a_url_equal_the_local_file(dataset: Path, proxy: SlowProxy) 
 def test_read_ranges_are_one_batch_of_concurrent_requests(dataset: Path, proxy: SlowProxy) -> None:
     url = f"{URL}/a.tfrecords"
     data = (dataset / "a.tfrecords").read_bytes()
-    ranges = [(70_000 + 1000 * i, 100) for i in range(12)]  # beyond the kept first bytes
+    start, step = 66_000, MERGE_GAP + 200  # beyond the kept first bytes, too far apart to be joined
+    ranges = [(offset, 100) for offset in range(start, len(data) - 100, step)]
+    assert len(ranges) >= 2
     storage = storage_for(url)
     storage.stat(url)
     before = proxy.requests

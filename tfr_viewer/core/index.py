@@ -170,6 +170,9 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
     data_size: int | None = None
     storage = storage_for(tfrecord)
     candidates = candidate_index_paths(tfrecord)
+    cached = candidates[-1]
+    if storage.versions_are_exact:  # an object store: the cache entry is of these very bytes, ask it first
+        candidates = [cached, *candidates[:-1]]
     for candidate in candidates:
         if not _is_file(candidate):
             continue
@@ -183,12 +186,25 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
             continue
         except OSError:  # gone or unreadable meanwhile: as if it were not there
             continue
-        trusted = storage.versions_are_exact and candidate == candidates[-1]  # cached under this ETag
+        trusted = storage.versions_are_exact and candidate == cached  # cached under this size and ETag
         if index_problem(offsets, locations, data_size) is None and (
             trusted or _records_match(tfrecord, offsets, locations, storage)
         ):
+            if storage.versions_are_exact and not trusted and locations is not None:
+                _remember_checked(IndexInfo(offsets, locations, candidate), cached)
             return IndexInfo(offsets, locations, candidate)
     return None
+
+
+def _remember_checked(info: IndexInfo, cached: Path | str) -> None:
+    """A copy of an index just checked against an object's records, in the per-user cache under
+    the object's URL, size and ETag: the next open trusts it without a request (an object
+    replaced gets a new ETag, so a new cache entry, and its index is checked again). Only
+    indexes with locations: an older form without them is indexed again for them."""
+    try:
+        save_index(info, cached, index_file=cached)
+    except OSError:  # no cache to be had: the index is checked again next time
+        pass
 
 
 SAMPLED_HEADERS = 9  # record headers an index is checked against before it is trusted
@@ -206,7 +222,7 @@ def _records_match(
     n = len(offsets)
     if not n:
         return True
-    picks = np.unique(np.linspace(0, n - 1, min(SAMPLED_HEADERS, n)).astype(np.int64))
+    picks = _header_picks(n)
     path = os.fspath(tfrecord)
     try:
         with storage.open(path) as f:
@@ -230,11 +246,18 @@ def _records_match(
     return True
 
 
+def _header_picks(n: int) -> np.ndarray:
+    """The records whose headers are checked: the first, the last and evenly spaced between."""
+    return np.unique(np.linspace(0, n - 1, min(SAMPLED_HEADERS, n)).astype(np.int64))
+
+
 def _location_picks(n: int) -> list[int]:
-    """The records whose locations are checked: the first, the last and a few picked at random
-    (seeded by the count: the same answer every run)."""
+    """The records whose locations are checked: the first, the last and a few of the header
+    picks between, picked at random (seeded by the count: the same answer every run). Records
+    whose headers are read anyway: on a remote file each is one request, not two."""
+    inner = _header_picks(n).tolist()[1:-1]
     rng = np.random.default_rng(n)
-    extra = rng.integers(0, n, size=max(0, SAMPLED_LOCATIONS - 2)).tolist() if n > 2 else []
+    extra = rng.choice(inner, size=min(len(inner), SAMPLED_LOCATIONS - 2), replace=False).tolist() if inner else []
     return sorted({0, n - 1, *extra})
 
 

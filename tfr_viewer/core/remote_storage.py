@@ -5,7 +5,7 @@ Why it looks as it does:
 - Random access (a record through its index, a thumbnail) is one ranged GET of the record and
   the bytes after it up to `FIRST_BLOCK` (neighbouring tiles of a screen come with it; a request
   costs its latency more than its bytes); `read_ranges` sends a batch of ranges as concurrent
-  requests (`fs.cat_ranges`).
+  requests (`fs.cat_ranges`), ranges that overlap or lie close together joined into one.
 - Sequential passes (index building, verify) read through `RemoteFile`, whose read-ahead grows
   from `FIRST_BLOCK` to `BLOCK_SIZE` while the reader keeps going forward: a file opened for one
   record costs one small request, a full pass a few big ones.
@@ -28,6 +28,7 @@ see them too.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import io
@@ -51,6 +52,7 @@ BLOCK_SIZE = 8 << 20  # the largest read-ahead of a sequential pass
 FIRST_BLOCK = 256 << 10  # the read-ahead of a file's first read: one record or one index file
 HEAD_BYTES = 64 << 10  # the first bytes of each file version, kept across opens
 HEAD_CACHE_FILES = 512
+MERGE_GAP = 64 << 10  # ranges of one batch closer than this are fetched as one span
 LISTING_TTL_S = 30.0  # how long a listing answers stats without asking the server again
 RETRIES = 3  # tries of one request before a dropped connection is the file's problem
 BACKOFF_S = 0.25  # first wait between tries; doubled each time
@@ -230,15 +232,15 @@ class FsspecStorage(Storage):
             return []
         info = self.stat(path)
         out: list[bytes | None] = [self._from_head(info, offset, size) for offset, size in ranges]
-        wanted = [i for i, got in enumerate(out) if got is None]
+        wanted = [(ranges[i][0], min(ranges[i][0] + ranges[i][1], info.size), i)
+                  for i, got in enumerate(out) if got is None]
         if wanted:
-            starts = [ranges[i][0] for i in wanted]
-            ends = [min(ranges[i][0] + ranges[i][1], info.size) for i in wanted]
-            fetched = self._retry(
-                path, "read", lambda: self.fs.cat_ranges([path] * len(wanted), starts, ends, on_error="raise")
-            )
-            for i, data in zip(wanted, fetched):
-                out[i] = bytes(data)
+            spans = merged_spans([(start, end) for start, end, _ in wanted])
+            fetched = self._retry(path, "read", lambda: self.fs.cat_ranges(
+                [path] * len(spans), [a for a, _ in spans], [b for _, b in spans], on_error="raise"))
+            for start, end, i in wanted:
+                k = bisect.bisect_right(spans, (start, float("inf"))) - 1
+                out[i] = bytes(fetched[k][start - spans[k][0] : end - spans[k][0]])
         return [bytes(data or b"") for data in out]
 
     def fetch(self, info: FileInfo, start: int, end: int) -> bytes:
@@ -321,6 +323,19 @@ class FsspecStorage(Storage):
         with self._lock:
             self._known.pop(path, None)
             self._listed = {f: t for f, t in self._listed.items() if not path.startswith(f + "/")}
+
+
+def merged_spans(ranges: Sequence[tuple[int, int]], gap: int = MERGE_GAP) -> list[tuple[int, int]]:
+    """The (start, end) ranges as the fewest sorted spans that cover them, joining ranges that
+    overlap or lie less than `gap` bytes apart: one request instead of several (a request costs
+    more than that many bytes)."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if spans and start < spans[-1][1] + gap:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return spans
 
 
 def _missing(exc: FileNotFoundError) -> str:

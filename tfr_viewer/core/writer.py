@@ -270,6 +270,81 @@ def iter_write_tfrecords_single(
     return report
 
 
+def plan_tfrecords_multi(
+    src_dir: str | os.PathLike,
+    dest_dir: str | os.PathLike,
+    *,
+    existing: str = "error",
+    slides: Iterable[str] | None = None,
+    report: WriteReport | None = None,
+) -> tuple[list[Group], WriteReport]:
+    """What `iter_write_tfrecords_multi` will write, decided before anything is written: the
+    (destination, slide, images) groups in order, and a report holding the files and folders
+    left out (loose images, unreadable or clashing folders). Raises `OutputsExist` naming every
+    existing destination under the 'error' policy. A cluster run writes these groups one per
+    task with `write_group`."""
+    if existing not in EXISTING_POLICIES:
+        raise ValueError(f"existing must be one of {EXISTING_POLICIES}, not {existing!r}")
+    dest_root = location(dest_dir)
+    folders, loose = slide_folders(src_dir, exclude=dest_root)
+    if slides is not None:
+        wanted = set(slides)
+        folders = [f for f in folders if f.name in wanted]
+    report = report if report is not None else WriteReport()
+    report.skipped.extend(loose)
+    groups: list[Group] = []
+    clashes = []
+    claimed: dict[str, Path] = {}  # output name (case-folded: one file where case is ignored) -> folder
+    for folder in folders:
+        not_text = slide_name_skip(folder)
+        if not_text is not None:
+            report.skipped.append(not_text)
+            continue
+        dest = dest_root / tfrecord_filename(folder.name)
+        first = claimed.setdefault(dest.name.casefold(), folder)
+        if first != folder:  # e.g. folders 'x' and 'x.tfrecords', or 'A' and 'a'
+            report.skipped.append(SkippedFile(
+                str(folder), f"its output {dest.name} would be the file of folder {first.name}: rename one"))
+            continue
+        if _exists(dest) and existing != "overwrite":
+            if existing == "skip":
+                report.skipped.append(SkippedFile(str(folder), f"{dest.name} already exists"))
+                continue
+            clashes.append(str(dest))
+        try:
+            images, skipped = list_images(folder)
+        except OSError as exc:
+            report.skipped.append(SkippedFile(str(folder), str(exc)))
+            continue
+        report.skipped.extend(skipped)
+        groups.append((dest, folder.name, images))
+    if clashes:
+        raise OutputsExist(clashes)
+    return groups, report
+
+
+def write_group(
+    group: Group,
+    *,
+    locations: str | None = AUTO,
+    reencode: int | None = None,
+    overwrite: bool = False,
+    build_index: bool = True,
+    compress: str | None = None,
+) -> WriteReport:
+    """One planned (destination, slide, images) group written as its TFRecord, in this process
+    (one task of a cluster run): the same writing as the local loop's, so the same bytes. Its
+    report holds only what writing this group added (skipped images, warnings, the file)."""
+    _check_options(locations, reencode, 1, compress)
+    _make_dir(location(group[0]).parent)
+    report = WriteReport()
+    started = time.perf_counter()
+    run_job(_write_groups([group], report, locations=locations, reencode=reencode, overwrite=overwrite,
+                          build_index=build_index, workers=1, cancel=None, compress=compress))
+    report.elapsed = time.perf_counter() - started
+    return report
+
+
 def iter_write_tfrecords_multi(
     src_dir: str | os.PathLike,
     dest_dir: str | os.PathLike,
@@ -294,44 +369,8 @@ def iter_write_tfrecords_multi(
     """
     _check_options(locations, reencode, workers, compress)
     policy = existing or ("overwrite" if overwrite else "error")
-    if policy not in EXISTING_POLICIES:
-        raise ValueError(f"existing must be one of {EXISTING_POLICIES}, not {policy!r}")
-    dest_root = location(dest_dir)
-    folders, loose = slide_folders(src_dir, exclude=dest_root)
-    if slides is not None:
-        wanted = set(slides)
-        folders = [f for f in folders if f.name in wanted]
-    report = report if report is not None else WriteReport()
-    report.skipped.extend(loose)
-    groups: list[Group] = []
-    clashes = []
-    claimed: dict[str, Path] = {}  # output name (case-folded: one file where case is ignored) -> folder
-    for folder in folders:
-        not_text = slide_name_skip(folder)
-        if not_text is not None:
-            report.skipped.append(not_text)
-            continue
-        dest = dest_root / tfrecord_filename(folder.name)
-        first = claimed.setdefault(dest.name.casefold(), folder)
-        if first != folder:  # e.g. folders 'x' and 'x.tfrecords', or 'A' and 'a'
-            report.skipped.append(SkippedFile(
-                str(folder), f"its output {dest.name} would be the file of folder {first.name}: rename one"))
-            continue
-        if _exists(dest) and policy != "overwrite":
-            if policy == "skip":
-                report.skipped.append(SkippedFile(str(folder), f"{dest.name} already exists"))
-                continue
-            clashes.append(str(dest))
-        try:
-            images, skipped = list_images(folder)
-        except OSError as exc:
-            report.skipped.append(SkippedFile(str(folder), str(exc)))
-            continue
-        report.skipped.extend(skipped)
-        groups.append((dest, folder.name, images))
-    if clashes:
-        raise OutputsExist(clashes)
-    _make_dir(dest_root)
+    groups, report = plan_tfrecords_multi(src_dir, dest_dir, existing=policy, slides=slides, report=report)
+    _make_dir(location(dest_dir))
     started = time.perf_counter()
     yield from _write_groups(groups, report, locations=locations, reencode=reencode,
                              overwrite=policy == "overwrite", build_index=build_index, workers=workers,
