@@ -217,14 +217,14 @@ def test_one_stray_tile_does_not_squeeze_the_slide(qtbot, window, tmp_path: Path
     open_slides(qtbot, window, tmp_path, [0])
     view = window.map_panel.map
     (x0, x1), (y0, y1) = view.getPlotItem().getViewBox().viewRange()
-    assert y1 - y0 < 20 * STEP and x1 - x0 < 20 * STEP  # the 10 x 10 tiles fill the view
+    assert y1 - y0 < 40 * STEP and x1 - x0 < 40 * STEP  # the 10 x 10 tiles fill the view, not the stray at 1e9
     assert view.outlier_count() == 1
     view.menu_actions["outliers"].trigger()
     (_, _), (y0, y1) = view.getPlotItem().getViewBox().viewRange()
     assert y1 > 10**9  # "Show outliers" frames the stray too
     view.menu_actions["outliers"].trigger()
     (_, _), (y0, y1) = view.getPlotItem().getViewBox().viewRange()
-    assert y1 - y0 < 20 * STEP
+    assert y1 - y0 < 40 * STEP
 
 
 def test_a_broken_tile_is_marked_and_named(qtbot, window, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from .widgets.location_map import LocationMap
 from .widgets.tile_grid import TileGridView
 
 MAIN_SIZES = [280, 620, 460]  # tree, grid, map/viewer/record columns (proportions: any width)
-RIGHT_SIZES = [300, 330, 270]  # map, viewer, record panel: the tile is never the smallest
+RIGHT_SIZES = [420, 300, 220]  # map (the slide view), viewer, record panel: the tile is never the smallest
 LEFT_SIZES = [600, 160]  # tree, Problems
 DARK_PALETTE = [
     (QPalette.ColorRole.Window, "#2b2b2e"), (QPalette.ColorRole.WindowText, "#e8e8e8"),

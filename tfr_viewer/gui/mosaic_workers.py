@@ -16,13 +16,12 @@ from PySide6.QtGui import QImage
 
 from ..core.catalog import FileEntry
 from ..core.errors import TFRecordError
-from ..core.images import decode_thumbnail, load_decoders
+from ..core.images import load_decoders
 from ..core.messages import user_message
 from ..core.mosaic import load_or_build_overview
 from ..core.progress import CancelToken, Job, Progress
-from ..core.records import image_bytes
 from ..core.storage import storage_for
-from .request_workers import RequestWorker, to_qimage, where_message
+from .request_workers import CachedThumbnails, RequestWorker, where_message
 
 OVERVIEW_SIDE = 2048  # the window's overviews: 16 MiB of RGBA at most per slide
 SMALLEST_LEVEL = 128
@@ -146,10 +145,10 @@ class TileRequest:
     size: int
 
 
-class TileImageLoader(RequestWorker):
-    """Decodes the thumbnails of the tiles the zoomed-in map shows; emits them in batches
-    `ready([(generation, row, QImage | None, error | None)])`. Rows no longer on screen are
-    dropped before decoding."""
+class TileImageLoader(CachedThumbnails):
+    """The thumbnails of the tiles the zoomed-in map shows, through the grid's per-user cache
+    and decoder; emits them in batches `ready([(generation, row, QImage | None, error | None)])`.
+    Rows no longer on screen are dropped before decoding."""
 
     ready = Signal(list)
     cache_share = 0.0
@@ -174,18 +173,17 @@ class TileImageLoader(RequestWorker):
         return request.generation == generation and request.row in rows
 
     def process(self, batch: list[TileRequest]) -> None:
-        out = []
+        groups: dict[tuple[str, int, int], list[TileRequest]] = {}
         for request in batch:
-            if not self._still_wanted(request):
-                continue
-            try:
-                tfr = self.tfrecord(request.entry)
-                data = image_bytes(tfr.read_raw(request.record), request.entry.path, request.record)
-                out.append((request.generation, request.row, to_qimage(decode_thumbnail(data, request.size)), None))
-            except Exception as exc:  # noqa: BLE001  (this tile is broken; the others still come)
-                out.append((request.generation, request.row, None, where_message(request.entry.path, request.record, exc)))
+            if self._still_wanted(request):
+                groups.setdefault((request.entry.path, request.entry.version, request.size), []).append(request)
+        out = []
+        for requests in groups.values():
+            answers = self.thumbnails(requests[0].entry, [r.record for r in requests], requests[0].size)
+            out += [(r.generation, r.row, image, error) for r, (image, error) in zip(requests, answers)]
         if out:
             self.ready.emit(out)
+        self.save_when_idle()
 
     def fail(self, batch: list[TileRequest], exc: Exception) -> None:
         self.ready.emit([(r.generation, r.row, None, where_message(r.entry.path, r.record, exc)) for r in batch])

@@ -25,6 +25,7 @@ COLOURED_OPACITY = 0.45  # the dots' opacity when colouring by a field turns the
 WAITING_OPACITY = 0.6  # until every slide's overview is shown, the dots stand in for it
 DETAIL_DELAY_MS = 60  # the thumbnails in view are asked for this often while the view moves
 
+TITLE_ROOM = 0.1  # framing: room above the slides for their titles, as a share of their height
 
 class _SelectViewBox(pg.ViewBox):
     """Shift + left drag (or left drag in select mode) draws a rectangle that selects points;
@@ -378,6 +379,7 @@ class LocationMap(pg.PlotWidget):
         self._viewbox.clear_band()
         if self._layout is not None and self._layout.frames:
             x0, y0, x1, y1 = self._layout.framing(with_outliers=self.show_outliers)
+            y0 -= TITLE_ROOM * (y1 - y0)  # the top row's titles sit above their slides
             self.getPlotItem().disableAutoRange()
             self.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.05)
         elif len(self._rows):
