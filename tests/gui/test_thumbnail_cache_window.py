@@ -130,3 +130,38 @@ def test_the_window_paints_before_the_panels_are_built_then_the_thumbnails(tmp_p
                           env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["first-paint", "assembled", "first-screen"]
+
+
+def test_the_slide_view_and_the_grid_share_the_cache(qtbot, tmp_path: Path, monkeypatch) -> None:
+    """A tile the grid decoded at a size is not decoded again when the zoomed-in slide view
+    asks for it at that size: both loaders go through the same per-user cache."""
+    from tfr_viewer.gui.mosaic_workers import TileImageLoader, TileRequest
+    from tfr_viewer.gui.workers import active_threads
+
+    path = tmp_path / "tiles.tfrecords"
+    colors = [(20 * i, 255 - 20 * i, 100) for i in range(TILES)]
+    write_colored(path, colors)
+    decodes = counting_decodes(monkeypatch)
+    win = open_window(qtbot, path)
+    size, entry = win.browser.tile_model.thumb_size, win.datasets.entries[0]
+    assert sum(decodes) == TILES
+    close_window(qtbot, win)  # the grid's loader writes what it decoded as it stops
+
+    decodes.clear()
+    from tfr_viewer.core.tfrecord import TFRecord
+
+    reads: list[int] = []
+    real_read = TFRecord.read_raw
+    monkeypatch.setattr(TFRecord, "read_raw", lambda self, i: reads.append(i) or real_read(self, i))
+    loader = TileImageLoader()
+    answers: list = []
+    loader.ready.connect(answers.extend)
+    loader.want(1, [TileRequest(1, record, entry, record, size) for record in range(TILES)])
+    qtbot.waitUntil(lambda: len(answers) == TILES, timeout=20_000)
+    loader.stop()
+    qtbot.waitUntil(lambda: not active_threads(), timeout=10_000)
+    assert sum(decodes) == 0 and reads == []  # not even read: every tile from the cache
+    for _generation, row, image, error in answers:
+        assert error is None
+        color = image.pixelColor(image.width() // 2, image.height() // 2)
+        assert near([(color.red(), color.green(), color.blue())], [colors[row]])
