@@ -36,7 +36,7 @@ def test_help_and_version_without_a_display() -> None:
     assert result.returncode == 0 and "info" in result.stdout
     result = run("--version")
     assert result.returncode == 0 and sf.__version__ in result.stdout
-    for command in ("info", "summary", "index", "verify", "convert", "export", "salvage"):
+    for command in ("info", "summary", "index", "verify", "convert", "export", "salvage", "mosaic"):
         assert run(command, "--help").returncode == 0
 
 
