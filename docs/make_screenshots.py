@@ -63,8 +63,11 @@ def opened_window(app: QApplication, path: str) -> MainWindow:
     window.show()
     loaded: list[bool] = []
     window.loaded.connect(lambda: loaded.append(True))
+    overviews: list[bool] = []
+    window.map_panel.overviewsShown.connect(lambda: overviews.append(True))
     window.open_path(path)
     wait_until(app, lambda: loaded, "the folder to open")
+    wait_until(app, lambda: overviews, "the slide overviews")  # the mosaic, not its stand-in dots
     settled(app, window)
     return window
 

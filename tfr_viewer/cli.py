@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
     args = gui_parser().parse_args(args_list)
-    from .core.storage import is_url
+    from .core.urls import is_url  # not the storage: nothing heavy before the window paints
 
     for path in args.paths + ([args.annotations] if args.annotations else []):
         if not is_url(path) and not os.path.exists(path):  # a URL is checked by the window's open

@@ -25,6 +25,7 @@ from typing import BinaryIO, Callable, ContextManager, Iterable, NamedTuple, Seq
 
 from . import local_storage
 from .naming import COMPRESSED_EXTENSIONS
+from .urls import is_url
 
 T = TypeVar("T")
 
@@ -193,13 +194,6 @@ def first_of_each_file(items: Iterable[T], path_of: Callable[[T], str], seen: se
             seen.add(identity)
             unique.append(item)
     return unique
-
-
-def is_url(path: str | os.PathLike) -> bool:
-    """Whether `path` names a place through a URL scheme (`s3://...`, `file://...`)."""
-    text = os.fspath(path)
-    scheme, sep, _ = text.partition("://")
-    return bool(sep) and scheme.isidentifier() and len(scheme) > 1  # 'C://' is a Windows drive
 
 
 # --- spelling locations: a URL stays a URL (`Path("s3://b/k")` would fold its "//") ----------
