@@ -143,15 +143,16 @@ def iter_load_or_build_overview(
     max_side: int = 4096,
     cancel: CancelToken | None = None,
     index: IndexInfo | None = None,
+    threads: int | None = None,
 ) -> Job[Overview]:
     """Job: the cached overview of `path` when it was built from this very file and these
-    arguments, else one built now (and cached)."""
+    arguments, else one built now (and cached) on `threads` decoding threads."""
     path = os.fspath(path)
     key = overview_key(path, locations, step, max_side)
     cached = read_cached_overview(path, key)
     if cached is not None:
         return cached
-    overview = yield from iter_build_overview(path, locations, step, max_side, cancel, index)
+    overview = yield from iter_build_overview(path, locations, step, max_side, cancel, index, threads=threads)
     if overview_key(path, locations, step, max_side) == key:  # not changed while being read
         write_cached_overview(path, key, overview)
     return overview
@@ -165,6 +166,7 @@ def load_or_build_overview(
     cancel: CancelToken | None = None,
     progress: Callable[[Progress], None] | None = None,
     index: IndexInfo | None = None,
+    threads: int | None = None,
 ) -> Overview:
     """`iter_load_or_build_overview` run to its end; `progress` gets each `Progress`."""
-    return run_job(iter_load_or_build_overview(path, locations, step, max_side, cancel, index), progress)
+    return run_job(iter_load_or_build_overview(path, locations, step, max_side, cancel, index, threads), progress)

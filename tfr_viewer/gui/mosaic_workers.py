@@ -5,6 +5,7 @@ request for an older one, or for a tile that scrolled away, is dropped before an
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -51,6 +52,18 @@ class OverviewImage:
     problems: list[str]
 
 
+OVERVIEW_NICENESS = 10  # the overviews wait for the window and the grid's thumbnails
+
+
+def lower_thread_priority(niceness: int) -> None:
+    """Lower this thread's CPU priority where the system has one per thread (Linux); elsewhere
+    nothing changes."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass
+
+
 class OverviewLoader(RequestWorker):
     """Loads or builds each slide's overview, one slide at a time, in request order.
 
@@ -84,6 +97,7 @@ class OverviewLoader(RequestWorker):
 
     def prepare(self) -> None:
         load_decoders()
+        lower_thread_priority(OVERVIEW_NICENESS)
 
     def process(self, batch: list[OverviewRequest]) -> None:
         request = batch[0]
@@ -101,7 +115,8 @@ class OverviewLoader(RequestWorker):
 
         try:
             overview = load_or_build_overview(request.entry.path, request.locations, request.step, OVERVIEW_SIDE,
-                                              cancel=token, progress=report, index=request.entry.index)
+                                              cancel=token, progress=report, index=request.entry.index,
+                                              threads=1)  # the other core decodes the grid's thumbnails
         except Exception as exc:  # noqa: BLE001  (said in the window; the other slides still come)
             if token.cancelled:
                 self.stopped.emit(request.generation)
