@@ -30,13 +30,17 @@ def write_colored(path: Path, colors: list[tuple[int, int, int]]) -> None:
     create_index(path)
 
 
+GRID_SIZE = 96  # the grid's default thumbnail size; the zoomed-in slide view asks for 64, 128 or 256
+
+
 def counting_decodes(monkeypatch) -> list[int]:
-    """Patch the decoder (every decode passes through it, in this process or its pool)."""
+    """Patch the decoder (every decode passes through it, in this process or its pool) and count
+    the tiles decoded at the grid's size (the slide view beside it decodes its own sizes)."""
     counted: list[int] = []
     real = ThumbnailDecoder.decode
 
     def decode(self, items):
-        counted.append(len(items))
+        counted.append(sum(1 for _, size in items if size == GRID_SIZE))
         return real(self, items)
 
     monkeypatch.setattr(ThumbnailDecoder, "decode", decode)
@@ -144,7 +148,7 @@ def test_the_slide_view_and_the_grid_share_the_cache(qtbot, tmp_path: Path, monk
     decodes = counting_decodes(monkeypatch)
     win = open_window(qtbot, path)
     size, entry = win.browser.tile_model.thumb_size, win.datasets.entries[0]
-    assert sum(decodes) == TILES
+    assert size == GRID_SIZE and sum(decodes) == TILES
     close_window(qtbot, win)  # the grid's loader writes what it decoded as it stops
 
     decodes.clear()
@@ -156,10 +160,12 @@ def test_the_slide_view_and_the_grid_share_the_cache(qtbot, tmp_path: Path, monk
     loader = TileImageLoader()
     answers: list = []
     loader.ready.connect(answers.extend)
-    loader.want(1, [TileRequest(1, record, entry, record, size) for record in range(TILES)])
-    qtbot.waitUntil(lambda: len(answers) == TILES, timeout=20_000)
-    loader.stop()
-    qtbot.waitUntil(lambda: not active_threads(), timeout=10_000)
+    try:
+        loader.want(1, [TileRequest(1, record, entry, record, size) for record in range(TILES)])
+        qtbot.waitUntil(lambda: len(answers) == TILES, timeout=20_000)
+    finally:  # a failure here must not leave the thread to the next tests
+        loader.stop()
+        qtbot.waitUntil(lambda: not active_threads(), timeout=10_000)
     assert sum(decodes) == 0 and reads == []  # not even read: every tile from the cache
     for _generation, row, image, error in answers:
         assert error is None
