@@ -97,3 +97,14 @@ def small_tile_dataset(
             save_index(IndexInfo(np.array(offsets, np.int64), np.array(locations, np.int64)), path)
     marker.touch()
     return root
+
+
+def compile_package() -> None:
+    """Byte-compile tfr_viewer, as installing a wheel does. Without it (a source tree, with
+    PYTHONDONTWRITEBYTECODE set), every new process (the app, the indexing and decoding
+    processes, Dask workers) compiles each module it imports, which is not what users run."""
+    import compileall
+
+    import tfr_viewer
+
+    compileall.compile_dir(os.path.dirname(tfr_viewer.__file__), quiet=1)

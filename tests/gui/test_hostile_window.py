@@ -287,7 +287,10 @@ HOVER_SCRIPT = textwrap.dedent(
             pos = view.visualRect(index).center()
             event = QHelpEvent(QHelpEvent.Type.ToolTip, pos, view.viewport().mapToGlobal(pos))
             QApplication.sendEvent(view.viewport(), event)
+            deadline = time.monotonic() + 5  # a busy machine may show the tip a few passes later
             app.processEvents()
+            while not QToolTip.isVisible() and time.monotonic() < deadline:
+                app.processEvents()
             shown = QToolTip.text() if QToolTip.isVisible() else ""
             QToolTip.hideText()
             return shown

@@ -125,7 +125,7 @@ def test_the_window_module_imports_neither_pyqtgraph_nor_numpy() -> None:
     assert out.strip() == "[]"
 
 
-def test_the_window_paints_before_the_panels_are_built_then_the_thumbnails(tmp_path: Path) -> None:
+def test_the_window_paints_before_the_panels_are_built_then_the_thumbnails_then_the_map(tmp_path: Path) -> None:
     path = tmp_path / "tiles.tfrecords"
     write_colored(path, [(10, 10, 10)] * TILES)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TFR_VIEWER_STARTUP_PROBE="1",
@@ -133,7 +133,7 @@ def test_the_window_paints_before_the_panels_are_built_then_the_thumbnails(tmp_p
     done = subprocess.run([sys.executable, "-m", "tfr_viewer", str(path)], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["first-paint", "assembled", "first-screen"]
+    assert done.stdout.split() == ["first-paint", "assembled", "first-screen", "map-ready"]
 
 
 def test_the_slide_view_and_the_grid_share_the_cache(qtbot, tmp_path: Path, monkeypatch) -> None:

@@ -4,7 +4,6 @@ through the local storage."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -33,6 +32,8 @@ def cache_path_for(path: str | os.PathLike, kind: str, filename: str) -> Path:
     the cache tells which files were looked at, and where, so whatever is written below them
     is out of other users' reach even where it is created with default permissions.
     """
+    import hashlib  # not at import: the window's settings path comes before its first paint
+
     from .storage import LOCAL, is_url  # the storage builds on these locations: imported late
 
     text = os.fspath(path)

@@ -7,14 +7,15 @@ import signal
 import sys
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QTimer
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 
-def app_icon() -> QIcon:
-    """The application icon from the package resources (SVG plus PNG sizes)."""
+def app_icon():
+    """The application icon (a QIcon) from the package resources (SVG plus PNG sizes)."""
     from importlib import resources
+
+    from PySide6.QtGui import QIcon  # a few ms of enums: after the first paint
 
     from ..resources import icon_path
 
@@ -69,7 +70,7 @@ def run_gui(
         if probe:  # benchmarks/startup_bench.py: the time of the first paint, then of the assembled window
             print("first-paint", flush=True)
         app.setWindowIcon(app_icon())
-        window.assemble()
+        window.assemble(map_later=True)  # the slide view after the first screen of thumbnails
         window.errors.install_excepthook()
         if probe:
             print("assembled", flush=True)
@@ -141,18 +142,29 @@ def _after_first_paint(window: QWidget, callback: Callable[[], None]) -> None:
 
 
 def _quit_at_first_screen(window) -> None:
-    """Prints `first-screen` once the visible thumbnails are painted, then quits (the probe;
-    it gives up after PROBE_GIVE_UP_MS)."""
-    done = False
+    """Prints `first-screen` once the visible thumbnails are painted, then `map-ready` once the
+    slide view is built after it, and quits (the probe; it gives up after PROBE_GIVE_UP_MS)."""
+    from .map_later import visible_thumbnails_ready
 
-    def check(_count: int = 0) -> None:
-        nonlocal done
-        if not done and _visible_thumbnails_ready(window):
-            done = True
-            window.grid.viewport().repaint()
-            print("first-screen", flush=True)
+    state = {"screen": False, "map": window.map_panel is not None}
+
+    def maybe_quit() -> None:
+        if state["screen"] and state["map"]:
+            print("map-ready", flush=True)
             QApplication.instance().quit()
 
+    def check(_count: int = 0) -> None:
+        if not state["screen"] and visible_thumbnails_ready(window):
+            state["screen"] = True
+            window.grid.viewport().repaint()
+            print("first-screen", flush=True)
+            maybe_quit()
+
+    def map_ready() -> None:
+        state["map"] = True
+        maybe_quit()
+
+    window.mapPanelReady.connect(map_ready)
     window.browser.tile_model.thumbnailsArrived.connect(check)
     # The last thumbnails may arrive before the grid has laid its items out (a relayout after
     # its columns were fitted to the width): look again now and then, not only on arrivals.
@@ -160,20 +172,6 @@ def _quit_at_first_screen(window) -> None:
     poll.timeout.connect(check)
     poll.start(PROBE_POLL_MS)
     QTimer.singleShot(PROBE_GIVE_UP_MS, QApplication.instance().quit)
-
-
-def _visible_thumbnails_ready(window) -> bool:
-    """Whether every tile the grid shows has its thumbnail (a broken tile is final too)."""
-    grid = window.grid
-    seen = 0
-    for y in range(5, grid.viewport().height(), max(grid.gridSize().height(), 8)):
-        for x in range(5, grid.viewport().width(), max(grid.gridSize().width(), 8)):
-            index = grid.indexAt(QPoint(x, y))
-            if index.isValid():
-                seen += 1
-                if not window.browser.tile_model.thumbnail_settled(index.row()):
-                    return False
-    return seen > 0 or window.browser.tile_model.rowCount() == 0  # not laid out yet: wait
 
 
 def _close_on_terminal_signals(window) -> None:
@@ -195,6 +193,8 @@ def _close_on_terminal_signals(window) -> None:
 
 def _finish_after_load(window, screenshot: str | None, quit_after: bool) -> None:
     """Once loaded and the first thumbnails are painted (or after 20 s), grab and/or quit."""
+    from .map_later import visible_thumbnails_ready
+
     state = {"done": False}
 
     def finish(gave_up: bool = False) -> None:
@@ -213,7 +213,7 @@ def _finish_after_load(window, screenshot: str | None, quit_after: bool) -> None
     def poll() -> None:
         if state["done"]:
             return
-        if window.jobs.busy() or not _visible_thumbnails_ready(window):
+        if window.jobs.busy() or not visible_thumbnails_ready(window):
             state["confirmed"] = False
             QTimer.singleShot(100, poll)
         elif not state.get("confirmed"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QObject
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QSplitter, QWidget
@@ -9,8 +11,10 @@ from PySide6.QtWidgets import QApplication, QSplitter, QWidget
 from .datasets import DatasetController
 from .models import TileListModel
 from .settings import THUMB_SIZES, Settings
-from .widgets.location_map import LocationMap
 from .widgets.tile_grid import TileGridView
+
+if TYPE_CHECKING:  # pyqtgraph: the map is built after the first screen
+    from .widgets.location_map import LocationMap
 
 MAIN_SIZES = [280, 620, 460]  # tree, grid, map/viewer/record columns (proportions: any width)
 RIGHT_SIZES = [420, 300, 220]  # map (the slide view), viewer, record panel: the tile is never the smallest
@@ -29,10 +33,15 @@ class Appearance(QObject):
     """Applies the view settings to the window's parts and saves them with the layout on close."""
 
     def __init__(self, settings: Settings, window: QWidget, splitters: dict[str, QSplitter], grid: TileGridView,
-                 tile_model: TileListModel, location_map: LocationMap, datasets: DatasetController) -> None:
+                 tile_model: TileListModel, location_map: LocationMap | None, datasets: DatasetController) -> None:
         super().__init__(window)
         self.settings, self.window_widget, self.splitters = settings, window, splitters
         self.grid, self.tile_model, self.map, self.datasets = grid, tile_model, location_map, datasets
+
+    def attach_map(self, location_map: LocationMap) -> None:
+        """The slide view, built after the rest of the window, takes the theme in use."""
+        self.map = location_map
+        location_map.set_dark(self.settings.get("view/theme") == "dark")
 
     def set_thumb_size(self, size: int) -> None:
         """New thumbnails for the same tiles: the current tile and the selection stay."""
@@ -83,7 +92,8 @@ class Appearance(QObject):
             app.setPalette(palette)
         else:
             app.setPalette(app.style().standardPalette())
-        self.map.set_dark(theme == "dark")
+        if self.map is not None:
+            self.map.set_dark(theme == "dark")
         self.datasets.recolor_problems()  # problem red that reads on the new background
 
     def reset_layout(self) -> None:

@@ -8,6 +8,7 @@ sample is shown through the browser's region filter, as a map area is.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QPoint, Qt, QUrl, Slot
@@ -19,10 +20,12 @@ from .browser import Browser
 from .datasets import DatasetController
 from .export_dialog import selected_rows
 from .jobs import JobRunner
-from .map_panel import MapPanel
 from .models import FILE_ID_ROLE
 from .tools import Tools
 from .workers import JobWorker
+
+if TYPE_CHECKING:  # pyqtgraph: the map is built after the first screen
+    from .map_panel import MapPanel
 
 SAMPLE_DEFAULT = 100
 
@@ -67,7 +70,8 @@ class ContextMenus(QObject):
     """The grid's and the tree's right-click menus and the commands they share with the menu bar."""
 
     def __init__(self, window: QWidget, datasets: DatasetController, browser: Browser, tools: Tools,
-                 map_panel: MapPanel, jobs: JobRunner) -> None:
+                 map_panel: Callable[[], MapPanel], jobs: JobRunner) -> None:
+        """`map_panel()` gives the slide view (built on first use if start-up has not yet)."""
         super().__init__(window)
         self.window = window
         self.datasets, self.browser, self.tools, self.map_panel, self.jobs = datasets, browser, tools, map_panel, jobs
@@ -131,7 +135,7 @@ class ContextMenus(QObject):
         row = self.browser.current_all_row()
         if row is None:
             return
-        location_map = self.map_panel.map
+        location_map = self.map_panel().filled_map()
         location_map.set_current(row)
         xy = location_map.highlighted_xy()
         if xy is None:

@@ -35,6 +35,7 @@ class MainWindow(QMainWindow):
     recordShown = Signal()  # the viewer and the record panel show the current tile's answer
     indexingFinished = Signal()
     mapFilled = Signal()
+    mapPanelReady = Signal()  # the slide view is built (at start-up: after the first screen)
 
     def __init__(self, settings: Settings | None = None, dialogs: bool = True, assemble: bool = True) -> None:
         """`assemble=False` builds only the shell (menu bar titles, status bar, an empty page):
@@ -48,6 +49,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self._shut_down = False  # shutdown() ran: workers cancelled and waited for
         self.assembled = False
+        self.map_panel = None  # the slide view, once built
+        self._map_later = None  # start-up: builds the slide view after the first screen
         self.ask_before_quit = dialogs  # quitting during a conversion or indexing asks first
         self._stop_confirmed = False
 
@@ -64,11 +67,15 @@ class MainWindow(QMainWindow):
         if assemble:
             self.assemble()
 
-    def assemble(self) -> None:
-        """Import and build the panels and the parts that need the core (numpy, workers) and
-        pyqtgraph, then menus and wiring. Once; `run_gui` calls it right after the first paint."""
+    def assemble(self, map_later: bool = False) -> None:
+        """Import and build the panels and the parts that need the core (numpy, workers), then
+        menus and wiring. Once; `run_gui` calls it right after the first paint, with `map_later`:
+        the slide view (pyqtgraph) is then built after the first screen of thumbnails
+        (`map_later.MapLater`), else at once."""
         if self.assembled:
             return
+        from PySide6.QtCore import Qt
+
         from ..core.index_pool import warm_index_pool
         from .appearance import Appearance
         from .browser import Browser
@@ -79,7 +86,6 @@ class MainWindow(QMainWindow):
         from .filters import FilterController
         from .goto import GoTo
         from .jobs import JobRunner
-        from .map_panel import MapPanel
         from .plain import plain_label
         from .tools import Tools
         from .widgets.filter_panel import FilterPanel
@@ -87,7 +93,6 @@ class MainWindow(QMainWindow):
         from .workers import collect_garbage_in_gui_thread
 
         collect_garbage_in_gui_thread()
-        warm_index_pool()
         self.errors = ErrorBridge(self.statusBar(), self, dialogs=self._dialogs)
         self.status_label = plain_label("")
         self.statusBar().addWidget(self.status_label, 1)
@@ -101,15 +106,19 @@ class MainWindow(QMainWindow):
         self.filter_panel = FilterPanel()
         self.filters = FilterController(self.fields, self.filter_panel, self.browser, self)
         self.goto = GoTo(self.browser, self.statusBar(), self)
-        self.map_panel = MapPanel(self.browser, self.datasets, self.jobs, self.fields)
+        self.map_panel = None  # the slide view: `ensure_map_panel()`
+        self.map_placeholder = plain_label("Loading the slide view…")
+        self.map_placeholder.setObjectName("mapPlaceholder")
+        self.map_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._build_layout()
-        self.tools = Tools(self, self.datasets, self.browser, self.map_panel.map, self.jobs)
+        self.tools = Tools(self, self.datasets, self.browser, None, self.jobs)
         self.tools.fields = self.fields
         self.fields.valuesReady.connect(self.tools.show_slide_labels)
-        self.context_menus = ContextMenus(self, self.datasets, self.browser, self.tools, self.map_panel, self.jobs)
+        self.context_menus = ContextMenus(self, self.datasets, self.browser, self.tools, self.ensure_map_panel,
+                                          self.jobs)
         self.appearance = Appearance(
             self.settings, self, {"main": self.splitter, "right": self.right_splitter, "left": self.left_splitter},
-            self.grid, self.browser.tile_model, self.map_panel.map, self.datasets)
+            self.grid, self.browser.tile_model, None, self.datasets)
         self.menuBar().clear()
         self._build_menus()
         self._wire()
@@ -117,6 +126,37 @@ class MainWindow(QMainWindow):
         self.welcome.show_recent(self.settings.get("recent/paths"))
         self.stack.setCurrentWidget(self.welcome)
         self.assembled = True
+        if map_later:  # the indexing process would take a core from the first screen too
+            from .map_later import MapLater
+
+            self._map_later = MapLater(self, lambda: (self.ensure_map_panel(), warm_index_pool()))
+        else:
+            warm_index_pool()
+            self.ensure_map_panel()
+
+    def ensure_map_panel(self):
+        """The slide view (a MapPanel), built now if not yet: in the right column, wired, showing
+        what the browser shows already."""
+        if self.map_panel is not None:
+            return self.map_panel
+        from .map_panel import MapPanel
+
+        if self._map_later is not None:
+            self._map_later.stop()
+        panel = MapPanel(self.browser, self.datasets, self.jobs, self.fields)
+        self.right_splitter.replaceWidget(self.right_splitter.indexOf(self.map_placeholder), panel)
+        self.map_placeholder.deleteLater()
+        self.map_panel = panel
+        self.tools.map = panel.map
+        self.appearance.attach_map(panel.map)
+        panel.mapFilled.connect(self.mapFilled)
+        panel.pointClicked.connect(self.browser.select_all_row)
+        panel.regionSelected.connect(self.browser.apply_region)
+        panel.selectionCleared.connect(self.browser.clear_region)
+        panel.map.exportRequested.connect(self.tools.export_map)
+        panel.catch_up()
+        self.mapPanelReady.emit()
+        return panel
 
     # --- layout --------------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -169,7 +209,7 @@ class MainWindow(QMainWindow):
         center_layout.addWidget(self.grid, 1)
 
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.right_splitter.addWidget(self.map_panel)
+        self.right_splitter.addWidget(self.map_placeholder)
         self.right_splitter.addWidget(self.viewer)
         self.right_splitter.addWidget(self.metadata)
         self.right_splitter.setSizes(RIGHT_SIZES)
@@ -200,7 +240,7 @@ class MainWindow(QMainWindow):
             "file.recent": lambda menu: fill_path_menu(menu, self.settings.get("recent/paths"), self.open_path),
             "file.load_annotations": lambda: self.fields.choose_annotations(self),
             "file.export_tiles": tools.export_selected,
-            "file.export_map": tools.export_map,
+            "file.export_map": lambda: (self.ensure_map_panel(), tools.export_map()),
             "file.close": self.close_dataset,
             "file.quit": self.close,
             "view.thumb_larger": lambda: self._show_thumb_size(appearance.step_thumb_size(1)),
@@ -216,7 +256,7 @@ class MainWindow(QMainWindow):
             "view.dark_theme": lambda on: appearance.set_theme("dark" if on else "light"),
             "view.filter_slides": self.slide_filter.setFocus,
             "view.refresh": self.datasets.refresh_files,
-            "view.select_area": lambda on: self.map_panel.map.set_select_mode(on),
+            "view.select_area": lambda on: self.ensure_map_panel().map.set_select_mode(on),
             "view.go_to": self.goto.open,
             "view.broken_only": self.filter_panel.set_broken_only,
             "tools.convert": tools.open_convert_wizard,
@@ -244,11 +284,6 @@ class MainWindow(QMainWindow):
         self.datasets.loaded.connect(self.loaded)
         self.datasets.indexingFinished.connect(self.indexingFinished)
         self.browser.recordShown.connect(self.recordShown)
-        self.map_panel.mapFilled.connect(self.mapFilled)
-        self.map_panel.pointClicked.connect(self.browser.select_all_row)
-        self.map_panel.regionSelected.connect(self.browser.apply_region)
-        self.map_panel.selectionCleared.connect(self.browser.clear_region)
-        self.map_panel.map.exportRequested.connect(self.tools.export_map)
         self.problems.problemActivated.connect(self.browser.show_problem)
         self.filter_panel.broken.toggled.connect(self.commands.actions["view.broken_only"].setChecked)
         self.tools.openRequested.connect(self.open_path)
@@ -270,7 +305,8 @@ class MainWindow(QMainWindow):
         self.assemble()
         self.browser.reset()
         self.fields.reset()
-        self.map_panel.reset()
+        if self.map_panel is not None:
+            self.map_panel.reset()
         self.datasets.open_paths(paths)
         self.status_label.setText("")
         self.stack.setCurrentWidget(self.splitter)
@@ -282,7 +318,8 @@ class MainWindow(QMainWindow):
     def close_dataset(self) -> None:
         """Back to the welcome page: nothing open, no work on the closed files left running."""
         self.browser.reset()
-        self.map_panel.reset()
+        if self.map_panel is not None:
+            self.map_panel.reset()
         self.datasets.close()
         self.status_label.setText("")
         self.setWindowTitle("tfr-viewer")
@@ -342,8 +379,11 @@ class MainWindow(QMainWindow):
         if self._shut_down or not self.assembled:
             return
         self._shut_down = True
+        if self._map_later is not None:
+            self._map_later.stop()
         self.jobs.cancel_for_shutdown()
-        requests = (self.browser.thumbs, self.browser.reader, *self.map_panel.request_workers())
+        map_workers = self.map_panel.request_workers() if self.map_panel is not None else ()
+        requests = (self.browser.thumbs, self.browser.reader, *map_workers)
         for worker in requests:
             worker.request_stop()
         deadline = time.monotonic() + (SHUTDOWN_WAIT_S if wait_s is None else wait_s)

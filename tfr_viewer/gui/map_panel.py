@@ -162,6 +162,20 @@ class MapPanel(QWidget):
             fields.fieldsChanged.connect(self._offer_class_fields)
             fields.valuesReady.connect(self._on_class_values)
 
+    def catch_up(self) -> None:
+        """A panel built after the window opened its dataset (start-up builds the slide view after
+        the first screen of thumbnails) shows what the browser shows already."""
+        if self.browser.selected_files:
+            self._on_files_shown()
+        details = self.browser.metadata.shown_details
+        if details is not None and not details.get("error"):
+            self._offer_numeric_fields(details)
+
+    def filled_map(self):
+        """The map (a LocationMap) with the current selection's points, built now if pending."""
+        self._ensure_map_filled()
+        return self.map
+
     def request_workers(self) -> tuple:
         """The panel's request workers, for the window to stop at shutdown."""
         return self.builder, self.overviews, self.tile_loader

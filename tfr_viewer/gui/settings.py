@@ -8,7 +8,6 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
-from ..core.paths import user_cache_dir
 
 SCHEMA_VERSION = 1
 THUMB_SIZES = (64, 96, 128, 192)  # the choices of view/thumb_size
@@ -33,6 +32,8 @@ def settings_path() -> Path:
     if base:
         return Path(base) / "tfr-viewer.ini"
     if os.name == "nt" or not os.environ.get("XDG_CONFIG_HOME") and not (Path.home() / ".config").exists():
+        from ..core.paths import user_cache_dir  # rare: not before the first paint
+
         return user_cache_dir().parent / "tfr-viewer-settings.ini"
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "tfr-viewer" / "tfr-viewer.ini"
 

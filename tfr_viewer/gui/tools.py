@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import platform
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
-from .. import __version__
 from ..core.catalog import iter_verify_files
 from ..core.progress import CancelToken, Job, Progress
 from ..core.read_only import read_only, set_read_only
@@ -22,9 +21,11 @@ from .export_dialog import ExportDialog, selected_keys_array
 from .jobs import JobRunner
 from .mosaic_workers import save_png_job
 from .plain import plain_message_box
-from .widgets.location_map import LocationMap
 from .widgets.map_export import EXPORT_WIDTH, MAX_EXPORT_SIDE, render_map
 from .workers import JobWorker
+
+if TYPE_CHECKING:  # pyqtgraph: the map is built after the first screen
+    from .widgets.location_map import LocationMap
 
 
 class Tools(QObject):
@@ -33,8 +34,8 @@ class Tools(QObject):
     openRequested = Signal(str)  # a file or folder the user chose (or the demo) is to be opened
     mapExported = Signal()  # the map's PNG is written
 
-    def __init__(self, window: QWidget, datasets: DatasetController, browser: Browser, location_map: LocationMap,
-                 jobs: JobRunner) -> None:
+    def __init__(self, window: QWidget, datasets: DatasetController, browser: Browser,
+                 location_map: LocationMap | None, jobs: JobRunner) -> None:
         super().__init__(window)
         self.dialog_parent = window  # dialogs open over the window
         self.datasets, self.browser, self.map, self.jobs = datasets, browser, location_map, jobs
@@ -282,6 +283,8 @@ class Tools(QObject):
         import PySide6
         import pyqtgraph
         from PySide6.QtCore import qVersion
+
+        from .. import __version__  # the package metadata is read when asked, not at start-up
 
         QMessageBox.about(
             self.dialog_parent,

@@ -79,6 +79,7 @@ class MetadataPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("metadataPanel")
+        self.shown_details: dict[str, Any] | None = None
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.PlainText)  # paths and errors come from the data
         self.header.setText("No tile selected")
@@ -111,6 +112,7 @@ class MetadataPanel(QWidget):
         self.copy_button.setEnabled(False)
 
     def show_record(self, details: dict[str, Any]) -> None:
+        self.shown_details = details  # what a panel built later (the slide view) catches up from
         if details.get("error"):
             self.show_error(details["error"])
             return
