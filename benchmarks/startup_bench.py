@@ -124,7 +124,7 @@ def main() -> None:
     print(f"ours  (python -m tfr_viewer DIR -> main window painted),   median of {args.runs}: {ours_ms:.0f} ms "
           f"(runs: {', '.join(f'{1000 * t:.0f}' for t in ours)})")
     if assembled:
-        print(f"ours, all parts built after that paint (map, browser, workers), median: "
+        print(f"ours, the window assembled after that paint (browser, workers; not the map), median: "
               f"{1000 * statistics.median(assembled):.0f} ms")
     if screens:
         print(f"ours, first screen of thumbnails painted (empty thumbnail cache), median: "
