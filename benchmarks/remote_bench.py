@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--tiles", type=int, default=200)
     parser.add_argument("--delay-ms", type=float, default=50)
+    parser.add_argument("--log", action="store_true", help="list every request of the opens")
     args = parser.parse_args()
     os.environ["TFR_VIEWER_CONFIG_DIR"] = tempfile.mkdtemp()
     os.environ["TFR_VIEWER_CACHE_DIR"] = tempfile.mkdtemp()
@@ -111,7 +112,11 @@ def main() -> None:
         app = QApplication.instance() or QApplication([])
         local_s = first_screen_seconds(app, str(local))
         before = proxy.requests
+        started = time.perf_counter()
         remote_s = first_screen_seconds(app, url)
+        if args.log:
+            for when, request in zip(proxy.times[before:], proxy.log[before:]):
+                print(f"{(when - started) * 1000:6.0f} ms  {request}")
         print(f"window open -> first screen of thumbnails: local {local_s * 1000:.0f} ms, remote {remote_s * 1000:.0f} ms "
               f"(+{(remote_s - local_s) * 1000:.0f} ms, target <= +1500 ms; {proxy.requests - before} requests)")
         from tfr_viewer.core import remote_storage

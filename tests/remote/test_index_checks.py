@@ -86,12 +86,12 @@ def test_merged_spans_join_only_what_lies_close() -> None:
 
 
 def test_locations_are_checked_at_records_whose_headers_are_read() -> None:
-    from tfr_viewer.core.index import SAMPLED_LOCATIONS, _header_picks, _location_picks
+    from tfr_viewer.core.index_checks import SAMPLED_LOCATIONS, header_picks, location_picks
 
     for n in (1, 2, 3, 9, 200, 10_000):
-        headers = set(_header_picks(n).tolist())
-        picks = _location_picks(n)
+        headers = set(header_picks(n).tolist())
+        picks = location_picks(header_picks(n))
         assert set(picks) <= headers and {0, n - 1} <= set(picks)
         assert len(picks) == min(n, SAMPLED_LOCATIONS, len(headers))
-        assert picks == _location_picks(n)  # the same records every run
+        assert picks == location_picks(header_picks(n))  # the same records every run
 
