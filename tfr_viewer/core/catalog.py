@@ -172,9 +172,9 @@ def look_at_file(path: str, load_indexes: bool = True) -> tuple[FileInfo | None,
 
 
 def _each_file(look: Callable[[T], R], items: Sequence[T], token: CancelToken) -> Iterator[R]:
-    """`look(item)` for each item, in order. Files behind URLs are looked at
-    `REMOTE_FILES_AT_ONCE` at a time (their time is network latency); local ones one by one."""
-    if len(items) < 2 or not any(is_url(getattr(item, "path", "")) for item in items):
+    """`look(item)` for each item (a path or an entry), in order. Files behind URLs are looked
+    at `REMOTE_FILES_AT_ONCE` at a time (their time is network latency); local ones one by one."""
+    if len(items) < 2 or not any(is_url(getattr(item, "path", item)) for item in items):
         for item in items:
             token.raise_if_cancelled()
             yield look(item)
@@ -214,18 +214,27 @@ class FileStatus:
 
 
 def stat_files(paths: Sequence[str], cancel: CancelToken | None = None) -> Job[list[FileStatus]]:
-    """Job: size and modification time of every file (to notice growth, truncation, deletion)."""
+    """Job: size and modification time of every file (to notice growth, truncation, deletion),
+    asked afresh: what a storage remembered of them (a bucket's listing) is forgotten first."""
+    token = cancel or CancelToken()
+    for path in filter(is_url, paths):
+        storage_for(path).forget([path])
     out = []
-    for i, path in enumerate(paths):
-        if cancel is not None and i % STAT_CANCEL_EVERY == 0:
-            cancel.raise_if_cancelled()
-        try:
-            st = storage_for(path).stat(path)
-            out.append(FileStatus(i, True, st.size, st.mtime_ns))
-        except OSError:
-            out.append(FileStatus(i, False, 0, 0))
+    for i, status in enumerate(_each_file(_file_status, paths, token)):
+        if i % STAT_CANCEL_EVERY == 0:
+            token.raise_if_cancelled()
+        out.append(FileStatus(i, *status))
     yield Progress(len(paths), len(paths), "")
     return out
+
+
+def _file_status(path: str) -> tuple[bool, int, int]:
+    """(exists, size, mtime_ns) of one file."""
+    try:
+        st = storage_for(path).stat(path)
+        return True, st.size, st.mtime_ns
+    except (OSError, ValueError):  # ValueError: a URL no storage serves
+        return False, 0, 0
 
 
 def stat_files_job(paths: list[str]) -> Callable[[CancelToken], Job[list[FileStatus]]]:

@@ -177,8 +177,9 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
         found = _stat(candidate)
         if found is None or not found.is_file:
             continue
+        trusted = storage.versions_are_exact and candidate == cached  # cached under this size and ETag
         if data_size is None:
-            _fetch_together(tfrecord, candidate, found, storage)
+            _fetch_together(tfrecord, candidate, found, storage, trusted)
             data_size = _data_size(tfrecord, storage)
         try:
             offsets, locations = read_index_file(candidate, max_index_records(data_size))
@@ -188,7 +189,6 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
             continue
         except OSError:  # gone or unreadable meanwhile: as if it were not there
             continue
-        trusted = storage.versions_are_exact and candidate == cached  # cached under this size and ETag
         if index_problem(offsets, locations, data_size) is None and (
             trusted or records_match(tfrecord, offsets, locations, storage)
         ):
@@ -198,18 +198,23 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
     return None
 
 
-def _fetch_together(tfrecord: str | os.PathLike, candidate: Path | str, found: FileInfo, storage: Storage) -> None:
+def _fetch_together(
+    tfrecord: str | os.PathLike, candidate: Path | str, found: FileInfo, storage: Storage, trusted: bool
+) -> None:
     """On a storage where every read is a request: the index file and both ends of the TFRecord
     (`check_window` bytes each: the gzip sniff, the first records and the sampled ones) in one
-    batch of concurrent requests, so finding and checking an index is one round trip. An index
-    file too big for the records the TFRecord can hold is left to `read_index_file` to refuse."""
+    batch of concurrent requests, so finding and checking an index is one round trip; for a
+    `trusted` index (our cache's copy) only the first bytes. An index file too big for the
+    records the TFRecord can hold is left to `read_index_file` to refuse."""
     window = storage.check_window
     if not window:
         return
     path = os.fspath(tfrecord)
     size = storage.stat(path).size
-    ranges = [(path, 0, window), (path, max(0, size - window), window)]
+    ranges = [(path, 0, window)]
     text = os.fspath(candidate)
+    if not trusted:
+        ranges.append((path, max(0, size - window), window))
     if storage_for(text) is storage and found.size <= MAX_INDEX_BYTES_PER_RECORD * max_index_records(size) + 4096:
         ranges.append((text, 0, found.size))
     storage.prefetch_ranges(ranges)

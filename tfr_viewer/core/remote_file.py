@@ -88,8 +88,6 @@ class RemoteFile(io.RawIOBase):
             continues = start <= offset <= end and end > start
             self._random_block = min(2 * self._random_block, READ_AT_BLOCK) if continues else FIRST_BLOCK
             end = min(self.info.size, offset + max(size, self._random_block))
-            block = self.storage.fetch(self.info, offset, end)
-            self.storage.blocks.put((self.info.path, self.info.version), offset, block)
-            self._random_span = (offset, offset + len(block))
-            data = block[:size]
+            data = self.storage.fetch_block(self.info, offset, size, end)
+            self._random_span = (offset, end)
         return data

@@ -126,6 +126,7 @@ class FsspecStorage(Storage):
         self._known: dict[str, tuple[float, FileInfo]] = {}  # url -> (when, its stat)
         self._listed: dict[str, tuple[float, list[str]]] = {}  # folder url -> (when, files under it)
         self.blocks = BlockCache(BLOCK_CACHE_BYTES)
+        self._fetching: dict[threading.Event, tuple[str, str, int, int]] = {}  # blocks being fetched: set when done
 
     # --- locations -------------------------------------------------------------------------------
 
@@ -235,6 +236,7 @@ class FsspecStorage(Storage):
                                 if not (path.startswith(f + "/") or path.rstrip("/") == f)}
         for path in paths:
             self.blocks.forget(path)
+            self.fs.invalidate_cache(path)  # the backend's own listings cache (s3fs answers `info` from it)
 
     def list_folder(self, folder: str) -> list[FolderEntry]:
         entries = self._retry(folder, "list", lambda: self.fs.ls(folder, detail=True))
@@ -318,6 +320,32 @@ class FsspecStorage(Storage):
         if end <= start:
             return b""
         return self._retry(info.path, "read", lambda: self.fs.cat_file(info.path, start=start, end=end))
+
+    def fetch_block(self, info: FileInfo, offset: int, size: int, end: int) -> bytes:
+        """Bytes `offset`..`offset + size`, fetching `offset`..`end` into the block cache. A block
+        another reader of the file is fetching right now (the grid and the slide overview start
+        on the same records) is waited for, not asked for again."""
+        key = (info.path, info.version)
+        for attempt in range(2):
+            with self._lock:
+                data = self.blocks.get(key, offset, size)
+                if data is not None:
+                    return data
+                busy = next((event for event, (path, version, a, b) in self._fetching.items()
+                             if (path, version) == key and a <= offset and offset + size <= b), None)
+                if busy is None or attempt:
+                    mine = threading.Event()
+                    self._fetching[mine] = (*key, offset, end)
+                    break
+            busy.wait()
+        try:
+            block = self.fetch(info, offset, end)
+            self.blocks.put(key, offset, block)
+        finally:
+            with self._lock:
+                del self._fetching[mine]
+            mine.set()
+        return block[:size]
 
     def cached(self, info: FileInfo, offset: int, size: int) -> bytes | None:
         """The range from the block cache, or from the file's first `HEAD_BYTES` (fetched once
