@@ -135,7 +135,7 @@ def open_catalog(
     opened = discover(paths)
     entries = opened.files
     manifests: dict[str, dict] = {}
-    looks = _each_file(lambda entry: look_at_file(entry.path, load_indexes), entries, token)
+    looks = _each_file(lambda entry: _look(entry, load_indexes, entry is entries[0]), entries, token)
     for i, (entry, (st, info, error)) in enumerate(zip(entries, looks)):
         if i % 32 == 0:
             yield Progress(i + 1, len(entries), entry.path)
@@ -156,6 +156,20 @@ def open_catalog(
 
 
 REMOTE_FILES_AT_ONCE = 32  # files of a remote storage looked at together: each waits on the network
+FIRST_SCREEN_RECORDS = 128  # records of the first file fetched during an open: a window's first screen
+FIRST_SCREEN_BYTES = 4 << 20  # ... at most this many bytes of them
+
+
+def _look(entry: FileEntry, load_indexes: bool, first: bool) -> tuple[FileInfo | None, IndexInfo | None, str | None]:
+    """`look_at_file`; for the first file of an open with indexes (the one the window shows
+    first), its first records are then fetched in one request, while the other files are still
+    being looked at: on a remote storage the first screen of thumbnails then asks nothing."""
+    st, info, error = look_at_file(entry.path, load_indexes)
+    if first and info is not None and len(info.offsets):
+        last = min(len(info.offsets), FIRST_SCREEN_RECORDS) - 1
+        end = min(int(info.offsets[last].sum()), FIRST_SCREEN_BYTES)
+        storage_for(entry.path).prefetch_ranges([(entry.path, 0, end)])
+    return st, info, error
 
 
 def look_at_file(path: str, load_indexes: bool = True) -> tuple[FileInfo | None, IndexInfo | None, str | None]:

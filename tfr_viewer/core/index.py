@@ -203,18 +203,16 @@ def _fetch_together(
 ) -> None:
     """On a storage where every read is a request: the index file and both ends of the TFRecord
     (`check_window` bytes each: the gzip sniff, the first records and the sampled ones) in one
-    batch of concurrent requests, so finding and checking an index is one round trip; for a
-    `trusted` index (our cache's copy) only the first bytes. An index file too big for the
+    batch of concurrent requests, so finding and checking an index is one round trip (a
+    `trusted` index, our cache's copy, needs none of them). An index file too big for the
     records the TFRecord can hold is left to `read_index_file` to refuse."""
     window = storage.check_window
-    if not window:
+    if not window or trusted:
         return
     path = os.fspath(tfrecord)
     size = storage.stat(path).size
-    ranges = [(path, 0, window)]
+    ranges = [(path, 0, window), (path, max(0, size - window), window)]
     text = os.fspath(candidate)
-    if not trusted:
-        ranges.append((path, max(0, size - window), window))
     if storage_for(text) is storage and found.size <= MAX_INDEX_BYTES_PER_RECORD * max_index_records(size) + 4096:
         ranges.append((text, 0, found.size))
     storage.prefetch_ranges(ranges)

@@ -117,7 +117,9 @@ class FsspecStorage(Storage):
 
     def __init__(self, scheme: str, options: dict[str, Any] | None = None) -> None:
         try:
-            self.fs = fsspec.filesystem(scheme, **(options or {}))
+            # a file system of its own (not fsspec's shared instance, nor its listings cache):
+            # a new storage knows nothing yet, as in a new process
+            self.fs = fsspec.filesystem(scheme, skip_instance_cache=True, **(options or {}))
         except ImportError as exc:  # the protocol's backend (s3fs, gcsfs, adlfs) is not installed
             raise OSError(f"{scheme}:// URLs need a package that is not installed ({exc})") from None
         self.scheme = scheme
