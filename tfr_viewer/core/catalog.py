@@ -156,31 +156,28 @@ def open_catalog(
 
 
 REMOTE_FILES_AT_ONCE = 32  # files of a remote storage looked at together: each waits on the network
-FIRST_SCREEN_RECORDS = 128  # records of the first file fetched during an open: a window's first screen
-FIRST_SCREEN_BYTES = 4 << 20  # ... at most this many bytes of them
+FIRST_SCREEN_BYTES = 2 << 20  # the first file's bytes fetched with its index: a window's first screen
 
 
 def _look(entry: FileEntry, load_indexes: bool, first: bool) -> tuple[FileInfo | None, IndexInfo | None, str | None]:
-    """`look_at_file`; for the first file of an open with indexes (the one the window shows
-    first), its first records are then fetched in one request, while the other files are still
-    being looked at: on a remote storage the first screen of thumbnails then asks nothing."""
-    st, info, error = look_at_file(entry.path, load_indexes)
-    if first and info is not None and len(info.offsets):
-        last = min(len(info.offsets), FIRST_SCREEN_RECORDS) - 1
-        end = min(int(info.offsets[last].sum()), FIRST_SCREEN_BYTES)
-        storage_for(entry.path).prefetch_ranges([(entry.path, 0, end)])
-    return st, info, error
+    """`look_at_file`; the first file of an open (the one the window shows first) has its first
+    `FIRST_SCREEN_BYTES` fetched in the same batch as its index: on a remote storage the first
+    screen of thumbnails then asks nothing."""
+    return look_at_file(entry.path, load_indexes, FIRST_SCREEN_BYTES if first else 0)
 
 
-def look_at_file(path: str, load_indexes: bool = True) -> tuple[FileInfo | None, IndexInfo | None, str | None]:
-    """One file of an open: its stat, its valid index (with `load_indexes`) and why it cannot be
-    read (an empty file, a bad index that raised), as plain values (it runs in a worker thread)."""
+def look_at_file(
+    path: str, load_indexes: bool = True, first_bytes: int = 0
+) -> tuple[FileInfo | None, IndexInfo | None, str | None]:
+    """One file of an open: its stat, its valid index (with `load_indexes`; `first_bytes` of the
+    file wanted soon, see `find_index`) and why it cannot be read (an empty file, a bad index
+    that raised), as plain values (it runs in a worker thread)."""
     st = None
     try:
         st = storage_for(path).stat(path)
         if st.size == 0:
             return st, None, f"{path}: empty file: holds no records"
-        return st, (find_index(path) if load_indexes else None), None
+        return st, (find_index(path, first_bytes=first_bytes) if load_indexes else None), None
     except Exception as exc:  # noqa: BLE001  (a bad index is this file's problem, not the folder's)
         return st, None, file_message(path, exc)
 

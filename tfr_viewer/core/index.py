@@ -160,12 +160,14 @@ def _data_size(tfrecord: str | os.PathLike, storage: Storage) -> int:
     return storage.stat(os.fspath(tfrecord)).size
 
 
-def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> IndexInfo | None:
+def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None, first_bytes: int = 0) -> IndexInfo | None:
     """The first index that exists and matches the TFRecord, or None (stale ones are skipped).
 
     An index file that cannot be read (damaged, not numbers, claiming more records than the
     file can hold, ...) is skipped like a stale one; why goes to `notes` when given. Reading
     one never raises: a bad index is only its own file's problem, and the file is read afresh.
+    `first_bytes`: bytes from the file's start about to be read (a window's first screen of
+    thumbnails), fetched from a remote storage in the same batch as the index.
     """
     data_size: int | None = None
     storage = storage_for(tfrecord)
@@ -179,7 +181,7 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
             continue
         trusted = storage.versions_are_exact and candidate == cached  # cached under this size and ETag
         if data_size is None:
-            _fetch_together(tfrecord, candidate, found, storage, trusted)
+            _fetch_together(tfrecord, candidate, found, storage, trusted, first_bytes)
             data_size = _data_size(tfrecord, storage)
         try:
             offsets, locations = read_index_file(candidate, max_index_records(data_size))
@@ -199,21 +201,26 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
 
 
 def _fetch_together(
-    tfrecord: str | os.PathLike, candidate: Path | str, found: FileInfo, storage: Storage, trusted: bool
+    tfrecord: str | os.PathLike, candidate: Path | str, found: FileInfo, storage: Storage, trusted: bool,
+    first_bytes: int,
 ) -> None:
-    """On a storage where every read is a request: the index file and both ends of the TFRecord
-    (`check_window` bytes each: the gzip sniff, the first records and the sampled ones) in one
-    batch of concurrent requests, so finding and checking an index is one round trip (a
-    `trusted` index, our cache's copy, needs none of them). An index file too big for the
-    records the TFRecord can hold is left to `read_index_file` to refuse."""
+    """On a storage where every read is a request: the index file, both ends of the TFRecord
+    (`check_window` bytes each, or `first_bytes` at its start: the gzip sniff, the first
+    records and the sampled ones) in one batch of concurrent requests, so finding and checking
+    an index is one round trip (a `trusted` index, our cache's copy, needs only `first_bytes`).
+    An index file too big for the records the TFRecord can hold is left to `read_index_file`
+    to refuse."""
     window = storage.check_window
-    if not window or trusted:
+    if not window or (trusted and not first_bytes):
         return
     path = os.fspath(tfrecord)
     size = storage.stat(path).size
-    ranges = [(path, 0, window), (path, max(0, size - window), window)]
+    ranges = [(path, 0, max(window, first_bytes))]
+    if not trusted:
+        ranges.append((path, max(0, size - window), window))
     text = os.fspath(candidate)
-    if storage_for(text) is storage and found.size <= MAX_INDEX_BYTES_PER_RECORD * max_index_records(size) + 4096:
+    bounded = found.size <= MAX_INDEX_BYTES_PER_RECORD * max_index_records(size) + 4096
+    if storage_for(text) is storage and bounded:  # an index beside the file (not our cache's copy)
         ranges.append((text, 0, found.size))
     storage.prefetch_ranges(ranges)
 
