@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import TFRecordError
-from .framing import FRAMING_SIZE, iter_frames
-from .index_checks import record_location, records_match
+from .framing import iter_frames
+from .index_checks import index_problem, record_location, records_match
 from .index_files import index_bytes, max_index_records, read_index_file
 from .paths import cache_path_for
 from .progress import CancelToken, Job, Progress, run_job
@@ -122,37 +122,6 @@ def remove_indexes(tfrecord: str | os.PathLike) -> None:
             pass  # none there, or a read-only folder: find_index checks what is left before trusting it
 
 
-def index_problem(offsets: np.ndarray, locations: np.ndarray | None, data_size: int) -> str | None:
-    """Why this index cannot describe a TFRecord of `data_size` bytes, or None when it fits.
-
-    Every value is bounded before anything is added, so no sum can wrap around (an index of
-    lengths near 2**64 would otherwise add up to the file size and hide records).
-    """
-    n = len(offsets)
-    if n == 0:
-        return None if data_size == 0 else f"index lists no records but the file has {data_size} bytes"
-    if n > max_index_records(data_size):
-        return f"index lists {n} records, more than a file of {data_size} bytes can hold"
-    starts, lengths = offsets[:, 0], offsets[:, 1]
-    if starts.min() < 0 or starts.max() >= data_size:
-        return "a record offset lies outside the file"
-    if lengths.min() < FRAMING_SIZE:
-        return "a record length is shorter than its framing"
-    if lengths.max() > data_size:
-        return "a record length is longer than the file"
-    if starts[0] != 0:
-        return "first record does not start at byte 0"
-    # each term is below 2 * data_size now: exact in int64
-    if n > 1 and not np.array_equal(starts[1:], starts[:-1] + lengths[:-1]):
-        return "record offsets are not contiguous"
-    end = int(starts[-1]) + int(lengths[-1])
-    if end != data_size:
-        return f"index covers {end} bytes but the file has {data_size} (stale index)"
-    if locations is not None and locations.shape != (n, 2):
-        return f"locations have shape {locations.shape}, expected ({n}, 2)"
-    return None
-
-
 def _data_size(tfrecord: str | os.PathLike, storage: Storage) -> int:
     if is_compressed(tfrecord, storage):
         with open_source(tfrecord, storage) as f:
@@ -180,6 +149,9 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None, firs
         if found is None or not found.is_file:
             continue
         trusted = storage.versions_are_exact and candidate == cached  # cached under this size and ETag
+        plain = _trusted_plain(tfrecord, candidate, storage, first_bytes) if trusted else None
+        if plain is not None:
+            return plain
         if data_size is None:
             _fetch_together(tfrecord, candidate, found, storage, trusted, first_bytes)
             data_size = _data_size(tfrecord, storage)
@@ -198,6 +170,24 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None, firs
                 _remember_checked(IndexInfo(offsets, locations, candidate), cached)
             return IndexInfo(offsets, locations, candidate)
     return None
+
+
+def _trusted_plain(tfrecord: str | os.PathLike, cached: Path | str, storage: Storage, first_bytes: int) -> IndexInfo | None:
+    """Our cache's copy of an index checked against these very bytes (same size and ETag), when
+    it covers the file as stored: then the file is a plain one and needs no gzip sniff (on a
+    remote storage, a request per file saved on every open after the first). None: a
+    compressed file (its index covers the inflated bytes), or anything amiss; look as usual."""
+    path = os.fspath(tfrecord)
+    size = storage.stat(path).size
+    try:
+        offsets, locations = read_index_file(cached, max_index_records(size))
+    except (ValueError, OSError):
+        return None
+    if index_problem(offsets, locations, size) is not None:
+        return None
+    if first_bytes:
+        storage.prefetch_ranges([(path, 0, first_bytes)])
+    return IndexInfo(offsets, locations, cached)
 
 
 def _fetch_together(

@@ -1,4 +1,5 @@
-"""Is an index of this TFRecord? A few records are read and compared with what the index says.
+"""Is an index of this TFRecord? Its numbers must describe the file (`index_problem`), and a few
+records are read and compared with what the index says (`records_match`).
 
 An index found beside a file may be left from another file of the same size: the headers of
 some records (a length with a valid CRC that matches the index's length) and the locations of a
@@ -17,12 +18,44 @@ import numpy as np
 
 from .errors import TFRecordError
 from .framing import FRAMING_SIZE, HEADER, HEADER_SIZE, masked_crc32c, read_frame
+from .index_files import max_index_records
 from .records import _parse
 from .source import sniff_compression, source_size
 from .storage import Storage
 
 SAMPLED_HEADERS = 9  # record headers an index is checked against before it is trusted
 SAMPLED_LOCATIONS = 5  # records whose loc_x/loc_y are compared with the index's locations
+
+
+def index_problem(offsets: np.ndarray, locations: np.ndarray | None, data_size: int) -> str | None:
+    """Why this index cannot describe a TFRecord of `data_size` bytes, or None when it fits.
+
+    Every value is bounded before anything is added, so no sum can wrap around (an index of
+    lengths near 2**64 would otherwise add up to the file size and hide records).
+    """
+    n = len(offsets)
+    if n == 0:
+        return None if data_size == 0 else f"index lists no records but the file has {data_size} bytes"
+    if n > max_index_records(data_size):
+        return f"index lists {n} records, more than a file of {data_size} bytes can hold"
+    starts, lengths = offsets[:, 0], offsets[:, 1]
+    if starts.min() < 0 or starts.max() >= data_size:
+        return "a record offset lies outside the file"
+    if lengths.min() < FRAMING_SIZE:
+        return "a record length is shorter than its framing"
+    if lengths.max() > data_size:
+        return "a record length is longer than the file"
+    if starts[0] != 0:
+        return "first record does not start at byte 0"
+    # each term is below 2 * data_size now: exact in int64
+    if n > 1 and not np.array_equal(starts[1:], starts[:-1] + lengths[:-1]):
+        return "record offsets are not contiguous"
+    end = int(starts[-1]) + int(lengths[-1])
+    if end != data_size:
+        return f"index covers {end} bytes but the file has {data_size} (stale index)"
+    if locations is not None and locations.shape != (n, 2):
+        return f"locations have shape {locations.shape}, expected ({n}, 2)"
+    return None
 
 
 def records_match(
