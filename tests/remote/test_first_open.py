@@ -75,3 +75,18 @@ def test_a_refresh_forgets_the_listing_and_sees_a_replaced_object(
     statuses = run_job(catalog.stat_files([url]))
     assert [(s.exists, s.size) for s in statuses] == [(True, big.stat().st_size)]
     assert proxy.requests > before
+
+
+def test_a_file_named_directly_is_found_with_its_index_names_in_one_listing(dataset: Path, proxy: SlowProxy) -> None:
+    import tfr_viewer as sf
+
+    before = len(proxy.log)
+    remote = sf.TFRecord(f"{URL}/a.tfrecords")
+    requests = proxy.log[before:]
+    assert len(remote) == 40 and remote[39] == sf.TFRecord(dataset / "a.tfrecords")[39]
+    # one listing of the names `a.*` (the object's size and ETag, and which index names exist),
+    # the first bytes (the reader checks for gzip before it looks for an index), then the index
+    # and the file's ends in one batch: no HEAD of the object or of each index name
+    assert not [r for r in requests if r.startswith("HEAD")], requests
+    assert len([r for r in requests if "list-type=2" in r and "prefix=set%2Fa." in r]) == 1, requests
+    assert len(requests) <= 4, requests

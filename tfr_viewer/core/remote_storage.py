@@ -126,7 +126,9 @@ class FsspecStorage(Storage):
         self.versions_are_exact = scheme in ETAG_SCHEMES
         self._lock = threading.Lock()
         self._known: dict[str, tuple[float, FileInfo]] = {}  # url -> (when, its stat)
-        self._listed: dict[str, tuple[float, list[str]]] = {}  # folder url -> (when, files under it)
+        # a listing: the prefix every name it holds starts with (a folder's url and "/", or a
+        # file's up to its last dot) -> (when, the files it named)
+        self._listed: dict[str, tuple[float, list[str]]] = {}
         self.blocks = BlockCache(BLOCK_CACHE_BYTES)
         self._fetching: dict[threading.Event, tuple[str, str, int, int]] = {}  # blocks being fetched: set when done
 
@@ -157,43 +159,77 @@ class FsspecStorage(Storage):
         return FileInfo(self.url(name), size, mtime_ns, is_file, etag or f"{size}:{mtime_ns}")
 
     def _from_listing(self, path: str) -> FileInfo | None:
-        """What a recent listing says of `path`; FileNotFoundError when a listing of a folder
-        above it did not hold it; None when no listing knows."""
+        """What a recent listing says of `path`; FileNotFoundError when a listing of the names
+        it starts with did not hold it; None when no listing knows."""
         now = time.monotonic()
         with self._lock:
             known = self._known.get(path)
             if known is not None and now - known[0] < LISTING_TTL_S:
                 return known[1]
-            for folder, (when, _) in self._listed.items():
-                if now - when < LISTING_TTL_S and path.startswith(folder + "/"):
+            for prefix, (when, _) in self._listed.items():
+                if now - when < LISTING_TTL_S and path.startswith(prefix):
                     raise FileNotFoundError(2, "No such file", path)
         return None
 
     def _listing(self, folder: str) -> list[str] | None:
         """The files of a recent listing of `folder`, None when there is none."""
         with self._lock:
-            listed = self._listed.get(folder.rstrip("/"))
+            listed = self._listed.get(folder.rstrip("/") + "/")
         if listed is None or time.monotonic() - listed[0] >= LISTING_TTL_S:
             return None
         return listed[1]
+
+    def _remember_listing(self, prefix: str, found: dict) -> list[str]:
+        """Every object of a listing of the names starting with `prefix` remembered (a name it
+        lacks then raises FileNotFoundError without a request); the files it names."""
+        now = time.monotonic()
+        infos = [self._info(entry) for entry in found.values()]
+        files = [info.path for info in infos if info.is_file and info.path.startswith(prefix)]
+        with self._lock:
+            for info in infos:
+                self._known[info.path] = (now, info)
+            self._listed[prefix] = (now, files)
+        return files
 
     def _list(self, path: str) -> list[str] | None:
         """One recursive listing under `path` (one request for a folder), every object it names
         remembered; the files under it, or None when `path` is no folder (a file is remembered
         too: fsspec's `find` of a file names the file itself)."""
         found = self._retry(path, "list", lambda: self.fs.find(path, detail=True, withdirs=True))
-        folder, now = path.rstrip("/"), time.monotonic()
-        infos = [self._info(entry) for entry in found.values()]
-        files = [info.path for info in infos if info.is_file and info.path.startswith(folder + "/")]
-        with self._lock:
-            for info in infos:
-                self._known[info.path] = (now, info)
-            if any(info.path.startswith(folder + "/") for info in infos):
-                self._listed[folder] = (now, files)
-        return files if folder in self._listed else None
+        folder = path.rstrip("/") + "/"
+        if not any(self.url(name).startswith(folder) for name in found):
+            for entry in found.values():  # the file itself
+                info = self._info(entry)
+                with self._lock:
+                    self._known[info.path] = (time.monotonic(), info)
+            return None
+        return self._remember_listing(folder, found)
+
+    def _list_names_like(self, path: str) -> bool:
+        """On an object store, one listing of the objects named like `path` up to its last dot
+        (`a.tfrecords` -> `a.`): the file and every index name of it (`a.index`, `a.index.npz`,
+        `a.index.npy`) in one request, not a HEAD each. False where that cannot be asked."""
+        folder, _, name = path.rstrip("/").rpartition("/")
+        if not self.versions_are_exact or "." not in name or not folder.partition("://")[2]:
+            return False
+        prefix = name[: name.rindex(".") + 1]
+
+        def find() -> dict | None:
+            try:
+                return self.fs.find(folder, prefix=prefix, detail=True)
+            except TypeError:  # a backend whose `find` takes no prefix
+                return None
+
+        found = self._retry(path, "list", find)
+        if found is None:
+            return False
+        self._remember_listing(f"{folder}/{prefix}", found)
+        return True
 
     def stat(self, path: str) -> FileInfo:
         known = self._from_listing(path)
+        if known is None and self._list_names_like(path):
+            known = self._from_listing(path)  # FileNotFoundError when the listing lacks it
         if known is not None:
             return known
         info = self._info(self._retry(path, "stat", lambda: self.fs.info(path)))
@@ -234,8 +270,8 @@ class FsspecStorage(Storage):
         with self._lock:
             for path in paths:
                 self._known.pop(path, None)
-                self._listed = {f: v for f, v in self._listed.items()
-                                if not (path.startswith(f + "/") or path.rstrip("/") == f)}
+                self._listed = {prefix: v for prefix, v in self._listed.items()
+                                if not (path.startswith(prefix) or path.rstrip("/") + "/" == prefix)}
         for path in paths:
             self.blocks.forget(path)
             self.fs.invalidate_cache(path)  # the backend's own listings cache (s3fs answers `info` from it)
