@@ -85,6 +85,17 @@ def sequential_mb_per_s(paths: list[str]) -> float:
     return total / (time.perf_counter() - start) / 1e6
 
 
+def as_a_new_run() -> None:
+    """Forget what this process learned of the bucket, as a new run starts: our storages and
+    fsspec's shared file systems (with their listings caches)."""
+    import s3fs
+
+    from tfr_viewer.core import remote_storage
+
+    remote_storage._STORAGES.clear()
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
 def kinds(requests: list[str]) -> str:
     """The requests of an open by kind: listings, HEADs, index files, ranges of TFRecords."""
     counts = {"listing": 0, "HEAD": 0, "index file": 0, "TFRecord range": 0}
@@ -124,18 +135,16 @@ def main() -> None:
 
         from PySide6.QtWidgets import QApplication
 
-        from tfr_viewer.core import remote_storage
-
         app = QApplication.instance() or QApplication([])
         local_runs, first_runs, again_runs = [], [], []
         for round_ in range(args.rounds):
             os.environ["TFR_VIEWER_CACHE_DIR"] = tempfile.mkdtemp()  # no thumbnail or index remembered
             local_runs.append(first_screen_seconds(app, str(local)))
-            remote_storage._STORAGES.clear()  # as a new run would start
+            as_a_new_run()
             before, started = len(proxy.log), time.perf_counter()
             first_runs.append(first_screen_seconds(app, url))
             first = list(zip(proxy.times[before:], proxy.log[before:]))
-            remote_storage._STORAGES.clear()  # again as a new run: only the per-user cache is kept
+            as_a_new_run()  # again: only the per-user cache is kept
             before = len(proxy.log)
             again_runs.append(first_screen_seconds(app, url))
             again = proxy.log[before:]
