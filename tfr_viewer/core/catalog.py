@@ -135,7 +135,11 @@ def open_catalog(
     opened = discover(paths)
     entries = opened.files
     manifests: dict[str, dict] = {}
-    looks = _each_file(lambda entry: _look(entry, load_indexes, entry is entries[0]), entries, token)
+    def look(entry: FileEntry) -> tuple[FileInfo | None, IndexInfo | None, str | None]:
+        # the first file (the one the window shows first) has its first screen fetched with its index
+        return look_at_file(entry.path, load_indexes, FIRST_SCREEN_BYTES if entry is entries[0] else 0)
+
+    looks = _each_file(look, entries, token)
     for i, (entry, (st, info, error)) in enumerate(zip(entries, looks)):
         if i % 32 == 0:
             yield Progress(i + 1, len(entries), entry.path)
@@ -156,14 +160,9 @@ def open_catalog(
 
 
 REMOTE_FILES_AT_ONCE = 32  # files of a remote storage looked at together: each waits on the network
-FIRST_SCREEN_BYTES = 2 << 20  # the first file's bytes fetched with its index: a window's first screen
-
-
-def _look(entry: FileEntry, load_indexes: bool, first: bool) -> tuple[FileInfo | None, IndexInfo | None, str | None]:
-    """`look_at_file`; the first file of an open (the one the window shows first) has its first
-    `FIRST_SCREEN_BYTES` fetched in the same batch as its index: on a remote storage the first
-    screen of thumbnails then asks nothing."""
-    return look_at_file(entry.path, load_indexes, FIRST_SCREEN_BYTES if first else 0)
+# bytes of the first file of an open fetched with its index: on a remote storage the window's
+# first screen of thumbnails then asks nothing more
+FIRST_SCREEN_BYTES = 2 << 20
 
 
 def look_at_file(

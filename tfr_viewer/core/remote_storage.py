@@ -448,7 +448,6 @@ class FsspecStorage(Storage):
         self.forget([path])
 
 
-
 def merged_spans(ranges: Sequence[tuple[int, int]], gap: int = MERGE_GAP) -> list[tuple[int, int]]:
     """The (start, end) ranges as the fewest sorted spans that cover them, joining ranges that
     overlap or lie less than `gap` bytes apart: one request instead of several (a request costs
