@@ -9,7 +9,8 @@ of thumbnails, local and remote (target: remote at most 1.5 s more), and remote 
 run would open it (the indexes checked on the first open are remembered in the per-user cache);
 the requests each took, by kind (`--log` lists those of the last first open, with their times);
 sequential read throughput of every file, local and remote; the load average (the machine may
-be shared: compare figures of one run).
+be shared: compare figures of one run). Against older code: `git worktree add /tmp/old <commit>`,
+copy this file and `tests/remote/s3_server.py` there, and run both in turn.
 """
 
 from __future__ import annotations
@@ -148,8 +149,9 @@ def main() -> None:
             before = len(proxy.log)
             again_runs.append(first_screen_seconds(app, url))
             again = proxy.log[before:]
+            span = f"sent {(first[0][0] - started) * 1000:.0f} to {(first[-1][0] - started) * 1000:.0f} ms" if first else ""
             print(f"round {round_ + 1}: local {local_runs[-1] * 1000:.0f} ms, remote first open {first_runs[-1] * 1000:.0f} ms "
-                  f"({len(first)} requests), opened again {again_runs[-1] * 1000:.0f} ms ({len(again)} requests); "
+                  f"({len(first)} requests {span}), opened again {again_runs[-1] * 1000:.0f} ms ({len(again)} requests); "
                   f"load average {os.getloadavg()[0]:.1f}")
         local_s, remote_s, again_s = (statistics.median(runs) for runs in (local_runs, first_runs, again_runs))
         print(f"window open -> first screen of thumbnails (median of {args.rounds}): local {local_s * 1000:.0f} ms, "

@@ -217,7 +217,7 @@ class FsspecStorage(Storage):
         def find() -> dict | None:
             try:
                 return self.fs.find(folder, prefix=prefix, detail=True)
-            except TypeError:  # a backend whose `find` takes no prefix
+            except (TypeError, ValueError, NotImplementedError):  # a backend whose `find` takes no prefix
                 return None
 
         found = self._retry(path, "list", find)
