@@ -73,13 +73,16 @@ class MotoServer:
 
 
 class SlowProxy:
-    """An HTTP proxy to `upstream` adding `delay_s` to every request; `requests` counts them and
-    `drop_next` closes that many connections without an answer."""
+    """An HTTP proxy to `upstream` adding `delay_s` to every request; `requests` counts them,
+    `log` lists each as "METHOD path [Range]" (what a test or a benchmark shows when a count
+    grows), and `drop_next` closes that many connections without an answer."""
 
     def __init__(self, upstream: str, delay_s: float = 0.05) -> None:
         self.upstream = upstream.removeprefix("http://")
         self.delay_s = delay_s
         self.requests = 0
+        self.log: list[str] = []
+        self.times: list[float] = []  # time.perf_counter() at each request of `log`
         self.drop_next = 0
         self.refused_key = "refused-key"  # requests signed with this access key id get S3's 403
         self._lock = threading.Lock()
@@ -88,10 +91,12 @@ class SlowProxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def _count(self) -> bool:
+    def _count(self, request: str) -> bool:
         """Count one request; True when it is to be dropped."""
         with self._lock:
             self.requests += 1
+            self.log.append(request)
+            self.times.append(time.perf_counter())
             if self.drop_next > 0:
                 self.drop_next -= 1
                 return True
@@ -109,12 +114,13 @@ class SlowProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                request = " ".join(filter(None, (self.command, self.path, self.headers.get("Range"))))
                 refused = proxy.refused_key and f"Credential={proxy.refused_key}/" in self.headers.get("Authorization", "")
                 if refused:  # what S3 answers for an access key it does not know (moto checks none)
-                    proxy._count()
+                    proxy._count(request)
                     self._answer(403, REFUSED_KEY_XML if self.command != "HEAD" else b"")
                     return
-                if proxy._count():
+                if proxy._count(request):
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return

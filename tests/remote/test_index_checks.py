@@ -53,7 +53,7 @@ def test_a_checked_index_is_remembered_and_a_replaced_object_checked_again(
     np.testing.assert_array_equal(second.offsets, local_index.offsets)
     np.testing.assert_array_equal(second.locations, local_index.locations)
     assert second_requests < first_requests
-    assert second_requests <= 2  # the stat and the object's first bytes; no index, no sampled records
+    assert second_requests == 1  # the stat; no index, no sampled records, no gzip sniff
 
     # the same key, the same size and count, other bytes: a new ETag, so the old index is not trusted
     replaced = tmp_path / "replaced.tfrecords"
@@ -86,12 +86,32 @@ def test_merged_spans_join_only_what_lies_close() -> None:
 
 
 def test_locations_are_checked_at_records_whose_headers_are_read() -> None:
-    from tfr_viewer.core.index import SAMPLED_LOCATIONS, _header_picks, _location_picks
+    from tfr_viewer.core.index_checks import SAMPLED_LOCATIONS, header_picks, location_picks
 
     for n in (1, 2, 3, 9, 200, 10_000):
-        headers = set(_header_picks(n).tolist())
-        picks = _location_picks(n)
+        headers = set(header_picks(n).tolist())
+        picks = location_picks(header_picks(n))
         assert set(picks) <= headers and {0, n - 1} <= set(picks)
         assert len(picks) == min(n, SAMPLED_LOCATIONS, len(headers))
-        assert picks == _location_picks(n)  # the same records every run
+        assert picks == location_picks(header_picks(n))  # the same records every run
 
+
+
+def test_a_remembered_index_of_a_gzip_object_covers_its_inflated_bytes(
+    dataset: Path, moto: MotoServer, proxy: SlowProxy, tmp_path: Path, private_cache: Path
+) -> None:  # dataset: the bucket
+    import gzip
+
+    plain = tmp_path / "z.tfrecords"
+    write_tfrecord_py(plain, [tile_record(i, slide="z") for i in range(12)])
+    local_index = create_index(plain)
+    client = moto.client()
+    client.put_object(Bucket=BUCKET, Key="zipped/z.tfrecords", Body=gzip.compress(plain.read_bytes()))
+    client.put_object(Bucket=BUCKET, Key="zipped/z.index.npz", Body=(tmp_path / "z.index.npz").read_bytes())
+    url = f"s3://{BUCKET}/zipped/z.tfrecords"
+
+    first, _ = _find_counting(url, proxy)  # the one beside (gzip files are not sampled), then remembered
+    second, _ = _find_counting(url, proxy)  # the cached copy: it does not cover the object as stored
+    assert first is not None and second is not None and Path(second.path).is_relative_to(private_cache)
+    for found in (first, second):
+        np.testing.assert_array_equal(found.offsets, local_index.offsets)

@@ -135,7 +135,11 @@ def open_catalog(
     opened = discover(paths)
     entries = opened.files
     manifests: dict[str, dict] = {}
-    looks = _each_file(lambda entry: look_at_file(entry.path, load_indexes), entries, token)
+    def look(entry: FileEntry) -> tuple[FileInfo | None, IndexInfo | None, str | None]:
+        # the first file (the one the window shows first) has its first screen fetched with its index
+        return look_at_file(entry.path, load_indexes, FIRST_SCREEN_BYTES if entry is entries[0] else 0)
+
+    looks = _each_file(look, entries, token)
     for i, (entry, (st, info, error)) in enumerate(zip(entries, looks)):
         if i % 32 == 0:
             yield Progress(i + 1, len(entries), entry.path)
@@ -156,25 +160,31 @@ def open_catalog(
 
 
 REMOTE_FILES_AT_ONCE = 32  # files of a remote storage looked at together: each waits on the network
+# bytes of the first file of an open fetched with its index: on a remote storage the window's
+# first screen of thumbnails then asks nothing more
+FIRST_SCREEN_BYTES = 2 << 20
 
 
-def look_at_file(path: str, load_indexes: bool = True) -> tuple[FileInfo | None, IndexInfo | None, str | None]:
-    """One file of an open: its stat, its valid index (with `load_indexes`) and why it cannot be
-    read (an empty file, a bad index that raised), as plain values (it runs in a worker thread)."""
+def look_at_file(
+    path: str, load_indexes: bool = True, first_bytes: int = 0
+) -> tuple[FileInfo | None, IndexInfo | None, str | None]:
+    """One file of an open: its stat, its valid index (with `load_indexes`; `first_bytes` of the
+    file wanted soon, see `find_index`) and why it cannot be read (an empty file, a bad index
+    that raised), as plain values (it runs in a worker thread)."""
     st = None
     try:
         st = storage_for(path).stat(path)
         if st.size == 0:
             return st, None, f"{path}: empty file: holds no records"
-        return st, (find_index(path) if load_indexes else None), None
+        return st, (find_index(path, first_bytes=first_bytes) if load_indexes else None), None
     except Exception as exc:  # noqa: BLE001  (a bad index is this file's problem, not the folder's)
         return st, None, file_message(path, exc)
 
 
 def _each_file(look: Callable[[T], R], items: Sequence[T], token: CancelToken) -> Iterator[R]:
-    """`look(item)` for each item, in order. Files behind URLs are looked at
-    `REMOTE_FILES_AT_ONCE` at a time (their time is network latency); local ones one by one."""
-    if len(items) < 2 or not any(is_url(getattr(item, "path", "")) for item in items):
+    """`look(item)` for each item (a path or an entry), in order. Files behind URLs are looked
+    at `REMOTE_FILES_AT_ONCE` at a time (their time is network latency); local ones one by one."""
+    if len(items) < 2 or not any(is_url(getattr(item, "path", item)) for item in items):
         for item in items:
             token.raise_if_cancelled()
             yield look(item)
@@ -214,18 +224,27 @@ class FileStatus:
 
 
 def stat_files(paths: Sequence[str], cancel: CancelToken | None = None) -> Job[list[FileStatus]]:
-    """Job: size and modification time of every file (to notice growth, truncation, deletion)."""
+    """Job: size and modification time of every file (to notice growth, truncation, deletion),
+    asked afresh: what a storage remembered of them (a bucket's listing) is forgotten first."""
+    token = cancel or CancelToken()
+    for path in filter(is_url, paths):
+        storage_for(path).forget([path])
     out = []
-    for i, path in enumerate(paths):
-        if cancel is not None and i % STAT_CANCEL_EVERY == 0:
-            cancel.raise_if_cancelled()
-        try:
-            st = storage_for(path).stat(path)
-            out.append(FileStatus(i, True, st.size, st.mtime_ns))
-        except OSError:
-            out.append(FileStatus(i, False, 0, 0))
+    for i, status in enumerate(_each_file(_file_status, paths, token)):
+        if i % STAT_CANCEL_EVERY == 0:
+            token.raise_if_cancelled()
+        out.append(FileStatus(i, *status))
     yield Progress(len(paths), len(paths), "")
     return out
+
+
+def _file_status(path: str) -> tuple[bool, int, int]:
+    """(exists, size, mtime_ns) of one file."""
+    try:
+        st = storage_for(path).stat(path)
+        return True, st.size, st.mtime_ns
+    except (OSError, ValueError):  # ValueError: a URL no storage serves
+        return False, 0, 0
 
 
 def stat_files_job(paths: list[str]) -> Callable[[CancelToken], Job[list[FileStatus]]]:

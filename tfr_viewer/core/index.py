@@ -15,18 +15,18 @@ import array
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
 from .errors import TFRecordError
-from .framing import FRAMING_SIZE, HEADER, HEADER_SIZE, iter_frames, masked_crc32c, read_frame
+from .framing import iter_frames
+from .index_checks import index_problem, record_location, records_match
 from .index_files import index_bytes, max_index_records, read_index_file
 from .paths import cache_path_for
 from .progress import CancelToken, Job, Progress, run_job
 from .read_only import read_only, set_read_only
 from .records import _parse
-from .source import is_compressed, open_source, sniff_compression, source_size
+from .source import is_compressed, open_source, source_size
 from .storage import FileInfo, Storage, is_url, storage_for
 
 PROGRESS_EVERY = 512
@@ -122,37 +122,6 @@ def remove_indexes(tfrecord: str | os.PathLike) -> None:
             pass  # none there, or a read-only folder: find_index checks what is left before trusting it
 
 
-def index_problem(offsets: np.ndarray, locations: np.ndarray | None, data_size: int) -> str | None:
-    """Why this index cannot describe a TFRecord of `data_size` bytes, or None when it fits.
-
-    Every value is bounded before anything is added, so no sum can wrap around (an index of
-    lengths near 2**64 would otherwise add up to the file size and hide records).
-    """
-    n = len(offsets)
-    if n == 0:
-        return None if data_size == 0 else f"index lists no records but the file has {data_size} bytes"
-    if n > max_index_records(data_size):
-        return f"index lists {n} records, more than a file of {data_size} bytes can hold"
-    starts, lengths = offsets[:, 0], offsets[:, 1]
-    if starts.min() < 0 or starts.max() >= data_size:
-        return "a record offset lies outside the file"
-    if lengths.min() < FRAMING_SIZE:
-        return "a record length is shorter than its framing"
-    if lengths.max() > data_size:
-        return "a record length is longer than the file"
-    if starts[0] != 0:
-        return "first record does not start at byte 0"
-    # each term is below 2 * data_size now: exact in int64
-    if n > 1 and not np.array_equal(starts[1:], starts[:-1] + lengths[:-1]):
-        return "record offsets are not contiguous"
-    end = int(starts[-1]) + int(lengths[-1])
-    if end != data_size:
-        return f"index covers {end} bytes but the file has {data_size} (stale index)"
-    if locations is not None and locations.shape != (n, 2):
-        return f"locations have shape {locations.shape}, expected ({n}, 2)"
-    return None
-
-
 def _data_size(tfrecord: str | os.PathLike, storage: Storage) -> int:
     if is_compressed(tfrecord, storage):
         with open_source(tfrecord, storage) as f:
@@ -160,12 +129,14 @@ def _data_size(tfrecord: str | os.PathLike, storage: Storage) -> int:
     return storage.stat(os.fspath(tfrecord)).size
 
 
-def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> IndexInfo | None:
+def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None, first_bytes: int = 0) -> IndexInfo | None:
     """The first index that exists and matches the TFRecord, or None (stale ones are skipped).
 
     An index file that cannot be read (damaged, not numbers, claiming more records than the
     file can hold, ...) is skipped like a stale one; why goes to `notes` when given. Reading
     one never raises: a bad index is only its own file's problem, and the file is read afresh.
+    `first_bytes`: bytes from the file's start about to be read (a window's first screen of
+    thumbnails), fetched from a remote storage in the same batch as the index.
     """
     data_size: int | None = None
     storage = storage_for(tfrecord)
@@ -174,9 +145,15 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
     if storage.versions_are_exact:  # an object store: the cache entry is of these very bytes, ask it first
         candidates = [cached, *candidates[:-1]]
     for candidate in candidates:
-        if not _is_file(candidate):
+        found = _stat(candidate)
+        if found is None or not found.is_file:
             continue
+        trusted = storage.versions_are_exact and candidate == cached  # cached under this size and ETag
+        plain = _trusted_plain(tfrecord, candidate, storage, first_bytes) if trusted else None
+        if plain is not None:
+            return plain
         if data_size is None:
+            _fetch_together(tfrecord, candidate, found, storage, trusted, first_bytes)
             data_size = _data_size(tfrecord, storage)
         try:
             offsets, locations = read_index_file(candidate, max_index_records(data_size))
@@ -186,14 +163,59 @@ def find_index(tfrecord: str | os.PathLike, notes: list[str] | None = None) -> I
             continue
         except OSError:  # gone or unreadable meanwhile: as if it were not there
             continue
-        trusted = storage.versions_are_exact and candidate == cached  # cached under this size and ETag
         if index_problem(offsets, locations, data_size) is None and (
-            trusted or _records_match(tfrecord, offsets, locations, storage)
+            trusted or records_match(tfrecord, offsets, locations, storage)
         ):
             if storage.versions_are_exact and not trusted and locations is not None:
                 _remember_checked(IndexInfo(offsets, locations, candidate), cached)
             return IndexInfo(offsets, locations, candidate)
     return None
+
+
+def _trusted_plain(tfrecord: str | os.PathLike, cached: Path | str, storage: Storage, first_bytes: int) -> IndexInfo | None:
+    """Our cache's copy of an index checked against these very bytes (same size and ETag), when
+    it covers the file as stored: then the file is a plain one and needs no gzip sniff (on a
+    remote storage, a request per file saved on every open after the first). None: a
+    compressed file (its index covers the inflated bytes), or anything amiss; look as usual."""
+    path = os.fspath(tfrecord)
+    size = storage.stat(path).size
+    try:
+        offsets, locations = read_index_file(cached, max_index_records(size))
+    except (ValueError, OSError):
+        return None
+    if index_problem(offsets, locations, size) is not None:
+        return None
+    if first_bytes:
+        storage.prefetch_ranges([(path, 0, first_bytes)])
+    return IndexInfo(offsets, locations, cached)
+
+
+def _fetch_together(
+    tfrecord: str | os.PathLike, candidate: Path | str, found: FileInfo, storage: Storage, trusted: bool,
+    first_bytes: int,
+) -> None:
+    """On a storage where every read is a request: the index file, both ends of the TFRecord
+    (`check_window` bytes each, or `first_bytes` at its start: the gzip sniff, the first
+    records and the sampled ones) in one batch of concurrent requests, so finding and checking
+    an index is one round trip (a `trusted` index, our cache's copy, needs only `first_bytes`).
+    An index file too big for the records the TFRecord can hold is left to `read_index_file`
+    to refuse."""
+    window = storage.check_window
+    if not window or (trusted and not first_bytes):
+        return
+    path = os.fspath(tfrecord)
+    size = storage.stat(path).size
+    ranges = [(path, 0, max(window, first_bytes))]
+    if not trusted:
+        ranges.append((path, max(0, size - window), window))
+    text = os.fspath(candidate)
+    bounded = found.size <= MAX_INDEX_BYTES_PER_RECORD * max_index_records(size) + 4096
+    if storage_for(text) is storage and bounded:  # an index beside the file (not our cache's copy)
+        ranges.append((text, 0, found.size))
+    storage.prefetch_ranges(ranges)
+
+
+MAX_INDEX_BYTES_PER_RECORD = 64  # an index file's bytes per record, in any of its forms, at most
 
 
 def _remember_checked(info: IndexInfo, cached: Path | str) -> None:
@@ -207,74 +229,6 @@ def _remember_checked(info: IndexInfo, cached: Path | str) -> None:
         pass
 
 
-SAMPLED_HEADERS = 9  # record headers an index is checked against before it is trusted
-SAMPLED_LOCATIONS = 5  # records whose loc_x/loc_y are compared with the index's locations
-
-
-def _records_match(
-    tfrecord: str | os.PathLike, offsets: np.ndarray, locations: np.ndarray | None, storage: Storage
-) -> bool:
-    """Whether records agree with the index: the headers of the first, the last and some records
-    between (a length field with a valid CRC that matches the index's length), and the
-    locations of the first, the last and a few records picked at random (seeded by the count, so
-    the answer does not change between runs). Catches an index left from another file of the
-    same size (and count); a few small reads. Gzip files are not checked."""
-    n = len(offsets)
-    if not n:
-        return True
-    picks = _header_picks(n)
-    path = os.fspath(tfrecord)
-    try:
-        with storage.open(path) as f:
-            if sniff_compression(storage.read_at(f, 0, HEADER_SIZE)) is not None:
-                return True
-            checked = [(int(start), HEADER_SIZE) for start, _ in offsets[picks]]
-            if locations is not None:
-                checked += [tuple(int(v) for v in offsets[i]) for i in _location_picks(n)]
-            storage.prefetch(f, checked)  # a remote file: one round trip for all of them
-            for start, length in offsets[picks]:
-                header = storage.read_at(f, int(start), HEADER_SIZE)
-                if len(header) < HEADER_SIZE:
-                    return False
-                field, field_crc = HEADER.unpack(header)
-                if field != int(length) - FRAMING_SIZE or masked_crc32c(header[:8]) != field_crc:
-                    return False
-            if locations is not None:
-                return _locations_match(f, path, offsets, locations, storage)
-    except (OSError, ValueError):  # gone, or no regular file any more
-        return False
-    return True
-
-
-def _header_picks(n: int) -> np.ndarray:
-    """The records whose headers are checked: the first, the last and evenly spaced between."""
-    return np.unique(np.linspace(0, n - 1, min(SAMPLED_HEADERS, n)).astype(np.int64))
-
-
-def _location_picks(n: int) -> list[int]:
-    """The records whose locations are checked: the first, the last and a few of the header
-    picks between, picked at random (seeded by the count: the same answer every run). Records
-    whose headers are read anyway: on a remote file each is one request, not two."""
-    inner = _header_picks(n).tolist()[1:-1]
-    rng = np.random.default_rng(n)
-    extra = rng.choice(inner, size=min(len(inner), SAMPLED_LOCATIONS - 2), replace=False).tolist() if inner else []
-    return sorted({0, n - 1, *extra})
-
-
-def _locations_match(f: BinaryIO, path: str, offsets: np.ndarray, locations: np.ndarray, storage: Storage) -> bool:
-    size = source_size(f)
-    for i in _location_picks(len(offsets)):
-        start, length = offsets[i].tolist()
-        try:
-            payload = read_frame(f, start, length, path, i, True, size, storage=storage)
-            found = record_location(payload, path, i)
-        except TFRecordError:  # a damaged record: reading it reports that; it says nothing here
-            continue
-        if found is None or found != tuple(locations[i].tolist()):
-            return False
-    return True
-
-
 def load_index(tfrecord: str | os.PathLike) -> np.ndarray | None:
     """The `arr_0` array of a valid index for this TFRecord, or None when there is none."""
     info = find_index(tfrecord)
@@ -285,17 +239,6 @@ def load_locations(tfrecord: str | os.PathLike) -> np.ndarray | None:
     """The `locations` array of a valid index, or None (no index, or no locations in it)."""
     info = find_index(tfrecord)
     return None if info is None else info.locations
-
-
-def record_location(payload: bytes, path: str, index: int) -> tuple[int, int] | None:
-    """(loc_x, loc_y) of one record, None when it lacks either field."""
-    feature = _parse(payload, path, index).features.feature
-    if "loc_x" not in feature or "loc_y" not in feature:
-        return None
-    xs, ys = feature["loc_x"].int64_list.value, feature["loc_y"].int64_list.value
-    if not xs or not ys:
-        return None
-    return xs[0], ys[0]
 
 
 def iter_scan(

@@ -60,6 +60,10 @@ class Storage(ABC):
     # whether `stat().version` changes whenever the content does (an object store's ETag): an
     # index cached under that version is trusted without sampling the file's records
     versions_are_exact: bool = False
+    # bytes at each end of a file whose records an index is checked against, fetched in the
+    # same batch as the index itself, when every read is a network request (0: a storage whose
+    # reads cost no round trip samples records all through the file)
+    check_window: int = 0
 
     @abstractmethod
     def stat(self, path: str) -> FileInfo:
@@ -94,6 +98,15 @@ class Storage(ABC):
         """Say which `(offset, size)` ranges of the open file `f` are about to be read with
         `read_at`: a remote storage fetches them now as one batch of concurrent requests (one
         network round trip instead of one each); a local one has nothing to gain."""
+
+    def prefetch_ranges(self, ranges: Sequence[tuple[str, int, int]]) -> None:
+        """Say which `(path, offset, size)` ranges, of one file or many, are about to be read: a
+        remote storage fetches them now as one batch of concurrent requests; a local one has
+        nothing to gain."""
+
+    def forget(self, paths: Sequence[str]) -> None:
+        """Drop what was learned of these files (listings, stats, bytes read): the next look
+        asks the storage itself (a refresh). A storage that remembers nothing does nothing."""
 
     @abstractmethod
     def atomic_output(self, dest: str, overwrite: bool = True) -> ContextManager[BinaryIO]:
