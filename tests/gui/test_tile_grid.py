@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QItemSelection, QItemSelectionModel
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
 from PySide6.QtGui import QColor, QImage
 
 from tfr_viewer.core.catalog import FileEntry
@@ -31,6 +31,7 @@ def grid(qtbot, tmp_path: Path):
     image = QImage(96, 96, QImage.Format.Format_RGB888)
     image.fill(TILE_COLOUR)
     model._on_ready([(model.generation, r, model.key(r), image, None) for r in range(60)])
+    qtbot.waitUntil(lambda: model.pending_thumbnails() == 0)
     model._announce_thumbnails()
     view = TileGridView()
     qtbot.addWidget(view)
@@ -81,3 +82,34 @@ def test_visible_rows_are_found_when_the_corners_fall_between_tiles(grid: TileGr
     grid.verticalScrollBar().setValue(grid.gridSize().height() * 2 + 10)
     shown = _rows_in_viewport(grid)
     assert shown[0] > 0 and grid.visible_rows() == (shown[0], shown[-1])
+
+
+def test_many_thumbnails_at_once_become_pixmaps_in_slices_and_all_arrive(qtbot, tmp_path: Path) -> None:
+    from tfr_viewer.gui.models import CONVERT_SLICE
+
+    path = tmp_path / "b.tfrecords"
+    write_tiles(path, 200)
+    loader = ThumbnailLoader()
+    try:
+        model = TileListModel(loader)
+        model.set_tiles([FileEntry(str(path), str(tmp_path), find_index(path), "indexed")], [0])
+        colours = [QColor(r, 255 - r, (7 * r) % 256) for r in range(200)]
+        images = []
+        for colour in colours:
+            image = QImage(12, 12, QImage.Format.Format_RGB888)
+            image.fill(colour)
+            images.append(image)
+        slices = []
+        model.dataChanged.connect(lambda *_: slices.append(model.pending_thumbnails()))
+        model._on_ready([(model.generation, r, model.key(r), images[r], None) for r in range(0, 100)])
+        model._on_ready([(model.generation, r, model.key(r), images[r], None) for r in range(100, 200)])
+        assert model.pending_thumbnails() == 200  # nothing converted inside the queued call
+        turns = []
+        model._convert.timeout.connect(lambda: turns.append(model.pending_thumbnails()))
+        qtbot.waitUntil(lambda: model.pending_thumbnails() == 0 and all(model.has_thumbnail(r) for r in range(200)))
+        assert len(turns) >= 200 // CONVERT_SLICE and all(a - b <= CONVERT_SLICE for a, b in zip([200] + turns, turns))
+        for row in (0, 57, 199):  # each row got its own tile's pixels
+            icon = model.data(model.index(row), Qt.ItemDataRole.DecorationRole)
+            assert icon.pixmap(12, 12).toImage().pixelColor(5, 5) == colours[row]
+    finally:
+        loader.stop()
