@@ -113,3 +113,49 @@ def test_many_thumbnails_at_once_become_pixmaps_in_slices_and_all_arrive(qtbot, 
             assert icon.pixmap(12, 12).toImage().pixelColor(5, 5) == colours[row]
     finally:
         loader.stop()
+
+
+def test_the_loader_decodes_only_the_rows_near_the_view_and_drops_the_rest(qtbot, tmp_path: Path) -> None:
+    from tfr_viewer.core.images import decode_draft
+    from tfr_viewer.core.tfrecord import TFRecord
+    from tfr_viewer.core.thumb_decode import ThumbnailDecoder
+    from tfr_viewer.core.thumbnail_cache import ThumbnailCache
+    from tfr_viewer.gui.request_workers import ThumbRequest, fit_qimage, to_qimage
+
+    class Counting(ThumbnailDecoder):
+        decoded = 0
+
+        def decode(self, items):
+            Counting.decoded += len(items)
+            return super().decode(items)
+
+    path = tmp_path / "c.tfrecords"
+    write_tiles(path, 300, px=64)
+    entry = FileEntry(str(path), str(tmp_path), find_index(path), "indexed")
+    decoder = Counting(workers=2, mode="threads")
+    loader = ThumbnailLoader(cache=ThumbnailCache(tmp_path / "thumbs.sqlite3"), decoder=decoder)
+    answers: dict[int, tuple] = {}
+    loader.ready.connect(lambda batch: answers.update({row: (image, error) for _, row, _, image, error in batch}))
+    try:
+        loader.set_visible(1, 200, 220)  # the view shows rows 200-220; the loader keeps a margin
+        loader.submit([ThumbRequest(1, row, (0, row), entry, 48) for row in range(300)])
+        qtbot.waitUntil(lambda: len(answers) == 300, timeout=20_000)
+    finally:
+        loader.stop()
+        decoder.close()
+    near = range(200 - ThumbnailLoader.MARGIN, 220 + ThumbnailLoader.MARGIN + 1)
+    assert Counting.decoded == len(near)
+    assert all(answers[row] == (None, None) for row in range(300) if row not in near)  # dropped, said so
+    tfr = TFRecord(str(path))
+    for row in (near[0], 210, near[-1]):  # each the pixels of its own record
+        image, error = answers[row]
+        expected = fit_qimage(to_qimage(decode_draft(tfr[row]["image_raw"], 48)), 48)
+        assert error is None and (image.width(), image.height()) == (48, 48) and image == expected
+    assert answers[210][0] != answers[211][0]
+
+
+def test_scrolling_tells_the_loader_which_rows_are_shown(qtbot, grid: TileGridView) -> None:
+    model = grid.model()
+    grid.verticalScrollBar().setValue(grid.gridSize().height() * 3 + 7)
+    shown = _rows_in_viewport(grid)
+    qtbot.waitUntil(lambda: model.loader._visible == (model.generation, shown[0], shown[-1]))
