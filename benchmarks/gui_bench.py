@@ -7,6 +7,7 @@ map fill for one 2,000-tile file and for all tiles; the longest event-loop stall
 probe) in each phase: opening, selecting 100,000 tiles, filtering them by a map region and by
 slide name, scrolling the grid, indexing 10 files without index; peak RSS.
 `--load` keeps one other process busy on a core for the whole run (a second busy program);
+`--decoder threads|processes` picks the thumbnail helpers (to compare them in the window);
 `--trace` samples where the GUI thread was during stalls over 20 ms, per phase. Beside each
 stall figure: the most CPU the GUI thread spent between two probes (its own work: a stall much
 longer than that waited for the CPU or the GIL, e.g. on a loaded machine).
@@ -43,6 +44,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=50)
     parser.add_argument("--tiles", type=int, default=2000)
     parser.add_argument("--load", action="store_true", help="keep another core busy with a second process")
+    parser.add_argument("--decoder", choices=("threads", "processes"),
+                        help="thumbnail helpers on the other cores (default: the window's own choice)")
     parser.add_argument("--trace", action="store_true",
                         help="sample where the GUI thread was during stalls over 20 ms, per phase")
     args = parser.parse_args()
@@ -63,8 +66,12 @@ def run(args: argparse.Namespace, base: Path, indexed: Path) -> None:
     from PySide6.QtCore import QElapsedTimer, QPoint, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from tfr_viewer.core import thumb_decode
     from tfr_viewer.gui.main_window import MainWindow
     from tfr_viewer.gui.settings import Settings
+
+    if args.decoder:
+        thumb_decode.DEFAULT_MODE = args.decoder
 
     os.environ["TFR_VIEWER_CONFIG_DIR"] = tempfile.mkdtemp()
     os.environ["TFR_VIEWER_CACHE_DIR"] = tempfile.mkdtemp()  # an empty thumbnail cache for the first open

@@ -5,6 +5,7 @@ Prints: open time with a warm manifest cache (target < 2 s), time to show a 100,
 in grid and map, the longest event-loop stall (5 ms QTimer probe) over the whole run while the
 remaining files are indexed in the background (target < 50 ms), and peak RSS (target < 800 MB).
 `--load` keeps one other process busy on a core for the whole run (a second busy program);
+`--decoder threads|processes` picks the thumbnail helpers (to compare them in the window);
 `--trace` samples where the GUI thread was during stalls over 20 ms, per phase (opening,
 selecting, scrolling, idle while indexing); beside the stall figure, the most CPU the GUI thread
 spent between two probes (its own work, whatever else the machine runs).
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, default=2000)
     parser.add_argument("--indexed", type=int, default=50)
     parser.add_argument("--load", action="store_true", help="keep another core busy with a second process")
+    parser.add_argument("--decoder", choices=("threads", "processes"),
+                        help="thumbnail helpers on the other cores (default: the window's own choice)")
     parser.add_argument("--trace", action="store_true", help="sample where the GUI thread was during stalls over 20 ms")
     args = parser.parse_args()
     root = Path(os.environ.get("TFR_BENCH_DIR", tempfile.gettempdir())) / f"tfr-bench-scale-{args.files}x{args.tiles}"
@@ -66,8 +69,12 @@ def run(args: argparse.Namespace, root: Path) -> None:
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from tfr_viewer.core import thumb_decode
     from tfr_viewer.gui.main_window import MainWindow
     from tfr_viewer.gui.settings import Settings
+
+    if args.decoder:
+        thumb_decode.DEFAULT_MODE = args.decoder
 
     os.environ["TFR_VIEWER_CONFIG_DIR"] = tempfile.mkdtemp()
     app = QApplication.instance() or QApplication([])

@@ -73,22 +73,24 @@ class TileGridView(QListView):
                 return index.row()
         return None
 
-    def report_visible_rows(self) -> None:
+    def report_visible_rows(self) -> tuple[int, int]:
+        """Tell the model (its thumbnail loader) which rows are shown; returns them."""
+        first, last = self.visible_rows()
         model = self.model()
         if model is not None and hasattr(model, "set_visible_rows"):
-            first, last = self.visible_rows()
             model.set_visible_rows(first, last)
+        return first, last
 
     def paintEvent(self, event) -> None:  # noqa: N802
-        self.report_visible_rows()  # cheap: two indexAt calls; keeps the loader's view current
+        shown = self.report_visible_rows()  # cheap: a few indexAt calls; keeps the loader's view current
         super().paintEvent(event)
-        self._ring_selected(event.rect())
+        self._ring_selected(event.rect(), *shown)
 
-    def _ring_selected(self, area) -> None:
-        """A ring around each selected tile in `area`, from the selection's row ranges (one
-        range for a select-all of 100,000 tiles: nothing here grows with the selection's size)."""
+    def _ring_selected(self, area, first: int, last: int) -> None:
+        """A ring around each selected tile of rows `first`..`last` in `area`, from the
+        selection's row ranges (one range for a select-all of 100,000 tiles: nothing here grows
+        with the selection's size)."""
         selection = self.selectionModel()
-        first, last = self.visible_rows()
         if selection is None or last < first or not selection.hasSelection():
             return
         painter = QPainter(self.viewport())
