@@ -101,3 +101,18 @@ def test_a_second_caller_decodes_alone_while_the_helpers_are_busy() -> None:
     assert len(results) == 3
     for result in results:
         assert all(np.array_equal(a, b) for a, b in zip(result, expected))
+
+
+def test_a_helper_process_that_dies_while_starting_is_never_waited_for() -> None:
+    items = [(make_jpeg(256, 256, seed=i), 96) for i in range(16)]
+    decoder = ThumbnailDecoder(workers=2, mode="processes")
+    try:
+        decoder.warm()
+        helper = decoder._processes[0].process
+        helper.kill()
+        helper.join(10)
+        assert not decoder.wait_ready(5)
+        answers = decoder.decode(items)  # the caller alone
+    finally:
+        decoder.close()
+    assert all(np.array_equal(a, b) for a, b in zip(answers, decode_items(items)))

@@ -102,12 +102,18 @@ class _HelperProcess:
 
     def up(self) -> bool:
         """True once the process has loaded its decoders (it says so on the pipe)."""
-        if not self._up and self.conn.poll():
-            self._up = self.conn.recv() == "ready"
+        try:
+            if not self._up and self.conn.poll():
+                self._up = self.conn.recv() == "ready"
+        except (EOFError, OSError):  # it died starting: never up (the caller decodes alone)
+            return False
         return self._up
 
     def wait_up(self, timeout: float) -> bool:
-        return self.up() or (self.conn.poll(timeout) and self.up())
+        try:
+            return self.up() or (self.conn.poll(timeout) and self.up())
+        except (EOFError, OSError):
+            return False
 
     def send(self, items: list[tuple[bytes, int]]) -> None:
         self.conn.send(items)
@@ -137,11 +143,10 @@ def _serve(conn, parent_pid: int) -> None:
 
 
 def _decode_shared(items: list[tuple[bytes, int]], out: list, positions) -> None:
-    """Decode items by taking the next position from `positions` (shared by the threads that
-    decode one batch: whoever is free takes the next tile)."""
+    """Decode the items at the positions taken from `positions`, an iterator shared by the
+    threads that decode one batch (whoever is free takes the next tile; next() on it is atomic
+    under the GIL)."""
     for i in positions:
-        if i >= len(items):
-            return
         out[i] = decode_items([items[i]])[0]
 
 
@@ -200,7 +205,7 @@ class ThumbnailDecoder:
     def _decode_on_threads(self, items: list[tuple[bytes, int]], shares: int) -> list[Answer]:
         assert self._threads is not None
         out: list[Answer] = [""] * len(items)
-        positions = iter(range(len(items) + shares))  # next() on it is atomic under the GIL
+        positions = iter(range(len(items)))
         helped = [self._threads.submit(_decode_shared, items, out, positions) for _ in range(shares - 1)]
         _decode_shared(items, out, positions)
         wait(helped)
