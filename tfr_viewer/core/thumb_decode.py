@@ -62,8 +62,19 @@ def decode_items(items: list[tuple[bytes, int]]) -> list[Answer]:
     return out
 
 
-def _start_worker(parent_pid: int) -> None:
-    exit_with_parent(parent_pid, DECODER_NICENESS)
+def lower_thread_priority(niceness: int) -> None:
+    """Lower this thread's CPU priority where the system has one per thread (Linux); elsewhere
+    nothing changes."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass
+
+
+def _start_helper_thread() -> None:
+    """Helper threads yield the CPU to the window's thread: with the other core busy (another
+    program), the window and the decoders share one core."""
+    lower_thread_priority(DECODER_NICENESS)
     load_decoders()
 
 
@@ -131,7 +142,8 @@ class _HelperProcess:
 
 def _serve(conn, parent_pid: int) -> None:
     """A helper process: decode each share it is sent until the pipe closes."""
-    exit_with_parent(parent_pid, DECODER_NICENESS)
+    exit_with_parent(parent_pid)
+    lower_thread_priority(DECODER_NICENESS)  # as set, not added to what the starting thread had
     load_decoders()
     conn.send("ready")
     while True:
@@ -230,7 +242,8 @@ class ThumbnailDecoder:
         if not self.helpers or self._processes or self._threads is not None:
             return
         if self.mode == "threads":
-            self._threads = ThreadPoolExecutor(self.helpers, thread_name_prefix="thumbnails", initializer=load_decoders)
+            self._threads = ThreadPoolExecutor(self.helpers, thread_name_prefix="thumbnails",
+                                               initializer=_start_helper_thread)
             return
         try:
             self._processes = [_HelperProcess() for _ in range(self.helpers)]
