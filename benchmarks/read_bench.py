@@ -154,6 +154,7 @@ def thumbnail_figures(images: list[bytes], rounds: int = 5) -> None:
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     for decoder in variants.values():
         decoder.close()
+    python_share(images)
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
@@ -164,6 +165,33 @@ def thumbnail_figures(images: list[bytes], rounds: int = 5) -> None:
         timed("thumbnail 96 px from the persistent cache", len(records),
               lambda: [cache.get("/bench/a.tfrecords", "1:1:1", records[i:i + 16], 96) for i in range(0, len(records), 16)])
         cache.close()
+
+
+def python_share(images: list[bytes]) -> None:
+    """Why threads stop short of two cores: the part of a thumbnail's CPU time spent in Python
+    around Pillow (parsing the JPEG header, copying the pixels out), which holds the GIL, by
+    the thread's own CPU clock (the machine's load does not change it). With a share p held,
+    n threads decode at most 1 / (p + (1 - p) / n) times one thread's rate (Pillow's load()
+    holds it a little too, so this is an upper bound)."""
+    from tfr_viewer.core.images import open_image, to_rgb_array
+
+    for size in (48, 96, 192, 256):
+        held = free = 0.0
+        for data in images:
+            t0 = time.thread_time()
+            img = open_image(data)
+            img.draft("RGB", (size, size))
+            t1 = time.thread_time()
+            img.load()
+            t2 = time.thread_time()
+            to_rgb_array(img)
+            t3 = time.thread_time()
+            held += (t1 - t0) + (t3 - t2)
+            free += t2 - t1
+        share = held / (held + free)
+        print(f"thumbnail {size:>3} px: {share:.0%} of a tile's CPU in Python holding the GIL "
+              f"({held / len(images) * 1e6:.0f} of {(held + free) / len(images) * 1e6:.0f} us): "
+              f"2 threads at most {1 / (share + (1 - share) / 2):.2f}x")
 
 
 if __name__ == "__main__":
