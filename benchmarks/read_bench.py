@@ -117,7 +117,9 @@ def thumbnail_figures(images: list[bytes], rounds: int = 5) -> None:
     on one core and on every core with helper threads or helper processes, in batches of 16 as
     the window's loader hands them over. The variants alternate within each round (a shared
     machine's load hits them alike); the figures are medians over the rounds, the ratios
-    medians of each round's ratio. Then the helpers' start-up and the persistent cache."""
+    medians of each round's ratio. The caller's CPU per tile shows what handing tiles over
+    costs it (with helper processes: pickling and piping bytes and pixels). Then the helpers'
+    start-up, the share of a tile's time that holds the GIL, and the persistent cache."""
     import statistics
 
     from tfr_viewer.core.thumb_decode import ThumbnailDecoder, default_workers
@@ -142,15 +144,18 @@ def thumbnail_figures(images: list[bytes], rounds: int = 5) -> None:
     for size in (48, 96, 192, 256):
         work = batches(size)
         times: dict[str, list[float]] = {name: [] for name in ["full decode (1 core)", *variants]}
+        cpu: dict[str, list[float]] = {name: [] for name in times}  # the calling thread's CPU time
         for _ in range(rounds):
-            times["full decode (1 core)"].append(_run_once(lambda: [sf.io.decode_image(data) for data in images]))
-            for name, decoder in variants.items():
-                times[name].append(_run_once(lambda d=decoder, w=work: [d.decode(b) for b in w]))
+            for name, work_fn in [("full decode (1 core)", lambda: [sf.io.decode_image(data) for data in images])] + [
+                    (name, lambda d=decoder, w=work: [d.decode(b) for b in w]) for name, decoder in variants.items()]:
+                began = time.thread_time()
+                times[name].append(_run_once(work_fn))
+                cpu[name].append(time.thread_time() - began)
         one = times["1 core"]
         for name, runs in times.items():
             ratio = statistics.median(a / b for a, b in zip(one, runs))
             print(f"thumbnail {size:>3} px, {name:<22} {len(images) / statistics.median(runs):>8,.0f} tiles/s  "
-                  f"{ratio:.2f}x one core")
+                  f"{ratio:.2f}x one core  (caller's CPU {statistics.median(cpu[name]) / len(images) * 1e6:.0f} us/tile)")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     for decoder in variants.values():
         decoder.close()

@@ -42,6 +42,7 @@ from .processes import exit_with_parent
 
 DECODER_NICENESS = 5  # below the window, above the indexing process
 MIN_ITEMS_PER_SHARE = 4  # fewer than this per helper: decoding here beats the hand-over
+MAX_HELPER_SHARE = 0.8  # of a batch, to helper processes (and at least 1 - this to the caller)
 MIN_BYTES_FOR_PROCESSES = 128 * 1024  # a batch of small tiles (16 x 64 px) decodes here faster than it travels
 DEFAULT_MODE: "Mode" = "threads"  # no start-up, no hand-over; faster here (read_bench.py --thumbnails-only)
 
@@ -173,6 +174,7 @@ class ThumbnailDecoder:
         self._processes: list[_HelperProcess] = []
         self._threads: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()  # held by the caller that uses the helpers
+        self._helper_share = 1 - 1 / self.workers  # of a batch, for helper processes (adapts)
 
     @property
     def helpers(self) -> int:
@@ -224,19 +226,30 @@ class ThumbnailDecoder:
         return out
 
     def _decode_on_processes(self, items: list[tuple[bytes, int]], shares: int) -> list[Answer]:
-        parts = [items[i::shares] for i in range(shares)]  # interleaved: like mixes of the batch
+        """The helpers take `_helper_share` of the batch, the caller the rest. The share follows
+        who finished first: a helper that had its answer ready when the caller was done gets a
+        tile more next time, one the caller waited for a tile less (the caller also reads the
+        records and unpacks the answers; a helper may be slowed by other work on the machine)."""
         helpers = self._processes[:shares - 1]
+        mine = max(1, min(len(items) - len(helpers), round(len(items) * (1 - self._helper_share))))
+        parts = [items[:mine]] + [items[mine + i::len(helpers)] for i in range(len(helpers))]
         try:
             for helper, part in zip(helpers, parts[1:]):
                 helper.send(part)
-            results = [decode_items(parts[0])] + [helper.receive() for helper in helpers]
+            own = decode_items(parts[0])
+            helpers_first = all(helper.conn.poll() for helper in helpers)
+            results = [own] + [helper.receive() for helper in helpers]
         except (EOFError, OSError, ValueError):  # a process died (killed, out of memory): decode here
             self._stop()
             return decode_items(items)
-        out: list[Answer] = [""] * len(items)
-        for i, result in enumerate(results):
-            out[i::shares] = result
-        return out
+        step = 1 / len(items)
+        self._helper_share = min(MAX_HELPER_SHARE, max(1 - MAX_HELPER_SHARE,
+                                                       self._helper_share + (step if helpers_first else -step)))
+        out: list[Answer] = list(results[0])
+        theirs: list[Answer] = [""] * (len(items) - mine)
+        for i, result in enumerate(results[1:]):
+            theirs[i::len(helpers)] = result
+        return out + theirs
 
     def _start(self) -> None:
         if not self.helpers or self._processes or self._threads is not None:
