@@ -116,3 +116,20 @@ def test_a_helper_process_that_dies_while_starting_is_never_waited_for() -> None
     finally:
         decoder.close()
     assert all(np.array_equal(a, b) for a, b in zip(answers, decode_items(items)))
+
+
+def test_any_split_between_caller_and_helper_process_keeps_every_answer_in_place() -> None:
+    items = [(make_jpeg(200 + 8 * i, 256, seed=i), 96) for i in range(19)]
+    items.insert(4, (b"\xff\xd8 nothing", 96))
+    here = decode_items(items)
+    decoder = ThumbnailDecoder(workers=2, mode="processes")
+    try:
+        assert decoder.wait_ready(60)
+        for share in (0.2, 0.5, 0.8):
+            decoder._helper_share = share
+            there = decoder.decode(items)
+            assert there[4] == here[4] and isinstance(there[4], str)
+            assert all(np.array_equal(a, b) for i, (a, b) in enumerate(zip(here, there)) if i != 4)
+            assert 0.2 <= decoder._helper_share <= 0.8  # moved by one tile at most, within bounds
+    finally:
+        decoder.close()
