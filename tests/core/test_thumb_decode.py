@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tfr_viewer.core.images import decode_draft, decode_image
-from tfr_viewer.core.thumb_decode import ThumbnailDecoder, decode_items
+from tfr_viewer.core.thumb_decode import MAX_HELPER_SHARE, ThumbnailDecoder, decode_items
 
 from ..helpers import make_jpeg, make_png
 
@@ -125,11 +125,12 @@ def test_any_split_between_caller_and_helper_process_keeps_every_answer_in_place
     decoder = ThumbnailDecoder(workers=2, mode="processes")
     try:
         assert decoder.wait_ready(60)
-        for share in (0.2, 0.5, 0.8):
+        for share in (1 - MAX_HELPER_SHARE, 0.5, MAX_HELPER_SHARE):
             decoder._helper_share = share
             there = decoder.decode(items)
             assert there[4] == here[4] and isinstance(there[4], str)
             assert all(np.array_equal(a, b) for i, (a, b) in enumerate(zip(here, there)) if i != 4)
-            assert 0.2 <= decoder._helper_share <= 0.8  # moved by one tile at most, within bounds
+            assert 1 - MAX_HELPER_SHARE <= decoder._helper_share <= MAX_HELPER_SHARE  # kept within bounds
+            assert abs(decoder._helper_share - share) <= 1 / len(items) + 1e-9  # by one tile at most
     finally:
         decoder.close()
