@@ -159,3 +159,17 @@ def test_scrolling_tells_the_loader_which_rows_are_shown(qtbot, grid: TileGridVi
     grid.verticalScrollBar().setValue(grid.gridSize().height() * 3 + 7)
     shown = _rows_in_viewport(grid)
     qtbot.waitUntil(lambda: model.loader._visible == (model.generation, shown[0], shown[-1]))
+
+
+@pytest.mark.parametrize("given", [[5, 1, 9, 1, 5, 30], [1, 5, 9, 30], [30, 9, 5, 1], [1, 1, 5, 9, 30]])
+def test_a_filter_shows_each_given_tile_once_in_order(qtbot, grid: TileGridView, given: list[int]) -> None:
+    import numpy as np
+
+    from tfr_viewer.gui.models import sorted_rows
+
+    model = grid.model()
+    expected = sorted(set(given))
+    assert sorted_rows(np.array(given)).tolist() == expected
+    model.set_filter(np.array(given))
+    assert model.rowCount() == len(expected)
+    assert [model.key(r) for r in range(model.rowCount())] == [(0, record) for record in expected]

@@ -62,6 +62,16 @@ _STATE_ICONS = {
 }
 
 
+def sorted_rows(rows: np.ndarray) -> np.ndarray:
+    """The rows as int64, sorted, each once. Rows from the map and the filters usually come
+    sorted already: checking that is O(n), while `np.unique` took ~8 ms of the GUI thread for
+    33,000 rows (and a filter change ran it three times)."""
+    rows = np.asarray(rows, np.int64)
+    if rows.ndim == 1 and (len(rows) < 2 or bool(np.all(rows[1:] > rows[:-1]))):
+        return rows
+    return np.unique(rows)
+
+
 def _relative_name(path: str, source: str) -> str:
     """The file's name in the tree: its path below the source folder (string work for the usual
     normalised paths: pathlib costs ~10 µs a file, which adds up at thousands of files)."""
@@ -258,7 +268,7 @@ class TileListModel(QStringListModel):
         """Show only these tiles (indexes into all tiles), or all of them."""
         self.beginResetModel()
         self.generation += 1
-        self.rows = np.arange(len(self.file_of), dtype=np.int64) if all_rows is None else np.unique(all_rows)
+        self.rows = np.arange(len(self.file_of), dtype=np.int64) if all_rows is None else sorted_rows(all_rows)
         self._set_row_count(len(self.rows))
         self._wanted.clear()
         self.loader.clear()
