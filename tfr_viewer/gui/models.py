@@ -64,12 +64,16 @@ _STATE_ICONS = {
 
 def sorted_rows(rows: np.ndarray) -> np.ndarray:
     """The rows as int64, sorted, each once. Rows from the map and the filters usually come
-    sorted already: checking that is O(n), while `np.unique` took ~8 ms of the GUI thread for
-    33,000 rows (and a filter change ran it three times)."""
-    rows = np.asarray(rows, np.int64)
-    if rows.ndim == 1 and (len(rows) < 2 or bool(np.all(rows[1:] > rows[:-1]))):
+    sorted already: checking that is O(n). Otherwise a sort and a comparison with the
+    neighbour: numpy 2's `np.unique` (hashing) took ~8 ms of the GUI thread for 33,000 rows
+    and seconds for millions, holding the GIL throughout."""
+    rows = np.asarray(rows, np.int64).reshape(-1)
+    if len(rows) < 2 or bool(np.all(rows[1:] > rows[:-1])):
         return rows
-    return np.unique(rows)
+    rows = np.sort(rows)
+    keep = np.ones(len(rows), bool)
+    keep[1:] = rows[1:] != rows[:-1]
+    return rows[keep]
 
 
 def _relative_name(path: str, source: str) -> str:
