@@ -36,7 +36,11 @@ def run_once(tree: Path, script: str, load: bool, extra: list[str]) -> tuple[dic
     command = [sys.executable, str(tree / "benchmarks" / script), *(["--load"] if load else []), *extra]
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
            "PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    out = done.stdout
+    if done.returncode:  # e.g. a crash on the way out: the figures printed before it still count
+        print(f"{tree / 'benchmarks' / script}{' --load' if load else ''} ended with code {done.returncode}: "
+              f"{(done.stderr.strip().splitlines() or [''])[-1][:200]}", flush=True)
     phases: dict[str, tuple[int, int]] = {}
     if script == "gui_bench.py":
         for name, stall, cpu in GUI_STALL.findall(out):
