@@ -6,8 +6,9 @@ Usage: QT_QPA_PLATFORM=offscreen python benchmarks/stall_runs.py [--runs 5] [--o
 Prints, per benchmark, variant and phase: the longest event-loop stall of each run, their median
 and maximum (target: every one <= 50 ms), the GUI thread's longest own work (CPU) and the load
 average when each run ended. Extra arguments go to both benchmarks (e.g. `--decoder processes`).
-`--compare` runs the same benchmarks from another checkout (e.g. `git worktree add /tmp/before
-HEAD~5`) in turn with this one, so both see the same machine: before/after figures of one run.
+`--compare` runs these benchmarks on another checkout's `tfr_viewer` (e.g. `git worktree add
+/tmp/before HEAD~5`) in turn with this one's, so both are measured alike on the same machine:
+before/after figures of one run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# the CPU figure is optional: an older checkout's benchmarks (--compare) do not print it
 GUI_STALL = re.compile(r"longest event-loop stall while (.+?): (\d+) ms over \d+ probes"
                        r"(?: \(the GUI thread's longest work between two probes: (\d+) ms of CPU\))?")
 SCALE_STALL = re.compile(r"longest event-loop stall[^:]*: (\d+) ms over \d+ probes"
@@ -32,14 +32,14 @@ LOAD = re.compile(r"load average ([\d.]+)")
 
 def run_once(tree: Path, script: str, load: bool, extra: list[str]) -> tuple[dict[str, tuple[int, int]], float]:
     """{phase: (longest stall ms, GUI-thread CPU ms)} and the load average of one run of the
-    benchmark in `tree` (its own tfr_viewer first on the path)."""
-    command = [sys.executable, str(tree / "benchmarks" / script), *(["--load"] if load else []), *extra]
+    benchmark on the tfr_viewer of `tree` (first on the path)."""
+    command = [sys.executable, str(HERE / script), *(["--load"] if load else []), *extra]
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
            "PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     out = done.stdout
     if done.returncode:  # e.g. a crash on the way out: the figures printed before it still count
-        print(f"{tree / 'benchmarks' / script}{' --load' if load else ''} ended with code {done.returncode}: "
+        print(f"{script}{' --load' if load else ''} on {tree} ended with code {done.returncode}: "
               f"{(done.stderr.strip().splitlines() or [''])[-1][:200]}", flush=True)
     phases: dict[str, tuple[int, int]] = {}
     if script == "gui_bench.py":
