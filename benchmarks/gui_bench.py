@@ -6,7 +6,11 @@ in a new window -> first screen from the persistent thumbnail cache, counted fro
 map fill for one 2,000-tile file and for all tiles; the longest event-loop stall (5 ms QTimer
 probe) in each phase: opening, selecting 100,000 tiles, filtering them by a map region and by
 slide name, scrolling the grid, indexing 10 files without index; peak RSS.
-`--load` keeps one other process busy on a core for the whole run (a second busy program).
+`--load` keeps one other process busy on a core for the whole run (a second busy program);
+`--decoder threads|processes` picks the thumbnail helpers (to compare them in the window);
+`--trace` samples where the GUI thread was during stalls over 20 ms, per phase. Beside each
+stall figure: the most CPU the GUI thread spent between two probes (its own work: a stall much
+longer than that waited for the CPU or the GIL, e.g. on a loaded machine).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import small_tile_dataset  # noqa: E402
+from _stalls import StallSampler  # noqa: E402
 
 BUSY_LOOP = "while True: pass"
 
@@ -39,6 +44,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=50)
     parser.add_argument("--tiles", type=int, default=2000)
     parser.add_argument("--load", action="store_true", help="keep another core busy with a second process")
+    parser.add_argument("--decoder", choices=("threads", "processes"),
+                        help="thumbnail helpers on the other cores (default: the window's own choice)")
+    parser.add_argument("--trace", action="store_true",
+                        help="sample where the GUI thread was during stalls over 20 ms, per phase")
     args = parser.parse_args()
     base = Path(os.environ.get("TFR_BENCH_DIR", tempfile.gettempdir()))
     indexed = base / f"tfr-bench-gui-{args.files}x{args.tiles}"
@@ -57,8 +66,12 @@ def run(args: argparse.Namespace, base: Path, indexed: Path) -> None:
     from PySide6.QtCore import QElapsedTimer, QPoint, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from tfr_viewer.core import thumb_decode
     from tfr_viewer.gui.main_window import MainWindow
     from tfr_viewer.gui.settings import Settings
+
+    if args.decoder:
+        thumb_decode.DEFAULT_MODE = args.decoder
 
     os.environ["TFR_VIEWER_CONFIG_DIR"] = tempfile.mkdtemp()
     os.environ["TFR_VIEWER_CACHE_DIR"] = tempfile.mkdtemp()  # an empty thumbnail cache for the first open
@@ -98,25 +111,37 @@ def run(args: argparse.Namespace, base: Path, indexed: Path) -> None:
     clock.start()
     last = [clock.elapsed()]
     stalls: list[float] = []
+    busy: list[float] = []  # the GUI thread's CPU time within each gap (its own work, whatever the load)
+    ticked = [time.perf_counter(), time.thread_time()]
 
     def probe() -> None:
-        now = clock.elapsed()
+        now, cpu = clock.elapsed(), time.thread_time()
         stalls.append(now - last[0])
+        busy.append((cpu - ticked[1]) * 1000)
+        ticked[:] = [time.perf_counter(), cpu]
         last[0] = now
 
     timer = QTimer()
     timer.setInterval(5)
     timer.timeout.connect(probe)
-    phases: list[tuple[str, float, int]] = []
+    phases: list[tuple[str, float, int, float]] = []
+    tracer = StallSampler(lambda: ticked[0]) if args.trace else None
+    if tracer is not None:
+        tracer.start()
 
     def phase(name: str, work) -> None:
         """Run `work` with the probe on; note the longest stall."""
         stalls.clear()
-        last[0] = clock.elapsed()
+        busy.clear()
+        last[0], ticked[:] = clock.elapsed(), [time.perf_counter(), time.thread_time()]
+        if tracer is not None:
+            tracer.phase = name
         timer.start()
         work()
         timer.stop()
-        phases.append((name, max(stalls, default=0), len(stalls)))
+        if tracer is not None:
+            tracer.phase = ""  # between phases the probe is off: not a stall
+        phases.append((name, max(stalls, default=0), len(stalls), max(busy, default=0)))
 
     window = new_window()
     total_tiles = args.files * args.tiles
@@ -206,9 +231,14 @@ def run(args: argparse.Namespace, base: Path, indexed: Path) -> None:
           f"after the file list ({(done - t0) * 1000:.0f} ms after open_path) (target <= 100 ms)")
     again.close()
 
-    for name, longest, probes in phases:
-        print(f"longest event-loop stall while {name}: {longest:.0f} ms over {probes} probes")
-    print(f"longest event-loop stall of all phases: {max(p[1] for p in phases):.0f} ms (target <= 50 ms)")
+    for name, longest, probes, cpu in phases:
+        print(f"longest event-loop stall while {name}: {longest:.0f} ms over {probes} probes "
+              f"(the GUI thread's longest work between two probes: {cpu:.0f} ms of CPU)")
+    print(f"longest event-loop stall of all phases: {max(p[1] for p in phases):.0f} ms (target <= 50 ms), "
+          f"longest GUI-thread work {max(p[3] for p in phases):.0f} ms of CPU; load average {os.getloadavg()[0]:.2f}")
+    if tracer is not None:
+        tracer.stop()
+        print(tracer.report())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak_mb:.0f} MB (target < 600 MB)")
 

@@ -2,7 +2,8 @@
 
 Usage: python benchmarks/read_bench.py [--files 10] [--tiles 2000] [--thumbnails-only]
 Prints records/s, best of 5 runs (warm page cache: every file is read once before timing);
-thumbnails per size and per process (and thread) count, and from the persistent cache.
+thumbnails per size on one core and on every core (helper threads, helper processes), as medians
+of alternating rounds with the load average, and from the persistent cache.
 """
 
 from __future__ import annotations
@@ -111,52 +112,92 @@ def main() -> None:
     thumbnail_figures([tfrs[0][i]["image_raw"] for i in range(800)])
 
 
-def thumbnail_figures(images: list[bytes]) -> None:
-    """Thumbnails of 256 px tiles: per size (JPEG DCT scaling picks 1/2, 1/4, 1/8 >= the size)
-    and per process count, in batches of 16 as the window's loader hands them over; then the
-    same thumbnails from the persistent cache."""
-    from concurrent.futures import ThreadPoolExecutor
+def thumbnail_figures(images: list[bytes], rounds: int = 5) -> None:
+    """Thumbnails of 256 px tiles per size (JPEG DCT scaling picks 1/2, 1/4, 1/8 >= the size)
+    on one core and on every core with helper threads or helper processes, in batches of 16 as
+    the window's loader hands them over. The variants alternate within each round (a shared
+    machine's load hits them alike); the figures are medians over the rounds, the ratios
+    medians of each round's ratio. The caller's CPU per tile shows what handing tiles over
+    costs it (with helper processes: pickling and piping bytes and pixels). Then the helpers'
+    start-up, the share of a tile's time that holds the GIL, and the persistent cache."""
+    import statistics
 
-    from tfr_viewer.core.thumb_decode import ThumbnailDecoder, decode_items, default_workers
+    from tfr_viewer.core.thumb_decode import ThumbnailDecoder, default_workers
     from tfr_viewer.core.thumbnail_cache import ThumbnailCache
 
     def batches(size: int) -> list[list[tuple[bytes, int]]]:
         items = [(data, size) for data in images]
         return [items[i:i + 16] for i in range(0, len(items), 16)]
 
-    timed("full decode_image (256 px, for comparison)", len(images),
-          lambda: [sf.io.decode_image(data) for data in images])
-    cores = sorted({1, default_workers()})
-    decoders = {n: ThumbnailDecoder(workers=n) for n in cores}
-    for decoder in decoders.values():
+    cores = default_workers()
+    start = time.perf_counter()
+    processes = ThumbnailDecoder(mode="processes")
+    processes.wait_ready(60)
+    started = time.perf_counter() - start
+    print(f"helper processes ({cores - 1}) up in {started * 1000:.0f} ms (until then the caller decodes alone)")
+    variants = {"1 core": ThumbnailDecoder(workers=1), f"{cores} threads": ThumbnailDecoder(mode="threads"),
+                f"{cores} processes": processes}
+    for decoder in variants.values():
         decoder.wait_ready(60)
-    rates: dict[tuple[int, object], float] = {}
-    threads = ThreadPoolExecutor(cores[-1])
-    for size in (64, 96, 128, 192):
+    print(f"{len(images)} tiles of 256 px, {sum(map(len, images)) // len(images) // 1024} KB each; {cores} cores; "
+          f"load average before: {os.getloadavg()[0]:.2f}")
+    for size in (48, 96, 192, 256):
         work = batches(size)
-        for n, decoder in decoders.items():
-            rates[size, n] = timed(f"thumbnail {size} px, {n} process{'es' if n > 1 else ''}", len(images),
-                                   lambda d=decoder, w=work: [d.decode(b) for b in w])
-        if len(cores) > 1:  # the alternative: threads, if Pillow let go of the GIL long enough
-            rates[size, "threads"] = timed(f"thumbnail {size} px, {cores[-1]} threads", len(images),
-                                           lambda w=work: list(threads.map(decode_items, w)))
-    threads.shutdown()
-    for size in (64, 96, 128, 192):
-        if len(cores) > 1:
-            print(f"thumbnail {size} px: {rates[size, cores[-1]] / rates[size, 1]:.2f}x on {cores[-1]} processes, "
-                  f"{rates[size, 'threads'] / rates[size, 1]:.2f}x on {cores[-1]} threads")
-    for decoder in decoders.values():
+        times: dict[str, list[float]] = {name: [] for name in ["full decode (1 core)", *variants]}
+        cpu: dict[str, list[float]] = {name: [] for name in times}  # the calling thread's CPU time
+        for _ in range(rounds):
+            for name, work_fn in [("full decode (1 core)", lambda: [sf.io.decode_image(data) for data in images])] + [
+                    (name, lambda d=decoder, w=work: [d.decode(b) for b in w]) for name, decoder in variants.items()]:
+                began = time.thread_time()
+                times[name].append(_run_once(work_fn))
+                cpu[name].append(time.thread_time() - began)
+        one = times["1 core"]
+        for name, runs in times.items():
+            ratio = statistics.median(a / b for a, b in zip(one, runs))
+            print(f"thumbnail {size:>3} px, {name:<22} {len(images) / statistics.median(runs):>8,.0f} tiles/s  "
+                  f"{ratio:.2f}x one core  (caller's CPU {statistics.median(cpu[name]) / len(images) * 1e6:.0f} us/tile)")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    for decoder in variants.values():
         decoder.close()
+    python_share(images)
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
         cache = ThumbnailCache(Path(folder) / "thumbs.sqlite3")
-        pixels = [p for b in batches(96) for p in decoders[1].decode(b)]
+        pixels = [p for b in batches(96) for p in variants["1 core"].decode(b)]
         cache.put("/bench/a.tfrecords", "1:1:1", list(enumerate(pixels)), 96)
         records = list(range(len(pixels)))
         timed("thumbnail 96 px from the persistent cache", len(records),
               lambda: [cache.get("/bench/a.tfrecords", "1:1:1", records[i:i + 16], 96) for i in range(0, len(records), 16)])
         cache.close()
+
+
+def python_share(images: list[bytes]) -> None:
+    """Why threads stop short of two cores: the part of a thumbnail's CPU time spent in Python
+    around Pillow (parsing the JPEG header, copying the pixels out), which holds the GIL, by
+    the thread's own CPU clock (the machine's load does not change it). With a share p held,
+    n threads decode at most 1 / (p + (1 - p) / n) times one thread's rate (Pillow's load()
+    holds it a little too, so this is an upper bound)."""
+    from tfr_viewer.core.images import open_image, to_rgb_array
+
+    for size in (48, 96, 192, 256):
+        held = free = 0.0
+        for data in images:
+            t0 = time.thread_time()
+            img = open_image(data)
+            img.draft("RGB", (size, size))
+            t1 = time.thread_time()
+            img.load()
+            t2 = time.thread_time()
+            to_rgb_array(img)
+            t3 = time.thread_time()
+            held += (t1 - t0) + (t3 - t2)
+            free += t2 - t1
+        share = held / (held + free)
+        print(f"thumbnail {size:>3} px: {share:.0%} of a tile's CPU in Python holding the GIL "
+              f"({held / len(images) * 1e6:.0f} of {(held + free) / len(images) * 1e6:.0f} us): "
+              f"2 threads at most {1 / (share + (1 - share) / 2):.2f}x")
+
 
 if __name__ == "__main__":
     main()

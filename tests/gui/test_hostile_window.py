@@ -65,6 +65,7 @@ def open_and_settle(qtbot, window, path: Path) -> None:
         window.open_path(str(path))
     model = window.browser.tile_model
     qtbot.waitUntil(lambda: model.rowCount() > 0, timeout=10_000)
+    window.browser.thumbs.MARGIN = 10**9  # every tile wanted, also those below the grid's visible rows
     for row in range(model.rowCount()):  # ask for every tile, as painting would
         model.data(model.index(row), Qt.ItemDataRole.DecorationRole)
     qtbot.waitUntil(lambda: all(model.thumbnail_settled(r) for r in range(model.rowCount())), timeout=15_000)

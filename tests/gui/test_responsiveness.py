@@ -174,6 +174,7 @@ def test_grid_paints_the_same_with_all_roles_in_one_call(qtbot, tmp_path: Path) 
             image.fill(QColor("#3366aa"))
             # every tile known (some failed): nothing is left to load while the grid is grabbed
             model._on_ready([(model.generation, r, model.key(r), image if r % 3 else None, "bad") for r in range(30)])
+            qtbot.waitUntil(lambda m=model: m.pending_thumbnails() == 0)
             model._announce_thumbnails()
             view = TileGridView()
             qtbot.addWidget(view)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton
 
 from ..core.navigation import nearest_record
 from .datasets import DatasetController
-from .models import FILE_ID_ROLE, TileListModel
+from .models import FILE_ID_ROLE, TileListModel, sorted_rows
 from .widgets.dataset_tree import DatasetTreeView
 from .widgets.metadata_panel import MetadataPanel
 from .widgets.tile_grid import TileGridView
@@ -267,7 +267,7 @@ class Browser(QObject):
     # --- the subset shown: map region and field filters ------------------------------------------
     def apply_region(self, all_rows: np.ndarray) -> None:
         """Show only these tiles of the map rectangle (with the field filters), from the top."""
-        self._region = np.unique(np.asarray(all_rows, np.int64))
+        self._region = sorted_rows(all_rows)
         self._show_subset(keep_current=False)
 
     def clear_region(self) -> None:
@@ -278,7 +278,7 @@ class Browser(QObject):
     def set_field_filter(self, all_rows: np.ndarray | None, note: str = "") -> None:
         """The tiles the field filters let through (None: no filter), described by `note`
         ("label = tumor"); the grid shows them from the top."""
-        rows = None if all_rows is None else np.unique(np.asarray(all_rows, np.int64))
+        rows = None if all_rows is None else sorted_rows(all_rows)
         same = (rows is None and self._field_rows is None) or (
             rows is not None and self._field_rows is not None and np.array_equal(rows, self._field_rows))
         if same and note == self._field_note:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from .plain import plain_tooltip
 from .request_workers import ThumbnailLoader, ThumbRequest
 
 ANNOUNCE_MS = 30  # thumbnails that arrive within this time repaint the grid once
+CONVERT_SLICE = 24  # thumbnails made pixmaps per event-loop turn (~1 ms): the loader's batches
+# queue up while the GUI thread is busy, and all of them in one turn stalled it (e.g. from the cache)
 FILE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 KEY_ROLE = Qt.ItemDataRole.UserRole + 2
 ALL_ROW_ROLE = Qt.ItemDataRole.UserRole + 3
@@ -58,6 +60,20 @@ _STATE_ICONS = {
     "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
     "missing": QStyle.StandardPixmap.SP_MessageBoxCritical,
 }
+
+
+def sorted_rows(rows: np.ndarray) -> np.ndarray:
+    """The rows as int64, sorted, each once. Rows from the map and the filters usually come
+    sorted already: checking that is O(n). Otherwise a sort and a comparison with the
+    neighbour: numpy 2's `np.unique` (hashing) took ~8 ms of the GUI thread for 33,000 rows
+    and seconds for millions, holding the GIL throughout."""
+    rows = np.asarray(rows, np.int64).reshape(-1)
+    if len(rows) < 2 or bool(np.all(rows[1:] > rows[:-1])):
+        return rows
+    rows = np.sort(rows)
+    keep = np.ones(len(rows), bool)
+    keep[1:] = rows[1:] != rows[:-1]
+    return rows[keep]
 
 
 def _relative_name(path: str, source: str) -> str:
@@ -195,9 +211,10 @@ class TileListModel(QStringListModel):
     of those 200,000 questions for 100,000 tiles went through Python (and waited for the GIL
     while workers decode). Everything else behaves as a read-only list model.
 
-    `data()` returns a placeholder until the ThumbnailLoader answers, then `dataChanged` is emitted
-    once for the thumbnails that arrived within ANNOUNCE_MS. A bounded LRU keeps the pixmaps;
-    stale answers (an older generation) are ignored.
+    `data()` returns a placeholder until the ThumbnailLoader answers; answers are queued and made
+    pixmaps CONVERT_SLICE per event-loop turn, then `dataChanged` is emitted once for the
+    thumbnails that arrived within ANNOUNCE_MS. A bounded LRU keeps the pixmaps; stale answers
+    (an older generation) are ignored.
     """
 
     thumbnailsArrived = Signal(int)
@@ -223,6 +240,11 @@ class TileListModel(QStringListModel):
         self._flush.setSingleShot(True)
         self._flush.setInterval(0)
         self._flush.timeout.connect(self._send_requests)
+        self._incoming: deque[tuple] = deque()  # loader answers not made pixmaps yet
+        self._convert = QTimer(self)
+        self._convert.setSingleShot(True)
+        self._convert.setInterval(0)
+        self._convert.timeout.connect(self._convert_some)
         self._arrived: list[tuple[int, int]] = []  # (generation, row) of thumbnails not announced yet
         self._announce = QTimer(self)
         self._announce.setSingleShot(True)
@@ -250,7 +272,7 @@ class TileListModel(QStringListModel):
         """Show only these tiles (indexes into all tiles), or all of them."""
         self.beginResetModel()
         self.generation += 1
-        self.rows = np.arange(len(self.file_of), dtype=np.int64) if all_rows is None else np.unique(all_rows)
+        self.rows = np.arange(len(self.file_of), dtype=np.int64) if all_rows is None else sorted_rows(all_rows)
         self._set_row_count(len(self.rows))
         self._wanted.clear()
         self.loader.clear()
@@ -398,8 +420,20 @@ class TileListModel(QStringListModel):
 
     @Slot(list)
     def _on_ready(self, batch: list) -> None:
+        """Queue the loader's answers; they become pixmaps a slice per event-loop turn."""
+        self._incoming.extend(batch)
+        if not self._convert.isActive():
+            self._convert.start()
+
+    def pending_thumbnails(self) -> int:
+        """Answers received and not yet made pixmaps."""
+        return len(self._incoming)
+
+    @Slot()
+    def _convert_some(self) -> None:
         changed = []
-        for generation, row, key, image, error in batch:
+        for _ in range(min(CONVERT_SLICE, len(self._incoming))):
+            generation, row, key, image, error = self._incoming.popleft()
             if image is None and error is None:  # dropped: scrolled away before decoding
                 continue
             if image is None:
@@ -411,6 +445,8 @@ class TileListModel(QStringListModel):
                 changed.append(row)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+        if self._incoming:
+            self._convert.start()
         if changed:
             self._arrived += [(self.generation, row) for row in changed]
             if not self._announce.isActive():

@@ -5,7 +5,6 @@ request for an older one, or for a tile that scrolled away, is dropped before an
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from ..core.messages import user_message
 from ..core.mosaic import load_or_build_overview
 from ..core.progress import CancelToken, Job, Progress
 from ..core.storage import storage_for
+from ..core.thumb_decode import lower_thread_priority
 from .request_workers import CachedThumbnails, RequestWorker, where_message
 
 OVERVIEW_SIDE = 2048  # the window's overviews: 16 MiB of RGBA at most per slide
@@ -53,15 +53,6 @@ class OverviewImage:
 
 
 OVERVIEW_NICENESS = 10  # the overviews wait for the window and the grid's thumbnails
-
-
-def lower_thread_priority(niceness: int) -> None:
-    """Lower this thread's CPU priority where the system has one per thread (Linux); elsewhere
-    nothing changes."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
-    except (AttributeError, OSError):
-        pass
 
 
 class OverviewLoader(RequestWorker):

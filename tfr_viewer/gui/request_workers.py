@@ -27,7 +27,7 @@ from ..core.messages import user_message
 from ..core.records import feature_kinds, feature_lists, field_order, image_bytes, parse_example
 from ..core.source import GzipSource, source_size
 from ..core.tfrecord import TFRecord
-from ..core.thumb_decode import ThumbnailDecoder, shared_decoder
+from ..core.thumb_decode import DECODER_NICENESS, ThumbnailDecoder, lower_thread_priority, shared_decoder
 from ..core.thumbnail_cache import ThumbnailCache, file_identity
 from .workers import orphan_thread, start_thread
 
@@ -281,6 +281,7 @@ class ThumbnailLoader(CachedThumbnails):
             self._cond.notify()
 
     def prepare(self) -> None:
+        lower_thread_priority(DECODER_NICENESS)  # it decodes too: the window's thread comes first
         load_decoders()  # not with the first thumbnails, while the window shows a new folder
 
     def _still_wanted(self, request: ThumbRequest) -> bool:
