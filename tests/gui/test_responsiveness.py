@@ -267,3 +267,14 @@ def test_tile_count_column_fits_the_source_total_when_scrolled_away(qtbot) -> No
     total = model.index(0, 1)
     assert model.data(total) == f"{sum(2000 + i for i in range(300)):,}"
     assert tree.header().sectionSize(1) >= tree.sizeHintForIndex(total).width()
+
+
+def test_map_subset_membership_matches_isin_for_any_order_and_repeats() -> None:
+    from tfr_viewer.gui.widgets.location_map import _members
+
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 5000, 20_000)
+    for rows in (np.zeros(0, np.int64), np.array([3]), rng.choice(5000, 1700, replace=False),
+                 np.repeat(np.arange(0, 5000, 7), 2)):
+        assert np.array_equal(_members(values, rows), np.isin(values, rows))
+        assert np.array_equal(_members(values, np.sort(rows)), np.isin(values, rows))

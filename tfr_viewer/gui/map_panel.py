@@ -138,6 +138,9 @@ class MapPanel(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.overview_note, 1)
         row.addWidget(self.stop_overviews)
+        policy = self.overview_row.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # showing it never re-lays out the window
+        self.overview_row.setSizePolicy(policy)
         self.overview_row.setVisible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

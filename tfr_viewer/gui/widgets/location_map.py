@@ -221,7 +221,7 @@ class LocationMap(pg.PlotWidget):
 
     def set_shown(self, rows: np.ndarray | None) -> None:
         """Show only the points of these overall rows (others hidden, their tiles dimmed); None: all."""
-        self._shown = None if rows is None else np.isin(self._rows, np.asarray(rows, np.int64))
+        self._shown = None if rows is None else _members(self._rows, np.asarray(rows, np.int64))
         for item in self._slides:
             part = slice(item.frame.first, item.frame.first + item.frame.count)
             item.shown = None if self._shown is None else self._shown[part]
@@ -504,3 +504,15 @@ class LocationMap(pg.PlotWidget):
             event.accept()
             return
         super().keyPressEvent(event)
+
+
+def _members(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`np.isin(values, rows)` by binary search in the (usually already sorted) rows: a filter
+    over 100,000 tiles costs the GUI thread about a millisecond instead of a dozen."""
+    if len(rows) > 1 and not bool(np.all(rows[1:] >= rows[:-1])):
+        rows = np.sort(rows)
+    if not len(rows):
+        return np.zeros(len(values), bool)
+    at = np.minimum(np.searchsorted(rows, values), len(rows) - 1)
+    return rows[at] == values
+
