@@ -57,7 +57,7 @@ def dask_client(address: str) -> Iterator[Any]:
         from distributed import Client, LocalCluster
     except ImportError:
         raise ClusterError(f"--dask needs Dask distributed: install '{CLUSTER_EXTRA}'") from None
-    cluster = None
+    cluster = client = None
     try:
         if address.startswith("local:"):
             workers = address.partition(":")[2]
@@ -66,9 +66,11 @@ def dask_client(address: str) -> Iterator[Any]:
             import dask
 
             with dask.config.set(LOCAL_WORKER_CONFIG):
-                # a worker's heartbeat that meets the closing scheduler logs an error: noise here
+                # a worker's heartbeat that meets the closing scheduler logs an error: noise here;
+                # the scheduler's HTTP server (no dashboard) on a free port, not 8787 (taken?)
                 cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.CRITICAL)
+                                       dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                                       silence_logs=logging.CRITICAL)
             client = Client(cluster)
             client.wait_for_workers(int(workers), timeout=WORKERS_TIMEOUT_S)
         else:
@@ -76,6 +78,8 @@ def dask_client(address: str) -> Iterator[Any]:
     except ClusterError:
         raise
     except (OSError, TimeoutError, ValueError) as exc:
+        if client is not None:
+            client.close()
         if cluster is not None:
             cluster.close()
         reason = " ".join(str(exc).split()) or type(exc).__name__
