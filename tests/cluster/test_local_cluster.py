@@ -17,7 +17,7 @@ from . import worker_probe
 from .dask_cluster import DaskCluster
 from .test_dask import make_dataset
 
-TIMING = r"on {address}: {workers} worker\(s\) ready in \d+\.\d s; {tasks} task\(s\) in \d+\.\d s"
+TIMING = r"on {address}: {workers} worker\(s\) ready in \d+\.\d\d s; {tasks} task\(s\) in \d+\.\d\d s"
 
 
 def test_local_n_is_n_single_threaded_processes_with_glibc_malloc_defaults() -> None:
