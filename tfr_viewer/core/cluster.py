@@ -35,12 +35,12 @@ FORWARDED_ENV = ("TFR_VIEWER_STORAGE_OPTIONS", "TFR_VIEWER_CACHE_DIR")
 TEST_DELAY_ENV = "TFR_VIEWER_TEST_TASK_DELAY_S"  # tests only: each task sleeps this long first
 WORKERS_TIMEOUT_S = 60  # a local worker process that has not started by then will not
 LOCAL_WORKER_CONFIG = {
-    # the worker's stack sampler costs a per-file job about a third of its time here
+    # the worker's stack sampler: a few per cent of a per-file job's CPU time (3% of verify --images)
     "distributed.worker.profile.enabled": False,
     # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which fixes glibc's mmap
     # threshold: every decoded tile's buffers are then mapped and unmapped, and `verify --images`
-    # takes half as long again (the extra time in the kernel, page faults competing for memory
-    # bandwidth between workers). Our own workers keep glibc's defaults, as a run without Dask.
+    # takes half as long again (the extra time in the kernel). Our own workers keep glibc's
+    # defaults, as a run without Dask does.
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
 
