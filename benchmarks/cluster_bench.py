@@ -11,9 +11,9 @@ command reports on stderr (`ready`: starting or reaching the cluster and importi
 workers; `job`: the tasks), and the CPU seconds of the command and its worker processes (`local:N`
 only: the workers are its children), which a busy machine does not inflate as it does wall times.
 The speed-up from one to two workers is the median of each round's ratio (on 2 free cores expect
-about 1.8x on the job). The remote rows' workers run with glibc's malloc defaults, as `local:N`'s
-do, plus one row with Dask's default (`MALLOC_TRIM_THRESHOLD_=65536` set by the nanny) to show
-what it costs; see the README's "Running on a cluster". Every JSON report is checked to equal
+about 1.8x on the job). The remote rows' workers run with the Dask config the README recommends
+(glibc's malloc defaults, no stack sampler), as `local:N`'s do, plus one row with Dask's defaults
+(the nanny's `MALLOC_TRIM_THRESHOLD_=65536`) to show what they cost; see "Running on a cluster". Every JSON report is checked to equal
 the run without Dask's, and the converted files byte for byte.
 """
 
@@ -39,8 +39,15 @@ from _data import tfrecord_dataset, tile_jpegs  # noqa: E402
 
 CONVERT_TILES = 100  # per slide folder
 TIMING = re.compile(r"on \S+: (\d+) worker\(s\) ready in ([\d.]+) s; \d+ task\(s\) in ([\d.]+) s")
-# a Dask config file that gives the nanny's workers glibc's own malloc settings
-GLIBC_MALLOC_CONFIG = "distributed:\n  nanny:\n    pre-spawn-environ:\n      MALLOC_TRIM_THRESHOLD_: null\n"
+# the README's Dask config for workers: glibc's own malloc settings, no stack sampler
+RECOMMENDED_CONFIG = """distributed:
+  nanny:
+    pre-spawn-environ:
+      MALLOC_TRIM_THRESHOLD_: null
+  worker:
+    profile:
+      enabled: false
+"""
 
 
 @dataclass
@@ -69,15 +76,15 @@ def run_command(argv: list[str], cpu_counts: bool) -> tuple[Run, str]:
 
 class RemoteCluster:
     """`dask scheduler` and `workers` `dask worker` processes (nanny, one thread each), started
-    before the timed commands as a user's cluster is; `glibc_malloc`: the config file above."""
+    before the timed commands as a user's cluster is; `recommended`: with the config above."""
 
-    def __init__(self, workers: int, glibc_malloc: bool, config_dir: Path) -> None:
+    def __init__(self, workers: int, recommended: bool, config_dir: Path) -> None:
         dask = str(Path(sys.executable).with_name("dask"))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         self.address = f"tcp://127.0.0.1:{port}"
-        env = {**os.environ, "DASK_CONFIG": str(config_dir)} if glibc_malloc else dict(os.environ)
+        env = {**os.environ, "DASK_CONFIG": str(config_dir)} if recommended else dict(os.environ)
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
         self.processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                             "--no-dashboard"], **quiet)]
@@ -103,11 +110,11 @@ def median(values: list[float | None]) -> str:
 
 def verify_runs(folder: Path, rounds: int) -> None:
     config_dir = Path(tempfile.mkdtemp(prefix="tfr-bench-dask-config-"))
-    (config_dir / "malloc.yaml").write_text(GLIBC_MALLOC_CONFIG)
+    (config_dir / "tfr-viewer.yaml").write_text(RECOMMENDED_CONFIG)
     clusters = {
         "tcp, 1 worker": RemoteCluster(1, True, config_dir),
         "tcp, 2 workers": RemoteCluster(2, True, config_dir),
-        "tcp, 2 workers, Dask malloc": RemoteCluster(2, False, config_dir),
+        "tcp, 2 workers, Dask defaults": RemoteCluster(2, False, config_dir),
     }
     rows: dict[str, list[str]] = {
         "no Dask": [], "--dask local:1": ["--dask", "local:1"], "--dask local:2": ["--dask", "local:2"],
@@ -148,8 +155,8 @@ def verify_runs(folder: Path, rounds: int) -> None:
           f"tcp total {speed_up('tcp, 1 worker', 'tcp, 2 workers', 'total')}, "
           f"job {speed_up('tcp, 1 worker', 'tcp, 2 workers', 'job')}")
     print(f"no Dask -> local:2 total {speed_up('no Dask', '--dask local:2', 'total')}; "
-          f"Dask's malloc default vs glibc's on 2 tcp workers, job "
-          f"{speed_up('tcp, 2 workers, Dask malloc', 'tcp, 2 workers', 'job')} slower")
+          f"Dask's defaults vs the recommended config on 2 tcp workers, job "
+          f"{speed_up('tcp, 2 workers, Dask defaults', 'tcp, 2 workers', 'job')} slower")
 
 
 def slide_folders(root: Path, slides: int) -> Path:
