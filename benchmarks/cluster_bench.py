@@ -11,7 +11,8 @@ command reports on stderr (`ready`: starting or reaching the cluster and importi
 workers; `job`: the tasks), and the CPU seconds of the command and its worker processes (`local:N`
 only: the workers are its children), which a busy machine does not inflate as it does wall times.
 The speed-up from one to two workers is the median of each round's ratio (on 2 free cores expect
-about 1.8x on the job). The remote rows' workers run with the Dask config the README recommends
+about 1.8x on the job); beside it, what two cores give without Dask at that moment: two processes
+at once, each on half the files, against one on all (no cluster can beat that ratio). The remote rows' workers run with the Dask config the README recommends
 (glibc's malloc defaults, no stack sampler), as `local:N`'s do, plus one row with Dask's defaults
 (the nanny's `MALLOC_TRIM_THRESHOLD_=65536`) to show what they cost; see "Running on a cluster". Every JSON report is checked to equal
 the run without Dask's, and the converted files byte for byte.
@@ -57,6 +58,18 @@ class Run:
     job: float | None
     cpu: float | None  # the command and its waited-for children (local:N's workers); None for tcp rows
     report: dict
+
+
+def run_halves_at_once(folder: Path) -> float:
+    """Wall time of two `verify --images` processes at once, each on half of the files."""
+    files = sorted(str(p) for p in folder.glob("*.tfrecords"))
+    halves = [files[: len(files) // 2], files[len(files) // 2 :]]
+    start = time.perf_counter()
+    processes = [subprocess.Popen([sys.executable, "-m", "tfr_viewer", "verify", "--images", "--json", *half],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for half in halves]
+    if any(process.wait() not in (0, 1) for process in processes):
+        raise SystemExit("verify failed on a half of the files")
+    return time.perf_counter() - start
 
 
 def run_command(argv: list[str], cpu_counts: bool) -> tuple[Run, str]:
@@ -121,6 +134,7 @@ def verify_runs(folder: Path, rounds: int) -> None:
         **{label: ["--dask", cluster.address] for label, cluster in clusters.items()},
     }
     runs: dict[str, list[Run]] = {label: [] for label in rows}
+    halves_at_once: list[float] = []
     loads = [os.getloadavg()[0]]
     try:
         for r in range(rounds):
@@ -130,9 +144,11 @@ def verify_runs(folder: Path, rounds: int) -> None:
                 if extra and run.job is None:
                     raise SystemExit(f"{label}: no ready/job line on stderr:\n{stderr}")
                 runs[label].append(run)
+                if label == "no Dask":
+                    halves_at_once.append(run_halves_at_once(folder))
             loads.append(os.getloadavg()[0])
             print(f"round {r + 1}: " + ", ".join(f"{label} {rs[-1].total:.1f} s" for label, rs in runs.items())
-                  + f" (load {loads[-1]:.1f})", flush=True)
+                  + f", 2 halves without Dask at once {halves_at_once[-1]:.1f} s (load {loads[-1]:.1f})", flush=True)
     finally:
         for cluster in clusters.values():
             cluster.stop()
@@ -154,6 +170,9 @@ def verify_runs(folder: Path, rounds: int) -> None:
           f"job {speed_up('--dask local:1', '--dask local:2', 'job')}; "
           f"tcp total {speed_up('tcp, 1 worker', 'tcp, 2 workers', 'total')}, "
           f"job {speed_up('tcp, 1 worker', 'tcp, 2 workers', 'job')}")
+    ceiling = statistics.median(a.total / b for a, b in zip(runs["no Dask"], halves_at_once))
+    print(f"two cores without Dask (2 processes at once, each on half the files, vs 1 on all): {ceiling:.2f}x "
+          f"({statistics.median(halves_at_once):.2f} s): the most 2 workers can give on this machine now")
     print(f"no Dask -> local:2 total {speed_up('no Dask', '--dask local:2', 'total')}; "
           f"Dask's defaults vs the recommended config on 2 tcp workers, job "
           f"{speed_up('tcp, 2 workers, Dask defaults', 'tcp, 2 workers', 'job')} slower")
