@@ -12,7 +12,7 @@ workers; `job`: the tasks), and the CPU seconds of the command and its worker pr
 only: the workers are its children), which a busy machine does not inflate as it does wall times.
 The speed-up from one to two workers is the median of each round's ratio (on 2 free cores expect
 about 1.8x on the job); beside it, what two cores give without Dask at that moment: two processes
-at once, each on half the files, against one on all (no cluster can beat that ratio). The remote rows' workers run with the Dask config the README recommends
+at once, each on half the files, against one on all (two workers are bound by the same cores). The remote rows' workers run with the Dask config the README recommends
 (glibc's malloc defaults, no stack sampler), as `local:N`'s do, plus one row with Dask's defaults
 (the nanny's `MALLOC_TRIM_THRESHOLD_=65536`) to show what they cost; see "Running on a cluster". Every JSON report is checked to equal
 the run without Dask's, and the converted files byte for byte.
@@ -172,7 +172,7 @@ def verify_runs(folder: Path, rounds: int) -> None:
           f"job {speed_up('tcp, 1 worker', 'tcp, 2 workers', 'job')}")
     ceiling = statistics.median(a.total / b for a, b in zip(runs["no Dask"], halves_at_once))
     print(f"two cores without Dask (2 processes at once, each on half the files, vs 1 on all): {ceiling:.2f}x "
-          f"({statistics.median(halves_at_once):.2f} s): the most 2 workers can give on this machine now")
+          f"({statistics.median(halves_at_once):.2f} s): what two cores give on this machine now")
     print(f"no Dask -> local:2 total {speed_up('no Dask', '--dask local:2', 'total')}; "
           f"Dask's defaults vs the recommended config on 2 tcp workers, job "
           f"{speed_up('tcp, 2 workers, Dask defaults', 'tcp, 2 workers', 'job')} slower")
