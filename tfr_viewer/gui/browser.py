@@ -327,8 +327,10 @@ class Browser(QObject):
     def _on_thumbnails(self, batch: list) -> None:
         """A tile that failed to decode is broken, and named in Problems (with its record)."""
         entries = self.datasets.entries
-        for _generation, _row, key, image, error in batch:
+        for generation, _row, key, image, error in batch:
             if image is not None or error is None or key in self._broken or key[0] >= len(entries):
+                continue
+            if generation != self.tile_model.generation:  # read before the file changed (a refresh)
                 continue
             path = entries[key[0]].path
             if error.startswith(path):  # an answer about this dataset's file, not a previous one's
