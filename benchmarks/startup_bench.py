@@ -96,7 +96,8 @@ def main() -> None:
                                     px=64, stride=64)  # gui_bench's dataset: 100,000 indexed tiles
     from _data import compile_package
 
-    compile_package()
+    compile_package()  # as an installed wheel has it (importing _data did it already: a quick check)
+
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     env["TFR_VIEWER_STARTUP_PROBE"] = "1"
