@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
-from PySide6.QtCore import QObject, QPoint, QThread, QTimer
+from PySide6.QtCore import QObject, QThread, QTimer
 
 MAP_MODULES = ("pyqtgraph", "tfr_viewer.gui.map_panel")
 POLL_MS = 50
@@ -33,16 +33,11 @@ class _ImportThread(QThread):
 
 def visible_thumbnails_ready(window) -> bool:
     """Whether every tile the window's grid shows has its thumbnail (a broken tile is final too)."""
-    grid, model = window.grid, window.browser.tile_model
-    seen = 0
-    for y in range(5, grid.viewport().height(), max(grid.gridSize().height(), 8)):
-        for x in range(5, grid.viewport().width(), max(grid.gridSize().width(), 8)):
-            index = grid.indexAt(QPoint(x, y))
-            if index.isValid():
-                seen += 1
-                if not model.thumbnail_settled(index.row()):
-                    return False
-    return seen > 0 or model.rowCount() == 0  # not laid out yet: wait
+    model = window.browser.tile_model
+    first, last = window.grid.visible_rows()
+    if last < first:  # nothing laid out yet: wait, unless there is nothing to lay out
+        return model.rowCount() == 0
+    return all(model.thumbnail_settled(row) for row in range(first, last + 1))
 
 
 class MapLater(QObject):
