@@ -11,7 +11,7 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSlider, QVBoxLayout, QWidget
 
 from ..core.tile_jobs import read_field_job
 from .browser import Browser
@@ -22,21 +22,10 @@ from .plain import plain_label, plain_tooltip
 from .mosaic_workers import OverviewImage, OverviewLoader, OverviewRequest, TileImageLoader, TileRequest
 from .request_workers import ArrayBuilder, BuildRequest
 from .widgets.legend import MapLegend
-from .widgets.location_map import LocationMap, MapPoints, map_points
-from .widgets.slide_layout import layout_slides
+from .widgets.location_map import LocationMap, MapPoints
+from .widgets.map_notes import OverviewRow, note_label
+from .widgets.slide_points import selection_points
 from .workers import JobWorker
-
-
-def selection_points(parts: list[tuple[int, np.ndarray, int, str]]) -> MapPoints | None:
-    """The map's points for (file id, locations, first tile row, slide name) of each selected
-    file with locations, the slides side by side, or None when none has any. Runs in the
-    ArrayBuilder thread: for 100,000 tiles the layout, sorting and polygons take a while."""
-    if not parts:
-        return None
-    layout = layout_slides([(fid, title, locs) for fid, locs, _, title in parts])
-    groups = np.concatenate([np.full(len(locs), fid, np.int64) for fid, locs, _, _ in parts])
-    rows = np.concatenate([np.arange(start, start + len(locs), dtype=np.int64) for _, locs, start, _ in parts])
-    return map_points(layout.xy, rows, groups, layout)
 
 
 OVERVIEW_DELAY_MS = 100  # after the map is shown, before its overviews are asked for
@@ -118,30 +107,12 @@ class MapPanel(QWidget):
         self.color_by.addItem("Colour by slide", "slide")
         self.color_by.currentIndexChanged.connect(self._on_color_by)
         self.color_legend = plain_label("")
-        self.map_note = plain_label("")  # says why the map shows fewer tiles than the grid, or none
-        self.map_note.setObjectName("mapNote")
-        self.map_note.setWordWrap(True)
-        self.map_note.setVisible(False)
-        self.tile_note = plain_label("")  # tiles of the shown slides that do not decode, named
-        self.tile_note.setObjectName("tileNote")
-        self.tile_note.setWordWrap(True)
-        self.tile_note.setVisible(False)
+        self.map_note = note_label("mapNote")  # says why the map shows fewer tiles than the grid, or none
+        self.tile_note = note_label("tileNote")  # tiles of the shown slides that do not decode, named
         self._broken_lines: list[str] = []
-        self.overview_note = plain_label("")  # the overviews being built (long for big slides)
-        self.overview_note.setObjectName("overviewNote")
-        self.stop_overviews = QPushButton("Stop")
-        self.stop_overviews.setObjectName("stopOverviews")
-        self.stop_overviews.setToolTip("Stop drawing the slide overviews (the tiles stay shown as dots)")
+        self.overview_row = OverviewRow()  # the overviews being built (long for big slides)
+        self.overview_note, self.stop_overviews = self.overview_row.note, self.overview_row.stop
         self.stop_overviews.clicked.connect(self._on_stop_overviews)
-        self.overview_row = QWidget()
-        row = QHBoxLayout(self.overview_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.overview_note, 1)
-        row.addWidget(self.stop_overviews)
-        policy = self.overview_row.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)  # showing it never re-lays out the window
-        self.overview_row.setSizePolicy(policy)
-        self.overview_row.setVisible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()

@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QBrush, QColor, QCursor, QImage, QPen, QPixmap
-from PySide6.QtWidgets import QGraphicsRectItem
+from PySide6.QtGui import QAction, QCursor, QImage, QPixmap
 
 from .legend import LegendContent
 from .slide_axis import GridAxis as _GridAxis
@@ -16,6 +15,7 @@ from .slide_colours import DARK_BACKGROUND, MISSING, PALETTE, RAMP, palette_colo
 from .slide_items import DETAIL_PX, MAX_DETAIL_TILES, SlideMosaicItem, SlideTitlesItem, TileImageCache
 from .slide_layout import SlideLayout
 from .slide_menu import OVERLAY_PRESETS, build_map_menu, run_map_action
+from .select_viewbox import SelectViewBox
 from .slide_points import MapPoints, PointLayers, TilePointsItem, map_points, point_layers
 
 __all__ = ["PALETTE", "RAMP", "LocationMap", "MapPoints", "PointLayers", "TilePointsItem", "_GridAxis",
@@ -26,51 +26,6 @@ WAITING_OPACITY = 0.6  # until every slide's overview is shown, the dots stand i
 DETAIL_DELAY_MS = 60  # the thumbnails in view are asked for this often while the view moves
 
 TITLE_ROOM = 0.1  # framing: room above the slides for their titles, as a share of their height
-
-class _SelectViewBox(pg.ViewBox):
-    """Shift + left drag (or left drag in select mode) draws a rectangle that selects points;
-    the rectangle stays drawn until `clear_band` (Esc, Reset view, a click on empty space)."""
-
-    rectSelected = Signal(QRectF)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setMenuEnabled(False)  # the map has its own menu (pyqtgraph's breaks the view)
-        self.select_mode = False
-        self._band = QGraphicsRectItem()
-        pen = QPen(QColor("#d62728"))
-        pen.setCosmetic(True)
-        pen.setWidth(2)
-        self._band.setPen(pen)
-        self._band.setBrush(QBrush(QColor(214, 39, 40, 40)))
-        self._band.setZValue(1e9)
-        self._band.hide()
-        self.addItem(self._band, ignoreBounds=True)
-
-    def band_rect(self) -> QRectF | None:
-        """The selection rectangle drawn now (slide view coordinates), or None."""
-        return self._band.rect() if self._band.isVisible() else None
-
-    def clear_band(self) -> None:
-        self._band.hide()
-
-    def show_band(self, rect: QRectF) -> None:
-        self._band.setRect(rect)
-        self._band.show()
-
-    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (Qt naming)
-        selecting = ev.button() == Qt.MouseButton.LeftButton and (
-            self.select_mode or ev.modifiers() & Qt.KeyboardModifier.ShiftModifier
-        )
-        if not selecting:
-            super().mouseDragEvent(ev, axis)
-            return
-        ev.accept()
-        rect = QRectF(self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos())).normalized()
-        self._band.setRect(rect)
-        self._band.show()
-        if ev.isFinish():
-            self.rectSelected.emit(rect)
 
 
 class LocationMap(pg.PlotWidget):
@@ -92,7 +47,7 @@ class LocationMap(pg.PlotWidget):
     overlayChanged = Signal(float)
 
     def __init__(self, parent=None) -> None:
-        self._viewbox = _SelectViewBox()
+        self._viewbox = SelectViewBox()
         axes = {"left": _GridAxis("left"), "bottom": _GridAxis("bottom")}
         super().__init__(parent, viewBox=self._viewbox, background="w", axisItems=axes)
         self.setObjectName("locationMap")
