@@ -246,6 +246,7 @@ def test_esc_clears_the_filters(qtbot, window, tmp_path):
     section = choose_field(qtbot, window, "label")
     toggle_class(section, "tumor")
     assert window.browser.tile_model.is_filtered()
+    qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=20_000)  # else Esc stops the work first
     window.grid.setFocus()
     QTest.keyClick(window.grid, Qt.Key.Key_Escape)
     assert not window.browser.tile_model.is_filtered() and not window.filter_panel.sections
