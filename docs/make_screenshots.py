@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from tfr_viewer.demo import ensure_demo_dataset  # noqa: E402
 from tfr_viewer.gui.app import make_app  # noqa: E402
 from tfr_viewer.gui.main_window import MainWindow  # noqa: E402
+from tfr_viewer.gui.map_later import visible_thumbnails_ready  # noqa: E402
 from tfr_viewer.gui.settings import Settings  # noqa: E402
 from tfr_viewer.gui.widgets.tile_viewer import TileViewer  # noqa: E402
 from tfr_viewer.gui.wizard import ConvertWizard  # noqa: E402
@@ -43,16 +44,9 @@ def wait_until(app: QApplication, done, what: str) -> None:
 
 
 def settled(app: QApplication, window: MainWindow) -> None:
-    """Everything opened, indexed, read and painted: no job running, every visible thumbnail."""
-    model = window.browser.tile_model
-
-    def done() -> bool:
-        if window.jobs.busy():
-            return False
-        rows = range(min(model.rowCount(), 48))
-        return all(model.thumbnail_settled(row) for row in rows)
-
-    wait_until(app, done, "the window to settle")
+    """Everything opened, indexed, read and painted: no job running, every thumbnail the grid
+    shows (the loader decodes only the rows in view, so that is what to wait for)."""
+    wait_until(app, lambda: not window.jobs.busy() and visible_thumbnails_ready(window), "the window to settle")
     for _ in range(20):
         app.processEvents()
 
@@ -132,21 +126,6 @@ def mosaic_command_picture(demo: Path) -> None:
         raise SystemExit("tfr-viewer mosaic failed on the demo slide")
 
 
-def visible_settled(app: QApplication, window: MainWindow) -> None:
-    """No job running and every thumbnail the grid shows painted (a small window shows few)."""
-    model = window.browser.tile_model
-
-    def done() -> bool:
-        grid = window.grid
-        shown = [r for r in range(model.rowCount())
-                 if grid.visualRect(model.index(r)).intersects(grid.viewport().rect())]
-        return not window.jobs.busy() and bool(shown) and all(model.thumbnail_settled(r) for r in shown)
-
-    wait_until(app, done, "the visible thumbnails")
-    for _ in range(20):
-        app.processEvents()
-
-
 def window_states_pictures(app: QApplication, demo: Path, tmp: Path) -> None:
     """The window on small screens, a folder of images without TFRecords, View -> Slides."""
     for width, height in ((1024, 700), (1280, 800)):
@@ -158,7 +137,7 @@ def window_states_pictures(app: QApplication, demo: Path, tmp: Path) -> None:
         window.loaded.connect(lambda: loaded.append(True))
         window.open_path(str(demo))
         wait_until(app, lambda: loaded, "the folder to open")
-        visible_settled(app, window)
+        settled(app, window)
         window.grab().save(str(OUT / f"small_screen_{width}x{height}.png"))
         if width == 1280:
             window.commands.actions["view.slides"].trigger()
@@ -242,11 +221,7 @@ def label_filter_picture(app: QApplication, folder: Path) -> None:
     wait_until(app, lambda: window.fields.field("label") is not None, "the fields")
     window.filters.filter_by("label", {"tumor"})
     wait_until(app, lambda: window.browser.has_field_filter(), "the label filter")
-    model = window.browser.tile_model  # the filter bar leaves room for fewer rows than `settled` waits for
-    wait_until(app, lambda: not window.jobs.busy() and all(model.thumbnail_settled(r) for r in range(30)),
-               "the filtered tiles")
-    for _ in range(20):
-        app.processEvents()
+    settled(app, window)
     window.grab().save(str(OUT / "label_filter.png"))
     window.close()
 
