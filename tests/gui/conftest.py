@@ -31,21 +31,33 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     monkeypatch.setenv("TFR_VIEWER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
 
 
-@pytest.fixture
-def window(qtbot):
+def shown_window(qtbot, assemble: bool = True, size: tuple[int, int] = (1400, 900)):
+    """A main window with fresh settings, shown and exposed (`assemble=False`: the shell only)."""
     from tfr_viewer.gui.main_window import MainWindow
     from tfr_viewer.gui.settings import Settings
-    from tfr_viewer.gui.workers import active_threads
 
-    win = MainWindow(Settings(fresh=True), dialogs=False)
+    win = MainWindow(Settings(fresh=True), dialogs=False, assemble=assemble)
     qtbot.addWidget(win)
-    win.resize(1400, 900)
+    win.resize(*size)
     win.show()
     qtbot.waitExposed(win)
-    yield win
+    return win
+
+
+def close_and_check_threads(qtbot, win) -> None:
+    """Close the window; every worker thread must end."""
+    from tfr_viewer.gui.workers import active_threads
+
     win.close()
     qtbot.waitUntil(lambda: not active_threads(), timeout=10_000)
     assert not active_threads(), "a worker thread was left running"
+
+
+@pytest.fixture
+def window(qtbot):
+    win = shown_window(qtbot)
+    yield win
+    close_and_check_threads(qtbot, win)
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from tfr_viewer.gui.map_later import visible_thumbnails_ready
-from tfr_viewer.gui.workers import active_threads
 
-from .conftest import write_tiles
+from .conftest import close_and_check_threads, shown_window, write_tiles
 
 
 @pytest.fixture
@@ -20,18 +19,11 @@ def late_window(qtbot, monkeypatch):
     screen (on a busy machine too: the fallback that builds it anyway after a few seconds is put
     off). The welcome page counts as a first screen: open a path right after assembling."""
     from tfr_viewer.gui import map_later
-    from tfr_viewer.gui.main_window import MainWindow
-    from tfr_viewer.gui.settings import Settings
 
     monkeypatch.setattr(map_later, "GIVE_UP_MS", 600_000)
-    win = MainWindow(Settings(fresh=True), dialogs=False, assemble=False)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown_window(qtbot, assemble=False, size=(1280, 800))
     yield win
-    win.close()
-    qtbot.waitUntil(lambda: not active_threads(), timeout=10_000)
+    close_and_check_threads(qtbot, win)
 
 
 @pytest.fixture
