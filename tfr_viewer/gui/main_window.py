@@ -155,6 +155,9 @@ class MainWindow(QMainWindow):
         panel.selectionCleared.connect(self.browser.clear_region)
         panel.map.exportRequested.connect(self.tools.export_map)
         panel.catch_up()
+        from .workers import freeze_startup_objects
+
+        freeze_startup_objects()  # every module is imported now: full collections skip them
         self.mapPanelReady.emit()
         return panel
 

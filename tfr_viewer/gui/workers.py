@@ -98,6 +98,21 @@ def collect_garbage_in_gui_thread() -> None:
     app.setProperty("tfrViewerCollector", True)
 
 
+_FROZEN = False
+
+
+def freeze_startup_objects() -> None:
+    """Once per process, after the window's modules are imported (pyqtgraph's included): move
+    every object alive now out of the collector's sight. Nearly all of them (~77,000 of ~84,000
+    with a dataset open: functions, classes, Qt's enums) live as long as the process, yet a full
+    collection walked them all: ~50 ms of the GUI thread every few seconds. They are still
+    freed as usual when nothing refers to them; only a cycle among them would now stay."""
+    global _FROZEN
+    if not _FROZEN:
+        _FROZEN = True
+        gc.freeze()
+
+
 def start_thread(worker: QObject, run: Callable[[], None], parent: QObject | None) -> QThread:
     """Move `worker` to a new thread that runs `run` and is tracked until it finishes."""
     thread = QThread(parent)
