@@ -63,11 +63,12 @@ def main() -> None:
 
 def run(args: argparse.Namespace, base: Path, indexed: Path) -> None:
     import numpy as np
-    from PySide6.QtCore import QElapsedTimer, QPoint, QTimer
+    from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
     from tfr_viewer.core import thumb_decode
     from tfr_viewer.gui.main_window import MainWindow
+    from tfr_viewer.gui.map_later import visible_thumbnails_ready
     from tfr_viewer.gui.settings import Settings
 
     if args.decoder:
@@ -95,17 +96,6 @@ def run(args: argparse.Namespace, base: Path, indexed: Path) -> None:
                 raise SystemExit(f"timed out; jobs busy: {window.jobs.busy()}, "
                                  f"rows: {window.browser.tile_model.rowCount()}")
             time.sleep(0.001)
-
-    def first_screen_ready(window) -> bool:
-        grid, seen = window.grid, 0
-        for y in range(5, grid.viewport().height(), grid.gridSize().height()):
-            for x in range(5, grid.viewport().width(), grid.gridSize().width()):
-                index = grid.indexAt(QPoint(x, y))
-                if index.isValid():
-                    seen += 1
-                    if not window.browser.tile_model.has_thumbnail(index.row()):
-                        return False
-        return seen > 0
 
     clock = QElapsedTimer()
     clock.start()
@@ -151,7 +141,7 @@ def run(args: argparse.Namespace, base: Path, indexed: Path) -> None:
         start = time.perf_counter()
         window.open_path(str(indexed))
         wait_until(lambda: window.browser.tile_model.rowCount() > 0)
-        wait_until(lambda: first_screen_ready(window))
+        wait_until(lambda: visible_thumbnails_ready(window))
         window.grid.viewport().repaint()
         first.append(time.perf_counter() - start)
 
@@ -224,7 +214,7 @@ def run(args: argparse.Namespace, base: Path, indexed: Path) -> None:
     t0 = time.perf_counter()
     again.open_path(str(indexed))
     wait_until(lambda: listed and again.browser.tile_model.rowCount() > 0)
-    wait_until(lambda: first_screen_ready(again))
+    wait_until(lambda: visible_thumbnails_ready(again))
     again.grid.viewport().repaint()
     done = time.perf_counter()
     print(f"reopened in a new window -> first screen from the thumbnail cache: {(done - listed[0]) * 1000:.0f} ms "

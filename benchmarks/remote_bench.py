@@ -37,9 +37,8 @@ READ_CHUNK = 1 << 20
 
 def first_screen_seconds(app, path: str) -> float:
     """A new window: open `path`, wait until every tile of the first screen has its thumbnail."""
-    from PySide6.QtCore import QPoint
-
     from tfr_viewer.gui.main_window import MainWindow
+    from tfr_viewer.gui.map_later import visible_thumbnails_ready
     from tfr_viewer.gui.settings import Settings
 
     window = MainWindow(Settings(fresh=True), dialogs=False)
@@ -47,21 +46,10 @@ def first_screen_seconds(app, path: str) -> float:
     window.show()
     app.processEvents()
 
-    def ready() -> bool:
-        grid, seen = window.grid, 0
-        for y in range(5, grid.viewport().height(), grid.gridSize().height()):
-            for x in range(5, grid.viewport().width(), grid.gridSize().width()):
-                index = grid.indexAt(QPoint(x, y))
-                if index.isValid():
-                    seen += 1
-                    if not window.browser.tile_model.has_thumbnail(index.row()):
-                        return False
-        return seen > 0
-
     start = time.perf_counter()
     window.open_path(path)
     end = start + 120
-    while not (window.browser.tile_model.rowCount() > 0 and ready()):
+    while not (window.browser.tile_model.rowCount() > 0 and visible_thumbnails_ready(window)):
         app.processEvents()
         if time.perf_counter() > end:
             raise SystemExit(f"timed out opening {path}")
